@@ -40,11 +40,13 @@ FS_SRC     := $(wildcard fs/*.c)
 MOUNT_SRC  := $(wildcard mount/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
+TOOLS_SRC  := $(wildcard tests/tools/*.c)
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ     := $(FS_SRC:%.c=$(BUILD)/%.o)
 MOUNT_OBJ  := $(MOUNT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS_BIN  := $(TOOLS_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 # The default build leaves its programs in the tree (./kvfs, bench/kvbench);
 # other builds (check-asan) keep everything under $(BUILD).
@@ -60,7 +62,7 @@ LIBKV  = $(BUILD)/libkv.a
 LIBFS  = $(BUILD)/libkvfs.a
 
 .PHONY: all run test unit check-asan bench install uninstall clean deps
-all: $(PROG) $(UNIT_BIN) $(BENCH_BIN)
+all: $(PROG) $(UNIT_BIN) $(TOOLS_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,7 +77,12 @@ $(LIBFS): $(FS_OBJ)
 $(PROG): $(MOUNT_OBJ) $(LIBFS) $(LIBKV)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(MOUNT_OBJ) $(LIBFS) $(LIBKV) $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBFS) $(LIBKV)
+# Helper programs for the bats and interop tests (engine only).
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBKV)
+	@mkdir -p $(dir $@)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIBKV) $(LIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBFS) $(LIBKV)
 	@mkdir -p $(dir $@)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIBFS) $(LIBKV) $(LIBS)
 
