@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 #include "test.h"
+#include "kv_int.h"
 
 /* ---- helpers ---- */
 
@@ -614,6 +615,145 @@ static void test_key__fuzz_decode(void)
 	CHECK(accepted > 100);
 }
 
+/* ---- number.c: String(n), decimal parsing, bigint text ---- */
+
+static void test_number__format_like_javascript(void)
+{
+	/* right-hand sides printed by Deno's String(n) */
+	static const struct { double d; const char *s; } cases[] = {
+		{ 0.0, "0" }, { -0.0, "0" }, { 1, "1" }, { -1.5, "-1.5" }, { 42, "42" },
+		{ 0.1, "0.1" }, { 0.1 + 0.2, "0.30000000000000004" }, { 1.0 / 3, "0.3333333333333333" },
+		{ 100, "100" }, { 1e20, "100000000000000000000" }, { 1e21, "1e+21" },
+		{ 1.5e21, "1.5e+21" }, { 123456789012345680000.0, "123456789012345680000" },
+		{ 1e-6, "0.000001" }, { 1e-7, "1e-7" }, { 1.5e-7, "1.5e-7" }, { 1.25e-6, "0.00000125" },
+		{ 5e-324, "5e-324" }, { -5e-324, "-5e-324" }, { 1.7976931348623157e308, "1.7976931348623157e+308" },
+		{ 2.2250738585072014e-308, "2.2250738585072014e-308" }, { 9007199254740991.0, "9007199254740991" },
+		{ 9007199254740992.0, "9007199254740992" }, { 18446744073709551616.0, "18446744073709552000" },
+		{ 123e-20, "1.23e-18" }, { 1e300 * 10, "1e+301" }, { 0.000123, "0.000123" },
+		{ NAN, "NaN" }, { INFINITY, "Infinity" }, { -INFINITY, "-Infinity" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[32];
+		int n = kv__format_double(cases[i].d, out);
+		CHECK_STR(out, cases[i].s);
+		CHECK(n == (int) strlen(cases[i].s));
+	}
+}
+
+static void test_number__format_reads_back(void)
+{
+	for (int i = 0; i < 100000; i++) {
+		double d = num_from_bits(rnd()), back;
+		char out[32];
+		if (isnan(d))
+			continue;
+		int n = kv__format_double(d, out);
+		CHECK_RC(kv__parse_decimal_number(out, (size_t) n, &back), KV_OK);
+		if (bits_of(back) != bits_of(d) && d != 0) {
+			printf("# %s does not read back\n", out);
+			test_cur_failed = 1;
+			break;
+		}
+	}
+}
+
+static void test_number__parse_spellings(void)
+{
+	static const struct { const char *s; double d; } ok[] = {
+		{ "42", 42 }, { "042", 42 }, { "42.0", 42 }, { "4.2e1", 42 }, { "4.2E+1", 42 },
+		{ "420e-1", 42 }, { ".5", 0.5 }, { "5.", 5 }, { "-0", -0.0 }, { "-0.0", -0.0 },
+		{ "0", 0 }, { "1e+21", 1e21 }, { "1e400", INFINITY }, { "-1e400", -INFINITY },
+		{ "1e-400", 0 }, { "0.1", 0.1 }, { "Infinity", INFINITY }, { "-Infinity", -INFINITY },
+		{ "9007199254740993", 9007199254740992.0 }, { "5e-324", 5e-324 },
+		{ "2.4703282292062328e-324", 5e-324 },  /* just above half the smallest: rounds up */
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		double d = 1234;
+		CHECK_RC(kv__parse_decimal_number(ok[i].s, strlen(ok[i].s), &d), KV_OK);
+		if (bits_of(d) != bits_of(ok[i].d))
+			printf("# '%s' parsed as %.17g\n", ok[i].s, d), test_cur_failed = 1;
+	}
+	double d;
+	CHECK_RC(kv__parse_decimal_number("NaN", 3, &d), KV_OK);
+	CHECK(isnan(d));
+	static const char *const bad[] = { "", "-", ".", "-.", "+1", " 1", "1 ", "1e", "1e+",
+		"e5", "0x10", "1_000", "nan", "inf", "-NaN", "+Infinity", "1.2.3", "--1", "1e5.5",
+		"١", "Infinityx" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_RC(kv__parse_decimal_number(bad[i], strlen(bad[i]), &d), KV_INVALID);
+	/* not NUL-terminated: only len bytes count */
+	CHECK_RC(kv__parse_decimal_number("12x", 2, &d), KV_OK);
+	CHECK(d == 12);
+}
+
+static void test_number__bigint_decimal(void)
+{
+	static const struct { const char *text; const char *hex; int neg; } cases[] = {
+		{ "0", "", 0 }, { "1", "01", 0 }, { "-1", "01", 1 }, { "255", "FF", 0 },
+		{ "256", "0100", 0 }, { "-257", "0101", 1 }, { "4294967295", "FFFFFFFF", 0 },
+		{ "4294967296", "0100000000", 0 }, { "999999999", "3B9AC9FF", 0 },
+		{ "1000000000", "3B9ACA00", 0 },
+		{ "18446744073709551615", "FFFFFFFFFFFFFFFF", 0 },
+		{ "18446744073709551616", "010000000000000000", 0 },
+		{ "-1267650600228229401496703205376", "10000000000000000000000000", 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t mag[64];
+		size_t mlen = unhex(cases[i].hex, mag);
+		kv_buf b = { 0 };
+		CHECK_RC(kv__bigint_to_decimal(mag, mlen, cases[i].neg, &b), KV_OK);
+		CHECK_MEM(b.data, b.len, cases[i].text, strlen(cases[i].text));
+		kv__buf_free(&b);
+		int neg = 7;
+		CHECK_RC(kv__bigint_from_decimal(cases[i].text, strlen(cases[i].text), &b, &neg), KV_OK);
+		CHECK_MEM(b.data, b.len, mag, mlen);
+		CHECK(neg == cases[i].neg);
+		kv__buf_free(&b);
+	}
+	/* leading zeros and "-0" give the minimal form */
+	kv_buf b = { 0 };
+	int neg;
+	CHECK_RC(kv__bigint_from_decimal("-000", 4, &b, &neg), KV_OK);
+	CHECK(b.len == 0 && neg == 0);
+	CHECK_RC(kv__bigint_from_decimal("000256", 6, &b, &neg), KV_OK);
+	CHECK_MEM(b.data, b.len, "\x01\x00", 2);
+	kv__buf_free(&b);
+	static const char *const bad[] = { "", "-", "+1", "1.0", "1e3", " 1", "1n", "--1", "0x1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_RC(kv__bigint_from_decimal(bad[i], strlen(bad[i]), &b, &neg), KV_INVALID);
+	kv__buf_free(&b);
+
+	/* 2n**2040n - 1n (255 bytes of FF) has 615 digits ending in 7775 (printed by Deno) */
+	uint8_t ff[255];
+	memset(ff, 0xFF, sizeof(ff));
+	CHECK_RC(kv__bigint_to_decimal(ff, sizeof(ff), 0, &b), KV_OK);
+	CHECK(b.len == 615);
+	CHECK(b.len > 4 && memcmp(b.data + b.len - 4, "7775", 4) == 0);
+	kv__buf_free(&b);
+}
+
+static void test_number__bigint_random_round_trip(void)
+{
+	uint8_t mag[600];
+	for (int iter = 0; iter < 2000; iter++) {
+		size_t n = rnd() % sizeof(mag);
+		for (size_t i = 0; i < n; i++)
+			mag[i] = (uint8_t) rnd();
+		if (n && mag[0] == 0)
+			mag[0] = 1;
+		kv_buf t = { 0 }, m = { 0 };
+		int neg = (int) (rnd() % 2), back;
+		CHECK_RC(kv__bigint_to_decimal(mag, n, neg, &t), KV_OK);
+		CHECK_RC(kv__bigint_from_decimal((char *) t.data, t.len, &m, &back), KV_OK);
+		CHECK_MEM(m.data, m.len, mag, n);
+		CHECK(back == (n ? neg : 0));
+		kv__buf_free(&t);
+		kv__buf_free(&m);
+		if (test_cur_failed)
+			break;
+	}
+}
+
 int main(void)
 {
 	RUN(test_key__reference_vectors);
@@ -624,5 +764,10 @@ int main(void)
 	RUN(test_key__verified_order);
 	RUN(test_key__random_round_trip_and_order);
 	RUN(test_key__fuzz_decode);
+	RUN(test_number__format_like_javascript);
+	RUN(test_number__format_reads_back);
+	RUN(test_number__parse_spellings);
+	RUN(test_number__bigint_decimal);
+	RUN(test_number__bigint_random_round_trip);
 	return DONE();
 }
