@@ -65,8 +65,8 @@ int kv__format_double(double d, char out[32]);
 
 /*
  * Parse a JavaScript-style decimal number: optional '-', digits with an
- * optional fraction, optional exponent; also "NaN", "Infinity",
- * "-Infinity". Correctly rounded. KV_INVALID otherwise (see number.c for
+ * optional fraction, optional exponent; also "NaN", "-NaN" (sign bit set),
+ * "Infinity", "-Infinity". Correctly rounded. KV_INVALID otherwise (see number.c for
  * the exact spellings accepted).
  */
 int kv__parse_decimal_number(const char *s, size_t len, double *out);
@@ -79,5 +79,164 @@ int kv__parse_decimal_number(const char *s, size_t len, double *out);
  */
 int kv__bigint_to_decimal(const uint8_t *be_magnitude, size_t len, int negative, kv_buf *out);
 int kv__bigint_from_decimal(const char *s, size_t len, kv_buf *be_magnitude, int *negative);
+
+/*
+ * JSON strings (name.c), usable where cJSON's NUL-terminated strings fall
+ * short. write appends s as a JSON string literal (escaping '"', '\\' and
+ * control characters). read takes the literal at s[0] == '"', appends its
+ * UTF-8 (NUL included; lone surrogates become U+FFFD, as Deno stores
+ * them) and sets *used to the literal's length; KV_INVALID when malformed.
+ */
+int kv__json_write_string(kv_buf *b, const void *s, size_t len);
+int kv__json_read_string(const char *s, size_t len, size_t *used, kv_buf *out);
+
+/* ---- engine core (kv.c, store.c, atomic.c, list.c, expire.c) ---- */
+
+#include <pthread.h>
+
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+/* Cached statements of one connection, prepared on first use (store.c). */
+enum kv__stmt_id {
+	KV__S_GET,          /* v, v_encoding, version, expiration_ms of one visible key */
+	KV__S_SEEK2,        /* first two visible rows in [?1, ?2): lookup, children */
+	KV__S_RANGE_FWD,    /* visible rows in [?1, ?2) ascending, LIMIT ?4 */
+	KV__S_RANGE_REV,    /* the same, descending */
+	KV__S_VERSION,      /* data_version.version */
+	KV__S_BEGIN,        /* BEGIN (deferred): read snapshot for get_many */
+	KV__S_COMMIT,
+	KV__S_ROLLBACK,
+	KV__S_BEGIN_IMM,    /* writer only from here on */
+	KV__S_PUT,
+	KV__S_DEL,
+	KV__S_SETVER,
+	KV__S_SAVEPOINT,
+	KV__S_RELEASE,
+	KV__S_ROLLBACK_TO,
+	KV__S_EXPIRE_BATCH,
+	KV__S_EARLIEST,
+	KV__S_COUNT
+};
+
+/* One SQLite connection and its statements; used by one thread at a time. */
+typedef struct kv__conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[KV__S_COUNT];
+	struct kv__conn *next;     /* kv_db.conns, under kv_db.conns_lock */
+	struct kv_db *owner;
+} kv__conn;
+
+struct kv_atomic;
+
+struct kv_db {
+	char *path;
+	int flags;                 /* KV_OPEN_* */
+	int memory;                /* ":memory:": one connection for everything */
+
+	/*
+	 * Readers: one connection per thread (file databases). The
+	 * thread-specific value is the thread's kv__conn; conns lists them
+	 * all so kv_close can close connections of threads still alive.
+	 */
+	pthread_key_t tls;
+	pthread_mutex_t conns_lock;
+	kv__conn *conns;
+
+	/*
+	 * The writer connection. Used by the group-commit leader and the
+	 * expiry collector, one at a time, under write_lock. For ":memory:"
+	 * it is also the only reader connection, and every use of it holds
+	 * mem_lock (lock order: write_lock, then mem_lock).
+	 */
+	kv__conn *writer;
+	pthread_mutex_t write_lock;
+	pthread_mutex_t mem_lock;
+
+	/* group commit: queue of waiting commits, under gc_lock */
+	pthread_mutex_t gc_lock;
+	pthread_cond_t gc_cond;
+	struct kv_atomic *queue_head, *queue_tail;
+	int leader_active;
+	uint64_t rng;              /* version steps; used by the leader only */
+
+	/* expiry collector (expire.c), under col_lock */
+	pthread_mutex_t col_lock;
+	pthread_cond_t col_cond;
+	pthread_t collector;
+	int collector_running;
+	int col_stop;
+	int64_t col_wake_ms;       /* when the collector next runs */
+};
+
+/* One mutation of an atomic commit. */
+enum { KV__M_SET = 1, KV__M_DEL, KV__M_SUM, KV__M_MIN, KV__M_MAX };
+
+typedef struct kv__mut {
+	int op;
+	const uint8_t *key;        /* owned by the builder (kv_set: by the caller) */
+	size_t key_len;
+	int encoding;
+	const uint8_t *value;
+	size_t value_len;
+	int64_t expire_ms;         /* absolute Unix ms, -1 = never */
+	uint64_t operand;          /* sum/min/max */
+} kv__mut;
+
+typedef struct kv__check {
+	const uint8_t *key;
+	size_t key_len;
+	int absent;                /* the key must be absent */
+	uint64_t version;
+} kv__check;
+
+struct kv_atomic {
+	kv_db *db;
+	int failed;                /* sticky: later calls return KV_MISUSE */
+	int owned;                 /* keys and values were copied (free them) */
+	kv__check *checks;
+	size_t nchecks, checks_cap;
+	kv__mut *muts;
+	size_t nmuts, muts_cap;
+	size_t total_bytes, key_bytes;
+	int has_arith;             /* has sum/min/max: needs a savepoint */
+	int64_t earliest_expiry;   /* smallest expire_ms set, or -1 */
+
+	/* group commit, under db->gc_lock */
+	struct kv_atomic *next;
+	int done;
+	int rc;
+	uint64_t version;
+	char *errmsg;              /* heap copy of the leader's message */
+};
+
+int64_t kv__now_ms(void);
+
+/* Connections and statements (kv.c, store.c). */
+int kv__conn_open(kv_db *db, int writer, kv__conn **out);
+void kv__conn_close(kv__conn *c);
+int kv__stmt(kv__conn *c, enum kv__stmt_id id, sqlite3_stmt **out);
+int kv__sqlite_error(kv__conn *c, int src, const char *what);
+/* The calling thread's read connection; pair with kv__reader_done. */
+int kv__reader(kv_db *db, kv__conn **out);
+void kv__reader_done(kv_db *db, kv__conn *c);
+int kv__exec(kv__conn *c, enum kv__stmt_id id);
+
+/* Schema check and Deno's migrations (store.c). */
+int kv__schema_check(kv__conn *c, const char *path, int readonly, int *need_init);
+int kv__schema_migrate(kv__conn *c);
+
+/* Row copy: one heap block holding the entry, its key and value. */
+int kv__entry_from_row(sqlite3_stmt *st, int col, const void *key, size_t key_len,
+                       unsigned flags, kv_entry **out);
+
+/* Key checks for writes (atomic.c). */
+int kv__check_write_key(const void *key, size_t key_len);
+int kv__check_read_key(const void *key, size_t key_len);
+
+/* Expiry collector (expire.c). */
+int kv__collector_start(kv_db *db);
+void kv__collector_stop(kv_db *db);
+void kv__collector_hint(kv_db *db, int64_t expire_ms);
 
 #endif /* KV_INT_H */

@@ -143,7 +143,8 @@ int kv__format_double(double d, char out[32])
 }
 
 /*
- * Accepted: "NaN", "Infinity", "-Infinity", and
+ * Accepted: "NaN", "-NaN" (NaN with the sign bit set: a distinct key in
+ * Deno, though String() prints it "NaN"), "Infinity", "-Infinity", and
  *   -? digits* ( "." digits* )? ( [eE] [+-]? digits+ )?
  * with at least one mantissa digit. So leading zeros ("01"), ".5" and "5."
  * are numbers, as Number() reads them in JavaScript; a leading '+', spaces,
@@ -156,6 +157,10 @@ int kv__parse_decimal_number(const char *s, size_t len, double *out)
 
 	if (len == 3 && memcmp(s, "NaN", 3) == 0) {
 		*out = NAN;
+		return KV_OK;
+	}
+	if (len == 4 && memcmp(s, "-NaN", 4) == 0) {
+		*out = -NAN;
 		return KV_OK;
 	}
 	if (len == 8 && memcmp(s, "Infinity", 8) == 0) {

@@ -675,9 +675,11 @@ static void test_number__parse_spellings(void)
 	}
 	double d;
 	CHECK_RC(kv__parse_decimal_number("NaN", 3, &d), KV_OK);
-	CHECK(isnan(d));
+	CHECK(isnan(d) && !signbit(d));
+	CHECK_RC(kv__parse_decimal_number("-NaN", 4, &d), KV_OK);
+	CHECK(isnan(d) && signbit(d));
 	static const char *const bad[] = { "", "-", ".", "-.", "+1", " 1", "1 ", "1e", "1e+",
-		"e5", "0x10", "1_000", "nan", "inf", "-NaN", "+Infinity", "1.2.3", "--1", "1e5.5",
+		"e5", "0x10", "1_000", "nan", "inf", "+NaN", "+Infinity", "1.2.3", "--1", "1e5.5",
 		"١", "Infinityx" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_RC(kv__parse_decimal_number(bad[i], strlen(bad[i]), &d), KV_INVALID);
