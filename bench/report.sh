@@ -6,7 +6,7 @@ OUT=$1
 QUICK=${2:-0}
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- engine fs mount bench 2>/dev/null | grep -v RESULTS)" ]; then
+if git status --porcelain -- engine fs mount bench 2>/dev/null | grep -qv RESULTS; then
 	commit="$commit (plus uncommitted changes)"
 fi
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
