@@ -36,7 +36,7 @@ if (args.length !== 2) usage();
 const path = args[0];
 const n = positive(args[1]);
 if (!batches) batches = Math.max(3, Math.floor(n / 200));
-if (!conc) conc = 4 * n;
+if (!conc) conc = 2 * n;
 
 const value = (i: number) => ({ i, name: "user" + i, tags: ["a", "b"] });
 
