@@ -1,0 +1,429 @@
+/*
+ * list.c - range listings (kv_list) and the tree view (kv_children).
+ *
+ * kv_list follows Deno's list(): the selector becomes a byte range
+ * [lo, hi), read in batches, each batch one SQL statement and so one read
+ * transaction; after a full batch the range shrinks past its last key
+ * (forward: lo = last + 00; reverse: hi = last). Cursors are the last
+ * key minus the selector's common prefix, in URL-safe base64 with padding.
+ *
+ * kv_children walks the immediate children of a prefix P with one seek
+ * per child: the first visible key K >= pos gives the child C = P + K's
+ * next part; the first two rows from the seek tell whether C holds a value
+ * and has keys under it; then pos = C + FF skips C's whole subtree, since
+ * no encoded part starts with byte FF.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "kv_int.h"
+
+struct kv_iter {
+	kv_db *db;
+	int children;          /* kv_children rather than kv_list */
+	int reverse;
+	kv_buf lo, hi;         /* what is left to read: [lo, hi) */
+	size_t base_len;       /* common prefix of the selector (cursor base) */
+	size_t remaining;      /* entries still allowed by the limit */
+	size_t batch_size;
+	int exhausted;         /* the range has no more rows */
+	int started;           /* kv_iter_next was called */
+	int done;              /* KV_DONE was returned */
+
+	kv_buf rows;           /* keys and values of the current batch */
+	kv_entry *ents;
+	size_t nents, pos, ents_cap;
+	kv_buf last;           /* key of the last entry returned */
+};
+
+static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	if (c)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+static int buf_set(kv_buf *b, const void *p, size_t n, int tail)
+{
+	b->len = 0;
+	if (kv__buf_put(b, p, n))
+		return KV_NOMEM;
+	if (tail >= 0 && kv__buf_putc(b, (uint8_t) tail))
+		return KV_NOMEM;
+	return KV_OK;
+}
+
+/* Deno's rule: a prefix selector's start/end must extend the prefix. */
+static int extends(const kv_selector *s, const void *k, size_t kl)
+{
+	return kl > s->prefix_len && memcmp(k, s->prefix, s->prefix_len) == 0;
+}
+
+static void iter_free(kv_iter *it)
+{
+	kv__buf_free(&it->lo);
+	kv__buf_free(&it->hi);
+	kv__buf_free(&it->rows);
+	kv__buf_free(&it->last);
+	free(it->ents);
+	free(it);
+}
+
+void kv_iter_free(kv_iter *it)
+{
+	if (it)
+		iter_free(it);
+}
+
+static int check_bounds(const kv_iter *it)
+{
+	if (it->lo.len > KV_MAX_KEY_READ || it->hi.len > KV_MAX_KEY_READ)
+		return kv__error(KV_TOOBIG_KEY, "Key too large for read (max %d bytes)",
+		                 KV_MAX_KEY_READ);
+	return KV_OK;
+}
+
+static int apply_cursor(kv_iter *it, const char *cursor)
+{
+	kv_buf dec = { 0 }, key = { 0 };
+	int rc;
+
+	if (kv__base64_decode(&dec, cursor, strlen(cursor))) {
+		kv__buf_free(&dec);
+		return kv__error(KV_INVALID, "invalid cursor");
+	}
+	/* the common prefix is the head of lo (prefix + 00, start, or start/end's) */
+	rc = kv__buf_put(&key, it->lo.data, it->base_len);
+	if (!rc)
+		rc = kv__buf_put(&key, dec.data, dec.len);
+	if (!rc && !it->reverse)
+		rc = kv__buf_putc(&key, 0x00);
+	if (rc)
+		goto out;
+	if (keycmp(key.data, key.len, it->lo.data, it->lo.len) < 0 ||
+	    keycmp(key.data, key.len, it->hi.data, it->hi.len) > 0) {
+		rc = kv__error(KV_INVALID, "cursor out of bounds");
+		goto out;
+	}
+	rc = buf_set(it->reverse ? &it->hi : &it->lo, key.data, key.len, -1);
+out:
+	kv__buf_free(&dec);
+	kv__buf_free(&key);
+	return rc;
+}
+
+int kv_list(kv_db *db, const kv_selector *sel, const kv_list_options *opt,
+            kv_iter **out)
+{
+	static const kv_list_options defaults;
+	int rc;
+
+	kv__clear_error();
+	if (!db || !sel || !out)
+		return kv__error(KV_MISUSE, "kv_list: bad arguments");
+	*out = NULL;
+	if (!opt)
+		opt = &defaults;
+	if ((sel->prefix == NULL && sel->prefix_len) || (sel->start == NULL && sel->start_len) ||
+	    (sel->end == NULL && sel->end_len))
+		return kv__error(KV_MISUSE, "kv_list: selector key missing");
+	if (sel->prefix && sel->start && sel->end)
+		return kv__error(KV_INVALID, "Selector can not specify both 'start' and 'end'"
+		                 " key when specifying 'prefix'");
+	if (!sel->prefix && !(sel->start && sel->end))
+		return kv__error(KV_INVALID, "Selector must specify either 'prefix' or both"
+		                 " 'start' and 'end' key");
+	if (sel->prefix && sel->start && !extends(sel, sel->start, sel->start_len))
+		return kv__error(KV_INVALID, "Start key is not in the keyspace defined by prefix");
+	if (sel->prefix && sel->end && !extends(sel, sel->end, sel->end_len))
+		return kv__error(KV_INVALID, "End key is not in the keyspace defined by prefix");
+	if (!sel->prefix && keycmp(sel->start, sel->start_len, sel->end, sel->end_len) > 0)
+		return kv__error(KV_INVALID, "Start key is greater than end key");
+	if (opt->batch_size > KV_MAX_BATCH)
+		return kv__error(KV_TOOBIG, "Too many entries (max %d)", KV_MAX_BATCH);
+
+	kv_iter *it = calloc(1, sizeof(*it));
+	if (!it)
+		return kv__error(KV_NOMEM, "out of memory");
+	it->db = db;
+	it->reverse = opt->reverse != 0;
+	it->remaining = opt->limit ? opt->limit : SIZE_MAX;
+	it->batch_size = opt->batch_size ? opt->batch_size
+		: opt->limit && opt->limit < 500 ? opt->limit : opt->limit ? 500 : 100;
+	if (sel->prefix) {
+		it->base_len = sel->prefix_len;
+		rc = sel->start ? buf_set(&it->lo, sel->start, sel->start_len, -1)
+			: buf_set(&it->lo, sel->prefix, sel->prefix_len, 0x00);
+		if (!rc)
+			rc = sel->end ? buf_set(&it->hi, sel->end, sel->end_len, -1)
+				: buf_set(&it->hi, sel->prefix, sel->prefix_len, 0xFF);
+	} else {
+		size_t n = 0;
+		while (n < sel->start_len && n < sel->end_len &&
+		       ((const uint8_t *) sel->start)[n] == ((const uint8_t *) sel->end)[n])
+			n++;
+		it->base_len = n;
+		rc = buf_set(&it->lo, sel->start, sel->start_len, -1);
+		if (!rc)
+			rc = buf_set(&it->hi, sel->end, sel->end_len, -1);
+	}
+	if (!rc)
+		rc = check_bounds(it);
+	if (!rc && opt->cursor && *opt->cursor)
+		rc = apply_cursor(it, opt->cursor);
+	if (rc) {
+		iter_free(it);
+		return rc;
+	}
+	*out = it;
+	return KV_OK;
+}
+
+int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
+                const void *after, size_t after_len, kv_iter **out)
+{
+	int rc;
+
+	kv__clear_error();
+	if (!db || !out || (!prefix && prefix_len) || (!after && after_len))
+		return kv__error(KV_MISUSE, "kv_children: bad arguments");
+	*out = NULL;
+	kv_iter *it = calloc(1, sizeof(*it));
+	if (!it)
+		return kv__error(KV_NOMEM, "out of memory");
+	it->db = db;
+	it->children = 1;
+	it->remaining = SIZE_MAX;
+	it->base_len = prefix_len;
+	rc = buf_set(&it->lo, prefix, prefix_len, 0x00);
+	if (!rc)
+		rc = buf_set(&it->hi, prefix, prefix_len, 0xFF);
+	if (!rc)
+		rc = check_bounds(it);
+	if (!rc && after) {
+		/* past after's whole subtree, but never before the prefix's range */
+		kv_buf a = { 0 };
+		rc = buf_set(&a, after, after_len, 0xFF);
+		if (!rc && keycmp(a.data, a.len, it->lo.data, it->lo.len) > 0)
+			rc = buf_set(&it->lo, a.data, a.len, -1);
+		kv__buf_free(&a);
+	}
+	if (rc) {
+		iter_free(it);
+		return rc;
+	}
+	*out = it;
+	return KV_OK;
+}
+
+/* ---- reading ---- */
+
+/* Append one row (key column 0, value columns 1..4) to the batch. */
+static int add_row(kv_iter *it, const void *key, size_t key_len, sqlite3_stmt *st,
+                   unsigned flags)
+{
+	if (it->nents == it->ents_cap) {
+		size_t cap = it->ents_cap ? it->ents_cap * 2 : 16;
+		kv_entry *p = realloc(it->ents, cap * sizeof(*p));
+		if (!p)
+			return kv__error(KV_NOMEM, "out of memory");
+		it->ents = p;
+		it->ents_cap = cap;
+	}
+	kv_entry *e = &it->ents[it->nents];
+	memset(e, 0, sizeof(*e));
+	/* offsets now, pointers once the batch buffer stops moving */
+	e->key = (const uint8_t *) (uintptr_t) it->rows.len;
+	e->key_len = key_len;
+	if (kv__buf_put(&it->rows, key, key_len))
+		return KV_NOMEM;
+	e->expires_at = -1;
+	if (flags & KV_ENTRY_VALUE) {
+		const void *v = sqlite3_column_blob(st, 1);
+		size_t vl = (size_t) sqlite3_column_bytes(st, 1);
+		e->value = (const uint8_t *) (uintptr_t) it->rows.len;
+		e->value_len = vl;
+		if (kv__buf_put(&it->rows, v, vl))
+			return KV_NOMEM;
+		e->encoding = sqlite3_column_int(st, 2);
+		e->version = (uint64_t) sqlite3_column_int64(st, 3);
+		e->expires_at = sqlite3_column_int64(st, 4);
+	}
+	e->flags = flags;
+	it->nents++;
+	return KV_OK;
+}
+
+static void fix_pointers(kv_iter *it)
+{
+	for (size_t i = 0; i < it->nents; i++) {
+		kv_entry *e = &it->ents[i];
+		e->key = it->rows.data + (uintptr_t) e->key;
+		if (e->flags & KV_ENTRY_VALUE)
+			e->value = it->rows.data + (uintptr_t) e->value;
+	}
+}
+
+static int fetch_batch(kv_iter *it)
+{
+	kv__conn *c;
+	sqlite3_stmt *st = NULL;
+	size_t n = it->batch_size < it->remaining ? it->batch_size : it->remaining;
+	int rc, src;
+
+	it->nents = it->pos = 0;
+	it->rows.len = 0;
+	if ((rc = kv__reader(it->db, &c)))
+		return rc;
+	if ((rc = kv__stmt(c, it->reverse ? KV__S_RANGE_REV : KV__S_RANGE_FWD, &st)))
+		goto out;
+	sqlite3_bind_blob(st, 1, it->lo.data ? (void *) it->lo.data : "", (int) it->lo.len,
+	                  SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, it->hi.data ? (void *) it->hi.data : "", (int) it->hi.len,
+	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, kv__now_ms());
+	sqlite3_bind_int64(st, 4, (int64_t) n);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = add_row(it, sqlite3_column_blob(st, 0),
+		             (size_t) sqlite3_column_bytes(st, 0), st, KV_ENTRY_VALUE);
+		if (rc)
+			break;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = kv__sqlite_error(c, src, "cannot list");
+	sqlite3_reset(st);
+out:
+	kv__reader_done(it->db, c);
+	if (rc) {
+		it->nents = 0;
+		return rc;
+	}
+	fix_pointers(it);
+	if (it->nents < n) {
+		it->exhausted = 1;
+	} else if (it->nents) {
+		const kv_entry *e = &it->ents[it->nents - 1];
+		rc = it->reverse ? buf_set(&it->hi, e->key, e->key_len, -1)
+			: buf_set(&it->lo, e->key, e->key_len, 0x00);
+	}
+	return rc;
+}
+
+/* One child of the prefix: one seek, at most two rows. */
+static int fetch_child(kv_iter *it)
+{
+	kv__conn *c;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	it->nents = it->pos = 0;
+	it->rows.len = 0;
+	if ((rc = kv__reader(it->db, &c)))
+		return rc;
+	if ((rc = kv__stmt(c, KV__S_SEEK2, &st)))
+		goto out;
+	sqlite3_bind_blob(st, 1, it->lo.data, (int) it->lo.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, it->hi.data, (int) it->hi.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, kv__now_ms());
+	src = sqlite3_step(st);
+	if (src == SQLITE_DONE) {
+		it->exhausted = 1;
+		goto reset;
+	}
+	if (src != SQLITE_ROW) {
+		rc = kv__sqlite_error(c, src, "cannot list");
+		goto reset;
+	}
+	const uint8_t *k = sqlite3_column_blob(st, 0);
+	size_t kl = (size_t) sqlite3_column_bytes(st, 0), span;
+	if (kv_part_span(k, kl, it->base_len, &span)) {
+		rc = kv__error(KV_CORRUPT, "stored key does not decode: %s", kv_errmsg(NULL));
+		goto reset;
+	}
+	size_t cl = it->base_len + span;
+	if (kl == cl) {
+		rc = add_row(it, k, cl, st, KV_ENTRY_VALUE);
+		if (rc)
+			goto reset;
+		/* any second row lies under the child iff it starts with it */
+		const uint8_t *child = it->rows.data;   /* the key just copied */
+		src = sqlite3_step(st);
+		if (src == SQLITE_ROW) {
+			const uint8_t *k2 = sqlite3_column_blob(st, 0);
+			size_t k2l = (size_t) sqlite3_column_bytes(st, 0);
+			if (k2l > cl && memcmp(k2, child, cl) == 0)
+				it->ents[0].flags |= KV_ENTRY_CHILDREN;
+		} else if (src != SQLITE_DONE) {
+			rc = kv__sqlite_error(c, src, "cannot list");
+			goto reset;
+		}
+	} else {
+		rc = add_row(it, k, cl, st, KV_ENTRY_CHILDREN);
+		if (rc)
+			goto reset;
+	}
+	fix_pointers(it);
+	rc = buf_set(&it->lo, it->ents[0].key, cl, 0xFF);
+reset:
+	sqlite3_reset(st);
+out:
+	kv__reader_done(it->db, c);
+	if (rc)
+		it->nents = 0;
+	return rc;
+}
+
+int kv_iter_next(kv_iter *it, const kv_entry **entry)
+{
+	int rc;
+
+	if (!it || !entry)
+		return kv__error(KV_MISUSE, "kv_iter_next: bad arguments");
+	*entry = NULL;
+	it->started = 1;
+	if (it->done)
+		return KV_DONE;
+	if (it->pos == it->nents) {
+		if (it->exhausted || it->remaining == 0) {
+			it->done = 1;
+			return KV_DONE;
+		}
+		rc = it->children ? fetch_child(it) : fetch_batch(it);
+		if (rc)
+			return rc;
+		if (it->nents == 0) {
+			it->done = 1;
+			return KV_DONE;
+		}
+	}
+	const kv_entry *e = &it->ents[it->pos++];
+	if (it->remaining != SIZE_MAX)
+		it->remaining--;
+	if (buf_set(&it->last, e->key, e->key_len, -1))
+		return KV_NOMEM;
+	*entry = e;
+	return KV_OK;
+}
+
+int kv_iter_cursor(kv_iter *it, char **cursor)
+{
+	kv_buf b = { 0 };
+
+	if (!it || !cursor)
+		return kv__error(KV_MISUSE, "kv_iter_cursor: bad arguments");
+	*cursor = NULL;
+	if (!it->started)
+		return kv__error(KV_MISUSE, "Cannot get cursor before first iteration");
+	if (!it->done && it->last.len >= it->base_len &&
+	    kv__base64url_encode(&b, it->last.data + it->base_len,
+	                         it->last.len - it->base_len))
+		return KV_NOMEM;
+	if (kv__buf_putc(&b, 0)) {
+		kv__buf_free(&b);
+		return KV_NOMEM;
+	}
+	*cursor = (char *) b.data;
+	return KV_OK;
+}
