@@ -424,9 +424,8 @@ static int apply(kv__conn *c, kv_atomic *a, uint64_t *cur)
 			int r2 = kv__exec(c, KV__S_ROLLBACK_TO);
 			if (!r2)
 				r2 = kv__exec(c, KV__S_RELEASE);
-			if (r2)
-				return r2;
-			return kv__error(rc, "%s", kv_errmsg(NULL));
+			/* success leaves the thread's message (the type error) alone */
+			return r2 ? r2 : rc;
 		}
 		if (!rc)
 			rc = kv__exec(c, KV__S_RELEASE);

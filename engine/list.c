@@ -14,6 +14,7 @@
  * no encoded part starts with byte FF.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -339,7 +340,9 @@ static int fetch_child(kv_iter *it)
 	const uint8_t *k = sqlite3_column_blob(st, 0);
 	size_t kl = (size_t) sqlite3_column_bytes(st, 0), span;
 	if (kv_part_span(k, kl, it->base_len, &span)) {
-		rc = kv__error(KV_CORRUPT, "stored key does not decode: %s", kv_errmsg(NULL));
+		char why[256];
+		snprintf(why, sizeof(why), "%s", kv_errmsg(NULL));
+		rc = kv__error(KV_CORRUPT, "stored key does not decode: %s", why);
 		goto reset;
 	}
 	size_t cl = it->base_len + span;

@@ -1,0 +1,281 @@
+/*
+ * test_atomic.c - atomic commits: checks, mutation order, KvU64 sum/min/max,
+ * all-or-nothing on type errors, versionstamps.
+ */
+#include <stdint.h>
+#include "test.h"
+
+static size_t skey(const char *s, uint8_t *out)
+{
+	size_t n = strlen(s);
+	out[0] = 0x02;
+	memcpy(out + 1, s, n);
+	out[n + 1] = 0x00;
+	return n + 2;
+}
+
+static void u64le(uint64_t v, uint8_t out[8])
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t) (v >> (8 * i));
+}
+
+/* The KvU64 stored at ["s"], or a sentinel when absent or not a KvU64. */
+static uint64_t get_u64(kv_db *db, const char *s)
+{
+	uint8_t k[64];
+	kv_entry *e = NULL;
+	uint64_t v = 0xdeadbeef;
+	if (kv_get(db, k, skey(s, k), &e) == KV_OK && e->encoding == KV_ENCODING_U64 &&
+	    e->value_len == 8) {
+		v = 0;
+		for (int i = 7; i >= 0; i--)
+			v = v << 8 | e->value[i];
+	}
+	kv_free(e);
+	return v;
+}
+
+static int exists(kv_db *db, const char *s)
+{
+	uint8_t k[64];
+	kv_entry *e = NULL;
+	int rc = kv_get(db, k, skey(s, k), &e);
+	kv_free(e);
+	return rc == KV_OK;
+}
+
+static uint64_t dbversion(kv_db *db)
+{
+	uint64_t v = 0;
+	kv_version(db, &v);
+	return v;
+}
+
+static void test_atomic__checks(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t k[16], k2[16];
+	size_t kl = skey("c", k), k2l = skey("other", k2);
+	uint64_t v1 = 0, v2 = 0, before;
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	/* absent check passes on a missing key */
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, k, kl, NULL), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "1", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, &v1), KV_OK);
+	/* absent check now fails; nothing applied, no version consumed */
+	before = dbversion(db);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, k, kl, NULL), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k2, k2l, KV_ENCODING_BYTES, "x", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_CONFLICT);
+	CHECK(!exists(db, "other"));
+	CHECK(dbversion(db) == before);
+	/* versionstamp check: the right one passes, a stale one fails */
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, k, kl, &v1), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "2", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, &v2), KV_OK);
+	CHECK(v2 > v1);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, k, kl, &v1), KV_OK);
+	CHECK_RC(kv_atomic_delete(a, k, kl), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_CONFLICT);
+	CHECK(exists(db, "c"));
+	/* a versionstamp check on an absent key fails */
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, k2, k2l, &v2), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_CONFLICT);
+	kv_close(db);
+}
+
+static void test_atomic__last_mutation_wins(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t k[16];
+	size_t kl = skey("m", k);
+	kv_entry *e = NULL;
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "a", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_delete(a, k, kl), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_OK);
+	CHECK(!exists(db, "m"));
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_delete(a, k, kl), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "b", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "c", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_OK);
+	CHECK_RC(kv_get(db, k, kl, &e), KV_OK);
+	if (e)
+		CHECK_MEM(e->value, e->value_len, "c", 1);
+	kv_free(e);
+	/* two sums accumulate */
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_sum(a, k, kl, 0), KV_OK);
+	kv_atomic_abort(a);
+	uint8_t n[16];
+	size_t nl = skey("n", n);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_sum(a, n, nl, 2), KV_OK);
+	CHECK_RC(kv_atomic_sum(a, n, nl, 3), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_OK);
+	CHECK(get_u64(db, "n") == 5);
+	kv_close(db);
+}
+
+static uint64_t one_op(kv_db *db, int op, const char *s, uint64_t operand, int want)
+{
+	kv_atomic *a;
+	uint8_t k[64];
+	size_t kl = skey(s, k);
+	uint64_t v = 0;
+	kv_atomic_begin(db, &a);
+	if (op == 0)
+		kv_atomic_sum(a, k, kl, operand);
+	else if (op == 1)
+		kv_atomic_min(a, k, kl, operand);
+	else
+		kv_atomic_max(a, k, kl, operand);
+	CHECK_RC(kv_atomic_commit(a, &v), want);
+	return v;
+}
+
+static void test_atomic__sum_min_max(void)
+{
+	kv_db *db;
+	uint8_t k[16], le[8];
+	size_t kl = skey("s", k);
+	kv_entry *e = NULL;
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	/* missing key takes the operand */
+	one_op(db, 0, "s", 12, KV_OK);
+	CHECK(get_u64(db, "s") == 12);
+	/* sum wraps modulo 2^64: 12 + (2^64 - 1) = 11 */
+	one_op(db, 0, "s", UINT64_MAX, KV_OK);
+	CHECK(get_u64(db, "s") == 11);
+	one_op(db, 1, "s", 20, KV_OK);
+	CHECK(get_u64(db, "s") == 11);
+	one_op(db, 1, "s", 3, KV_OK);
+	CHECK(get_u64(db, "s") == 3);
+	/* unsigned: 2^63 is larger than 3 */
+	one_op(db, 2, "s", (uint64_t) 1 << 63, KV_OK);
+	CHECK(get_u64(db, "s") == (uint64_t) 1 << 63);
+	one_op(db, 2, "s", 7, KV_OK);
+	CHECK(get_u64(db, "s") == (uint64_t) 1 << 63);
+	one_op(db, 1, "newmin", 9, KV_OK);
+	CHECK(get_u64(db, "newmin") == 9);
+	one_op(db, 2, "newmax", 0, KV_OK);
+	CHECK(get_u64(db, "newmax") == 0);
+	/* the result never expires, even over an expiring KvU64 */
+	u64le(40, le);
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_U64, le, 8, 3600000, NULL), KV_OK);
+	one_op(db, 0, "s", 2, KV_OK);
+	CHECK_RC(kv_get(db, k, kl, &e), KV_OK);
+	if (e) {
+		CHECK(e->expires_at == -1);
+		CHECK(e->encoding == KV_ENCODING_U64);
+		u64le(42, le);
+		CHECK_MEM(e->value, e->value_len, le, 8);
+	}
+	kv_free(e);
+	kv_close(db);
+}
+
+/* Unlike Deno, a failing sum applies nothing of its commit. */
+static void test_atomic__wrong_type_applies_nothing(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t k[16], p[16];
+	size_t kl = skey("a", k), pl = skey("partial", p);
+	static const char *const ops[] = { "sum", "min", "max" };
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_V8, "\xff\x10\x49\x02", 4, -1, NULL), KV_OK);
+	for (int op = 0; op < 3; op++) {
+		uint64_t before = dbversion(db);
+		CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+		CHECK_RC(kv_atomic_set(a, p, pl, KV_ENCODING_BYTES, "x", 1, -1), KV_OK);
+		if (op == 0)
+			CHECK_RC(kv_atomic_sum(a, k, kl, 1), KV_OK);
+		else if (op == 1)
+			CHECK_RC(kv_atomic_min(a, k, kl, 1), KV_OK);
+		else
+			CHECK_RC(kv_atomic_max(a, k, kl, 1), KV_OK);
+		CHECK_RC(kv_atomic_commit(a, NULL), KV_TYPE);
+		char want[128];
+		snprintf(want, sizeof(want), "Failed to perform '%s' mutation on a non-U64"
+		         " value in the database", ops[op]);
+		CHECK_STR(kv_errmsg(db), want);
+		CHECK(!exists(db, "partial"));
+		CHECK(dbversion(db) == before);
+	}
+	/* bytes that look like 8 bytes but are not a KvU64 also count as wrong type */
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_BYTES, "12345678", 8, -1, NULL), KV_OK);
+	one_op(db, 0, "a", 1, KV_TYPE);
+	kv_close(db);
+}
+
+static void test_atomic__versionstamps_increase(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t k[16];
+	size_t kl = skey("v", k);
+	uint64_t last = 0, v = 0;
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	for (int i = 0; i < 200; i++) {
+		CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+		if (i % 3 == 0)
+			CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "v", 1, -1), KV_OK);
+		else if (i % 3 == 1)
+			CHECK_RC(kv_atomic_delete(a, k, kl), KV_OK);
+		/* i % 3 == 2: an empty commit still takes a version */
+		CHECK_RC(kv_atomic_commit(a, &v), KV_OK);
+		CHECK(v > last && v - last <= 9);
+		CHECK(dbversion(db) == v);
+		last = v;
+	}
+	kv_close(db);
+}
+
+static void test_atomic__sticky_failure(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t k[16];
+	size_t kl = skey("s", k);
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k, 0, KV_ENCODING_BYTES, "x", 1, -1), KV_INVALID);
+	CHECK_STR(kv_errmsg(db), "key cannot be empty");
+	CHECK_RC(kv_atomic_set(a, k, kl, KV_ENCODING_BYTES, "x", 1, -1), KV_MISUSE);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_MISUSE);
+	CHECK(!exists(db, "s"));
+	/* bad encodings */
+	CHECK_RC(kv_set(db, k, kl, 4, "x", 1, -1, NULL), KV_INVALID);
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_U64, "1234", 4, -1, NULL), KV_INVALID);
+	CHECK_RC(kv_set(db, "\x02\x61", 2, KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_INVALID);
+	CHECK(!exists(db, "s"));
+	kv_close(db);
+}
+
+int main(void)
+{
+	RUN(test_atomic__checks);
+	RUN(test_atomic__last_mutation_wins);
+	RUN(test_atomic__sum_min_max);
+	RUN(test_atomic__wrong_type_applies_nothing);
+	RUN(test_atomic__versionstamps_increase);
+	RUN(test_atomic__sticky_failure);
+	return DONE();
+}
