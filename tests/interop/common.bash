@@ -2,6 +2,8 @@
 # Needs KVFS_BIN (the kvfs program), KVFS_BUILD (its build directory, for
 # tests/tools) and DENO_BIN, as tests/run-all.sh exports them.
 
+bats_require_minimum_version 1.5.0
+
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 : "${KVFS_BIN:=$ROOT/kvfs}"
 : "${KVFS_BUILD:=build}"
