@@ -251,20 +251,23 @@ LINES
 	[ "$stderr" = "usage: kvfs load DATABASE < FILE" ]
 }
 
-@test "dump reports a value that does not decode, goes on, and fails at the end" {
+@test "dump reports a key or value that does not decode, goes on, and fails at the end" {
 	printf '{"key":["%s"],"value":"%s"}\n' a a b b c c d d e e >in.ndjson
 	kvfs load "$DB" <in.ndjson
 	# an unknown V8 tag, a KvU64 that is not 8 bytes, an unknown encoding
 	sqlite3 "$DB" "UPDATE kv SET v = x'FF10EE' WHERE k = x'026200'"
 	sqlite3 "$DB" "UPDATE kv SET v = x'0102', v_encoding = 2 WHERE k = x'026300'"
 	sqlite3 "$DB" "UPDATE kv SET v_encoding = 4 WHERE k = x'026400'"
+	# and a key that does not decode (an unterminated string part)
+	sqlite3 "$DB" "INSERT INTO kv (k, v, v_encoding, version) VALUES (x'0262', x'FF104902', 1, 1)"
 	run -1 --separate-stderr dump_nostamp "$DB"
 	[ "$output" = '{"key":["a"],"value":"a"}
 {"key":["e"],"value":"e"}' ]
-	[ "${#stderr_lines[@]}" -eq 3 ]
-	[[ ${stderr_lines[0]} == 'kvfs: dump: cannot decode the value of ["b"]: '* ]]
-	[[ ${stderr_lines[1]} == 'kvfs: dump: cannot decode the value of ["c"]: '* ]]
-	[[ ${stderr_lines[2]} == 'kvfs: dump: cannot decode the value of ["d"]: '* ]]
+	[ "${#stderr_lines[@]}" -eq 4 ]
+	[[ ${stderr_lines[0]} == 'kvfs: dump: cannot decode key 0x0262: '* ]]
+	[[ ${stderr_lines[1]} == 'kvfs: dump: cannot decode the value of ["b"]: '* ]]
+	[[ ${stderr_lines[2]} == 'kvfs: dump: cannot decode the value of ["c"]: '* ]]
+	[[ ${stderr_lines[3]} == 'kvfs: dump: cannot decode the value of ["d"]: '* ]]
 }
 
 @test "a million-key dump streams in bounded memory" {
