@@ -1,4 +1,172 @@
-/* fs.h - the FUSE operations over the engine (placeholder) */
+/*
+ * fs.h - the FUSE operations over the engine.
+ *
+ * mount/main.c creates a struct fs_data with fs_new(), passes it as the
+ * session's userdata with fs_ops, starts the notifier with fs_start() once
+ * the session exists, and frees everything with fs_free() after the loop.
+ * The rest of this header is shared by the fs/ modules only.
+ */
 #ifndef KVFS_FS_H
 #define KVFS_FS_H
+
+#ifndef FUSE_USE_VERSION
+#define FUSE_USE_VERSION 314
+#endif
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "kv.h"
+
+/* Options of the mount that fs/ needs (set by mount/main.c). */
+struct fs_options {
+	double timeout;         /* entry and attribute timeout, seconds */
+	unsigned poll_ms;       /* how often to look for other writers; 0 = never */
+	int readonly;           /* -o ro */
+	int foreground;         /* log to stderr instead of syslog */
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+struct fs_data;
+/* `db` may be NULL and attached later (after daemonizing) with fs_attach. */
+struct fs_data *fs_new(kv_db *db, const struct fs_options *opt);
+void fs_attach(struct fs_data *fs, kv_db *db);
+/* Start the notifier thread (polls kv_version, sends invalidations). */
+int fs_start(struct fs_data *fs, struct fuse_session *se);
+/* Stop the notifier (before closing the database). NULL is fine. */
+void fs_stop(struct fs_data *fs);
+/* Stop and free everything; the session must no longer run. NULL is fine. */
+void fs_free(struct fs_data *fs);
+
+/* ---- shared by fs/ modules ---- */
+
+enum fs_kind {
+	FS_DIR = 1,        /* a key prefix (the root is the empty key) */
+	FS_FILE,           /* a key's value: `name` in the parent, or `.value` */
+	FS_SCRATCH,        /* an in-memory dot-name file; key = its directory */
+};
+
+/*
+ * One inode the kernel knows about (or an open handle still uses).
+ * Identity is (kind, key, name); `name` is set for scratch files only.
+ * All fields except the constant `ino` and `kind` are guarded by fs->lock.
+ */
+struct fs_inode {
+	fuse_ino_t ino;
+	enum fs_kind kind;
+	uint8_t *key;
+	size_t key_len;
+	char *name;
+	uint64_t nlookup;       /* the kernel's lookup count */
+	unsigned opens;         /* open handles */
+	int detached;           /* replaced by a rename: no longer found by key */
+	uint64_t version;       /* value's version at the last open (keep_cache) */
+	uint64_t seen_version;  /* value's version last reported to the kernel */
+	off_t size;             /* last reported size (files) */
+	struct fs_inode *next_ino, *next_id;
+};
+
+/* An in-memory dot-name file: lives until unlinked or renamed. */
+struct fs_scratch {
+	uint8_t *dir;           /* encoded key of the directory */
+	size_t dir_len;
+	char *name;
+	char *data;
+	size_t len, cap;
+	struct timespec mtime;
+	struct fs_scratch *next;
+};
+
+/* A directory made by mkdir with no keys under it (yet). */
+struct fs_memdir {
+	uint8_t *key;
+	size_t key_len;
+	struct fs_memdir *next;
+};
+
+struct fs_data {
+	kv_db *db;
+	struct fs_options opt;
+	struct fuse_session *se;
+	uid_t uid;
+	gid_t gid;
+	struct timespec start;
+
+	pthread_mutex_t lock;   /* inode table, scratch files, memdirs; never held across kv_* or fuse_* calls */
+	struct fs_inode **by_ino, **by_id;
+	size_t nbuckets, ninodes;
+	fuse_ino_t next_ino;
+	struct fs_scratch *scratch;
+	struct fs_memdir *memdirs;
+
+	/* notifier: a queue of invalidations and the poller */
+	pthread_mutex_t qlock;  /* the queue and `stop`; taken after `lock`, never before */
+	pthread_cond_t qcond;
+	struct fs_notice *queue, *queue_tail;
+	int stop;
+	int started;
+	pthread_t thread;
+	uint64_t last_version;
+};
+
+/* ---- fs_inode.c ---- */
+
+struct fs_inode *fs_inode_get(struct fs_data *fs, fuse_ino_t ino);  /* locked */
+/* Find or create the inode for an identity and add `lookups` to its count. */
+struct fs_inode *fs_inode_ref(struct fs_data *fs, enum fs_kind kind,
+                              const uint8_t *key, size_t key_len,
+                              const char *name, uint64_t lookups);
+struct fs_inode *fs_inode_find(struct fs_data *fs, enum fs_kind kind,
+                               const uint8_t *key, size_t key_len,
+                               const char *name);              /* locked */
+void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n);
+void fs_inode_open(struct fs_data *fs, struct fs_inode *in);
+void fs_inode_close(struct fs_data *fs, struct fs_inode *in);
+/* Re-key inodes after a rename (every inode under `from` when `tree`). */
+void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
+                    const uint8_t *from, size_t from_len,
+                    const uint8_t *to, size_t to_len, int tree);
+/* Copy an inode's key (heap) under the lock; NULL when out of memory. */
+uint8_t *fs_inode_key(struct fs_data *fs, fuse_ino_t ino, enum fs_kind *kind,
+                      size_t *key_len, char **name);
+void fs_inode_table_free(struct fs_data *fs);
+
+/* Scratch files (call with fs->lock held). */
+struct fs_scratch *fs_scratch_find(struct fs_data *fs, const uint8_t *dir,
+                                   size_t dir_len, const char *name);
+struct fs_scratch *fs_scratch_add(struct fs_data *fs, const uint8_t *dir,
+                                  size_t dir_len, const char *name);
+void fs_scratch_remove(struct fs_data *fs, struct fs_scratch *s);
+int fs_scratch_put(struct fs_scratch *s, const char *buf, size_t len, off_t off);
+int fs_scratch_truncate(struct fs_scratch *s, size_t len);
+
+/* Memory-only directories (call with fs->lock held). */
+int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len);      /* key or a longer one */
+int fs_memdir_exact(struct fs_data *fs, const uint8_t *key, size_t key_len);
+int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len);
+void fs_memdir_remove(struct fs_data *fs, const uint8_t *key, size_t key_len, int tree);
+/* Keys are stored under `key`: it and its ancestors need no memory entry. */
+void fs_memdir_stored(struct fs_data *fs, const uint8_t *key, size_t key_len);
+void fs_memdir_rename(struct fs_data *fs, const uint8_t *from, size_t from_len,
+                      const uint8_t *to, size_t to_len);
+
+/* ---- fs_errno.c ---- */
+
+int fs_errno(int rc);
+void fs_log(struct fs_data *fs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "a/b" for a key plus optional child name (heap, never NULL on success). */
+char *fs_path(const uint8_t *key, size_t key_len, const char *name);
+
+/* ---- fs_notify.c ---- */
+
+/* Queue work for the notifier thread (never notify from a handler). */
+void fs_notify_inode(struct fs_data *fs, fuse_ino_t ino);
+void fs_notify_entry(struct fs_data *fs, fuse_ino_t parent, const char *name);
+/* Queue an entry invalidation for a key's name in its parent directory. */
+void fs_notify_key(struct fs_data *fs, const uint8_t *key, size_t key_len);
+
 #endif

@@ -1,4 +1,1366 @@
-/* fs_ops.c - placeholder so the fs library is never empty */
+/*
+ * fs_ops.c - the FUSE low-level operations: decode, one engine call, reply.
+ *
+ * A path component names one key part (kv_name_to_part). Inside a
+ * directory a name is one of:
+ *   - a key name: the key parent + part (a file, or a directory when longer
+ *     keys exist under it or mkdir made it);
+ *   - `.value`: the directory's own value, when its key holds one;
+ *   - `.tx`, `.commit`, `.watch` at the root: reserved;
+ *   - any other dot-name: a scratch file kept in memory (fs_inode.c).
+ *
+ * Writes go to a per-handle buffer and are committed as one kv_set at the
+ * first flush or fsync after a write (see fs_write and commit_handle).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
 #include "fs.h"
-int fs__placeholder(void);
-int fs__placeholder(void) { return 0; }
+
+#define MTIME_EPOCH 1704067200   /* 2024-01-01T00:00:00Z: mtime = epoch + version ns */
+#define NAME_MAX_KVFS 4095       /* the kernel's limit per component; keys are the tighter one */
+/* No JSON text this long can hold a value under KV_MAX_VALUE: refuse at write(). */
+#define MAX_TEXT (8 * (size_t) KV_MAX_VALUE)
+
+static struct fs_data *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int is_reserved(size_t dir_len, const char *name)
+{
+	return dir_len == 0 && (strcmp(name, ".tx") == 0 || strcmp(name, ".commit") == 0 ||
+	                        strcmp(name, ".watch") == 0);
+}
+
+/* ---- names ---- */
+
+enum name_kind { N_KEY, N_VALUE, N_SCRATCH, N_RESERVED };
+
+struct fs_name {
+	enum name_kind kind;
+	uint8_t *dir;           /* the parent directory's key */
+	size_t dir_len;
+	uint8_t *key;           /* N_KEY: child key; N_VALUE: the directory's key */
+	size_t key_len;
+	const char *name;
+};
+
+static void name_free(struct fs_name *n)
+{
+	free(n->dir);
+	if (n->key != n->dir)
+		kv_free(n->key);
+	n->dir = n->key = NULL;
+}
+
+/*
+ * Resolve `name` in directory `parent`. Errors: ENOENT (unknown parent, or
+ * an undecodable name when !creating), EINVAL (undecodable when creating),
+ * ENOTDIR, ENAMETOOLONG.
+ */
+static int resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
+                   int creating, struct fs_name *n)
+{
+	enum fs_kind kind;
+	uint8_t *part = NULL;
+	size_t part_len;
+
+	memset(n, 0, sizeof(*n));
+	n->name = name;
+	n->dir = fs_inode_key(fs, parent, &kind, &n->dir_len, NULL);
+	if (!n->dir)
+		return ENOENT;
+	if (kind != FS_DIR) {
+		name_free(n);
+		return ENOTDIR;
+	}
+	if (name[0] == '.') {
+		if (is_reserved(n->dir_len, name)) {
+			n->kind = N_RESERVED;
+		} else if (strcmp(name, ".value") == 0 && n->dir_len) {
+			n->kind = N_VALUE;
+			n->key = n->dir;
+			n->key_len = n->dir_len;
+		} else if (strcmp(name, ".value") == 0) {
+			name_free(n);
+			return creating ? EPERM : ENOENT;
+		} else {
+			n->kind = N_SCRATCH;
+		}
+		return 0;
+	}
+	int rc = kv_name_to_part(name, strlen(name), &part, &part_len);
+	if (rc != KV_OK) {
+		name_free(n);
+		return rc == KV_NOMEM ? ENOMEM : creating ? EINVAL : ENOENT;
+	}
+	n->kind = N_KEY;
+	n->key_len = n->dir_len + part_len;
+	if (n->key_len > KV_MAX_KEY_WRITE) {
+		kv_free(part);
+		name_free(n);
+		return ENAMETOOLONG;
+	}
+	n->key = malloc(n->key_len);
+	if (!n->key) {
+		kv_free(part);
+		name_free(n);
+		return ENOMEM;
+	}
+	memcpy(n->key, n->dir, n->dir_len);
+	memcpy(n->key + n->dir_len, part, part_len);
+	kv_free(part);
+	return 0;
+}
+
+/* Length of the parent prefix of a key (the offset of its last part). */
+static size_t parent_len(const uint8_t *key, size_t key_len)
+{
+	size_t pos = 0, span;
+	while (pos < key_len) {
+		if (kv_part_span(key, key_len, pos, &span) != KV_OK || pos + span >= key_len)
+			break;
+		pos += span;
+	}
+	return pos;
+}
+
+/* ---- attributes ---- */
+
+static void stamp_time(uint64_t version, struct timespec *ts)
+{
+	ts->tv_sec = MTIME_EPOCH + (time_t) (version / 1000000000ULL);
+	ts->tv_nsec = (long) (version % 1000000000ULL);
+}
+
+static void base_attr(struct fs_data *fs, struct stat *st, mode_t mode)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
+}
+
+static void dir_attr(struct fs_data *fs, struct stat *st)
+{
+	base_attr(fs, st, S_IFDIR | 0755);
+	st->st_size = 4096;
+}
+
+/* Attributes of a value; *size_ok is 0 when the value does not decode. */
+static void file_attr(struct fs_data *fs, const kv_entry *e, struct stat *st)
+{
+	char *json = NULL;
+	size_t len = 0;
+
+	base_attr(fs, st, S_IFREG | 0644);
+	if (kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &len) == KV_OK)
+		st->st_size = (off_t) len + 1;
+	kv_free(json);
+	st->st_blocks = (st->st_size + 511) / 512;
+	stamp_time(e->version, &st->st_mtim);
+	st->st_ctim = st->st_mtim;
+}
+
+static void scratch_attr(struct fs_data *fs, const struct fs_scratch *s, struct stat *st)
+{
+	base_attr(fs, st, S_IFREG | 0644);
+	st->st_size = (off_t) s->len;
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_mtim = st->st_ctim = s->mtime;
+}
+
+/* Remember what the kernel was told about a file inode. */
+static void note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off_t size)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	if (in) {
+		in->seen_version = e->version;
+		in->size = size;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
+                        const uint8_t *key, size_t key_len, const char *name,
+                        struct stat *st, const kv_entry *e)
+{
+	struct fs_inode *in = fs_inode_ref(fs, kind, key, key_len, name, 1);
+	if (!in) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (e)
+		note_seen(fs, in->ino, e, st->st_size);
+	struct fuse_entry_param ep = {
+		.ino = in->ino,
+		.attr = *st,
+		.attr_timeout = fs->opt.timeout,
+		.entry_timeout = fs->opt.timeout,
+	};
+	ep.attr.st_ino = in->ino;
+	if (fuse_reply_entry(req, &ep) != 0)
+		fs_inode_forget(fs, in->ino, 1);
+}
+
+/*
+ * What a key is in the tree: 'd' directory, 'f' file, 0 absent (or an
+ * errno in *err). A key with a value and a memory-only directory marker
+ * is a directory too (the way to give a file key children).
+ */
+static int key_type(struct fs_data *fs, const uint8_t *key, size_t key_len,
+                    kv_entry **ep, int *err)
+{
+	kv_entry *e = NULL;
+	int rc = kv_lookup(fs->db, key, key_len, &e);
+	int mem;
+
+	*err = 0;
+	pthread_mutex_lock(&fs->lock);
+	mem = fs_memdir_has(fs, key, key_len);
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == KV_NOTFOUND) {
+		if (ep)
+			*ep = NULL;
+		return mem ? 'd' : 0;
+	}
+	if (rc != KV_OK) {
+		*err = fs_errno(rc);
+		return 0;
+	}
+	int t = (e->flags & KV_ENTRY_CHILDREN) || mem ? 'd' : 'f';
+	if (ep)
+		*ep = e;
+	else
+		kv_free(e);
+	return t;
+}
+
+/* ---- lookup, forget, getattr, setattr ---- */
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name n;
+	struct stat st;
+	kv_entry *e = NULL;
+	int err = resolve(fs, parent, name, 0, &n);
+
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	switch (n.kind) {
+	case N_RESERVED:
+		err = ENOENT;    /* transactions and watch come later */
+		break;
+	case N_SCRATCH:
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = fs_scratch_find(fs, n.dir, n.dir_len, name);
+		if (s)
+			scratch_attr(fs, s, &st);
+		pthread_mutex_unlock(&fs->lock);
+		if (!s)
+			err = ENOENT;
+		else
+			reply_entry(req, fs, FS_SCRATCH, n.dir, n.dir_len, name, &st, NULL);
+		break;
+	case N_VALUE:
+		if (kv_get(fs->db, n.key, n.key_len, &e) != KV_OK) {
+			err = ENOENT;
+			break;
+		}
+		file_attr(fs, e, &st);
+		reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e);
+		break;
+	case N_KEY:
+		switch (key_type(fs, n.key, n.key_len, &e, &err)) {
+		case 'd':
+			dir_attr(fs, &st);
+			reply_entry(req, fs, FS_DIR, n.key, n.key_len, NULL, &st, NULL);
+			break;
+		case 'f':
+			file_attr(fs, e, &st);
+			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e);
+			break;
+		default:
+			if (!err)
+				err = ENOENT;
+		}
+		break;
+	}
+	if (err)
+		fuse_reply_err(req, err);
+	kv_free(e);
+	name_free(&n);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_inode_forget(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_inode_forget(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* Current attributes of an inode; 0 or an errno. */
+static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
+{
+	enum fs_kind kind;
+	size_t key_len;
+	char *name = NULL;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &name);
+	kv_entry *e = NULL;
+	int err = 0;
+
+	if (!key)
+		return ENOENT;
+	if (kind == FS_DIR) {
+		dir_attr(fs, st);
+	} else if (kind == FS_SCRATCH) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
+		struct fs_inode *in = fs_inode_get(fs, ino);
+		if (s)
+			scratch_attr(fs, s, st);
+		else if (in && in->opens)
+			base_attr(fs, st, S_IFREG | 0644), st->st_nlink = 0;
+		else
+			err = ENOENT;
+		pthread_mutex_unlock(&fs->lock);
+	} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
+		file_attr(fs, e, st);
+		note_seen(fs, ino, e, st->st_size);
+	} else {
+		/* Gone, or created and not yet written: only open handles see it. */
+		pthread_mutex_lock(&fs->lock);
+		struct fs_inode *in = fs_inode_get(fs, ino);
+		if (in && in->opens)
+			base_attr(fs, st, S_IFREG | 0644);
+		else
+			err = ENOENT;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	st->st_ino = ino;
+	kv_free(e);
+	free(key);
+	free(name);
+	return err;
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct stat st;
+	int err = inode_attr(fs, ino, &st);
+
+	(void) fi;
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, fs->opt.timeout);
+}
+
+/* ---- file handles ---- */
+
+struct fs_handle {
+	struct fs_inode *in;
+	pthread_mutex_t lock;   /* the fields below; flush and write may race (dup, fork) */
+	int scratch;            /* content lives in the scratch file, not here */
+	int writable;
+	char *buf;              /* read-only: the value as shown; writable: the content being written */
+	size_t len, cap;
+	int written;            /* written since the last commit */
+	int failed;             /* content refused at write(): never committed */
+	kv_json_check *check;
+	size_t fed;             /* bytes of buf fed to check */
+};
+
+static struct fs_handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct fs_handle *) (uintptr_t) fi->fh;
+}
+
+static void handle_free(struct fs_data *fs, struct fs_handle *h)
+{
+	if (!h)
+		return;
+	fs_inode_close(fs, h->in);
+	kv_json_check_free(h->check);
+	pthread_mutex_destroy(&h->lock);
+	free(h->buf);
+	free(h);
+}
+
+static int buf_reserve(struct fs_handle *h, size_t n)
+{
+	if (n <= h->cap)
+		return 0;
+	size_t cap = h->cap ? h->cap : 256;
+	while (cap < n)
+		cap *= 2;
+	char *b = realloc(h->buf, cap);
+	if (!b)
+		return ENOMEM;
+	h->buf = b;
+	h->cap = cap;
+	return 0;
+}
+
+/* The value of `key` as the file shows it: JSON and a newline (heap). */
+static int value_text(struct fs_data *fs, const kv_entry *e, char **text, size_t *len)
+{
+	char *json = NULL;
+	size_t n = 0;
+	int rc = kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &n);
+	if (rc != KV_OK) {
+		fs_log(fs, "cannot read a value: %s", kv_errmsg(fs->db));
+		return fs_errno(rc);
+	}
+	*text = malloc(n + 1);
+	if (!*text) {
+		kv_free(json);
+		return ENOMEM;
+	}
+	memcpy(*text, json, n);
+	(*text)[n] = '\n';
+	*len = n + 1;
+	kv_free(json);
+	return 0;
+}
+
+static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
+{
+	struct fs_handle *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	pthread_mutex_lock(&fs->lock);
+	h->in = fs_inode_get(fs, ino);
+	if (h->in)
+		h->in->opens++;
+	pthread_mutex_unlock(&fs->lock);
+	if (!h->in) {
+		free(h);
+		return NULL;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+/* Set up a handle for `fi->flags`; fills keep_cache. 0 or an errno. */
+static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+                       int created, struct fs_handle **out)
+{
+	enum fs_kind kind;
+	size_t key_len;
+	char *name = NULL;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &name);
+	int acc = fi->flags & O_ACCMODE, err = 0;
+	kv_entry *e = NULL;
+	struct fs_handle *h = NULL;
+
+	if (!key)
+		return ENOENT;
+	if (kind == FS_DIR) {
+		err = EISDIR;
+		goto out;
+	}
+	h = handle_new(fs, ino);
+	if (!h) {
+		err = ENOMEM;
+		goto out;
+	}
+	h->writable = acc != O_RDONLY;
+	if (kind == FS_SCRATCH) {
+		h->scratch = 1;
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
+		if (s && (fi->flags & O_TRUNC) && h->writable)
+			fs_scratch_truncate(s, 0);
+		pthread_mutex_unlock(&fs->lock);
+		if (!s)
+			err = ENOENT;
+		goto out;
+	}
+	int rc = kv_get(fs->db, key, key_len, &e);
+	if (rc == KV_OK && !(created || (h->writable && (fi->flags & O_TRUNC)))) {
+		err = value_text(fs, e, &h->buf, &h->len);
+		h->cap = h->len;
+	} else if (rc != KV_OK && rc != KV_NOTFOUND) {
+		err = fs_errno(rc);
+	} else if (rc == KV_NOTFOUND && !h->writable) {
+		err = ENOENT;
+	}
+	if (err)
+		goto out;
+	if (rc == KV_OK) {
+		/* Keep the kernel's pages only when the value did not change since. */
+		pthread_mutex_lock(&fs->lock);
+		fi->keep_cache = !h->writable && h->in->version == e->version;
+		h->in->version = e->version;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (!h->writable)
+		fi->noflush = 1;   /* nothing to commit: save the round trip at close */
+out:
+	if (err) {
+		handle_free(fs, h);
+		h = NULL;
+	}
+	*out = h;
+	kv_free(e);
+	free(key);
+	free(name);
+	return err;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_handle *h;
+	int err = open_handle(fs, ino, fi, 0, &h);
+
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uintptr_t) h;
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(fs, h);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_handle *h = handle_of(fi);
+
+	(void) ino;
+	if (h->scratch) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = h->in->kind == FS_SCRATCH
+			? fs_scratch_find(fs, h->in->key, h->in->key_len, h->in->name) : NULL;
+		char *copy = NULL;
+		size_t n = 0;
+		if (s && (size_t) off < s->len) {
+			n = s->len - (size_t) off < size ? s->len - (size_t) off : size;
+			copy = malloc(n ? n : 1);
+			if (copy)
+				memcpy(copy, s->data + off, n);
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (n && !copy)
+			fuse_reply_err(req, ENOMEM);
+		else
+			fuse_reply_buf(req, copy, n);
+		free(copy);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	size_t n = 0;
+	if ((size_t) off < h->len)
+		n = h->len - (size_t) off < size ? h->len - (size_t) off : size;
+	fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void log_refusal(struct fs_data *fs, struct fs_handle *h, const char *reason)
+{
+	enum fs_kind kind;
+	size_t key_len;
+	uint8_t *key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
+	char *path = key ? fs_path(key, key_len, NULL) : NULL;
+
+	fs_log(fs, "cannot store '%s': %s", path ? path : "?", reason);
+	free(path);
+	free(key);
+}
+
+/*
+ * Check the buffer after a write: EINVAL once it can no longer begin a
+ * valid value, EFBIG once it is certainly over the value limit. Appends
+ * feed only the new bytes; any other write restarts the check.
+ */
+static int check_content(struct fs_handle *h, size_t old_len, off_t off)
+{
+	if (!h->check || (size_t) off != h->fed || old_len != h->fed) {
+		kv_json_check_free(h->check);
+		h->check = NULL;
+		h->fed = 0;
+		if (kv_json_check_new(&h->check) != KV_OK)
+			return ENOMEM;
+	}
+	if (kv_json_check_feed(h->check, h->buf + h->fed, h->len - h->fed) != KV_OK) {
+		h->fed = h->len;
+		return EINVAL;
+	}
+	h->fed = h->len;
+	if (h->len > MAX_TEXT)
+		return EFBIG;
+	if (h->len > KV_MAX_VALUE) {
+		/* Long enough to matter: when the text is a whole value, measure it. */
+		int enc;
+		uint8_t *v = NULL;
+		size_t vlen = 0;
+		int rc = kv_value_from_json(h->buf, h->len, &enc, &v, &vlen);
+		kv_free(v);
+		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
+			return EFBIG;
+	}
+	return 0;
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+                     off_t off, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_handle *h = handle_of(fi);
+	int err = 0;
+
+	(void) ino;
+	if (h->scratch) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = h->in->kind == FS_SCRATCH
+			? fs_scratch_find(fs, h->in->key, h->in->key_len, h->in->name) : NULL;
+		if (!s)
+			err = ENOENT;
+		else if (fi->flags & O_APPEND)
+			off = (off_t) s->len;
+		if (s && fs_scratch_put(s, buf, size, off) < 0)
+			err = ENOMEM;
+		pthread_mutex_unlock(&fs->lock);
+		if (err)
+			fuse_reply_err(req, err);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->failed) {
+		err = h->failed;
+		goto out;
+	}
+	if (fi->flags & O_APPEND)
+		off = (off_t) h->len;
+	size_t old_len = h->len, end = (size_t) off + size;
+	if (end > MAX_TEXT + 1) {
+		err = EFBIG;
+	} else if (!(err = buf_reserve(h, end))) {
+		if ((size_t) off > h->len)
+			memset(h->buf + h->len, ' ', (size_t) off - h->len);
+		memcpy(h->buf + off, buf, size);
+		if (end > h->len)
+			h->len = end;
+		h->written = 1;
+		err = check_content(h, old_len, off);
+	}
+	if (err == EINVAL || err == EFBIG) {
+		h->failed = err;
+		h->written = 1;
+		log_refusal(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_write(req, size);
+}
+
+/* Commit what a handle wrote: one kv_set. Called with h->lock held. */
+static int commit_handle(struct fs_data *fs, struct fs_handle *h)
+{
+	enum fs_kind kind;
+	size_t key_len, i;
+	uint8_t *key = NULL, *value = NULL;
+	size_t value_len = 0;
+	int enc, rc, err = 0;
+	uint64_t version;
+
+	if (!h->written || h->scratch)
+		return 0;
+	h->written = 0;
+	if (h->failed)
+		return h->failed;
+	for (i = 0; i < h->len && strchr(" \t\r\n", h->buf[i]); i++)
+		;
+	if (i == h->len) {
+		log_refusal(fs, h, "empty file");
+		return EINVAL;
+	}
+	rc = kv_value_from_json(h->buf, h->len, &enc, &value, &value_len);
+	if (rc != KV_OK) {
+		char reason[300];
+		const char *msg = kv_errmsg(fs->db);
+		snprintf(reason, sizeof(reason), "%s%s%s",
+		         rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON",
+		         *msg ? ": " : "", msg);
+		log_refusal(fs, h, reason);
+		return rc == KV_TOOBIG_VALUE ? EFBIG : EINVAL;
+	}
+	key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
+	if (!key) {
+		err = ENOMEM;
+		goto out;
+	}
+	rc = kv_set(fs->db, key, key_len, enc, value, value_len, -1, &version);
+	if (rc != KV_OK) {
+		char reason[300];
+		snprintf(reason, sizeof(reason), "%s", kv_errmsg(fs->db));
+		log_refusal(fs, h, *reason ? reason : kv_errstr(rc));
+		err = fs_errno(rc);
+		goto out;
+	}
+	pthread_mutex_lock(&fs->lock);
+	/* Keys now exist under the parent: it needs no memory marker. */
+	fs_memdir_stored(fs, key, parent_len(key, key_len));
+	pthread_mutex_unlock(&fs->lock);
+	/* The kernel's pages hold the text as written, not as stored. */
+	fs_notify_inode(fs, h->in->ino);
+out:
+	kv_free(value);
+	free(key);
+	return err;
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
+
+	(void) ino;
+	pthread_mutex_lock(&h->lock);
+	int err = commit_handle(fs_of(req), h);
+	pthread_mutex_unlock(&h->lock);
+	fuse_reply_err(req, err);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void) datasync;
+	fs_flush(req, ino, fi);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_handle *h = handle_of(fi);
+
+	(void) ino;
+	pthread_mutex_lock(&h->lock);
+	commit_handle(fs, h);   /* only a log line can report a failure now */
+	pthread_mutex_unlock(&h->lock);
+	handle_free(fs, h);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name n;
+	struct stat st;
+	struct fs_inode *in = NULL;
+	struct fs_handle *h = NULL;
+	int err = resolve(fs, parent, name, 1, &n);
+
+	(void) mode;
+	if (err)
+		goto fail;
+	switch (n.kind) {
+	case N_RESERVED:
+		err = EPERM;
+		break;
+	case N_SCRATCH:
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = fs_scratch_find(fs, n.dir, n.dir_len, name);
+		if (!s)
+			s = fs_scratch_add(fs, n.dir, n.dir_len, name);
+		if (s)
+			scratch_attr(fs, s, &st);
+		pthread_mutex_unlock(&fs->lock);
+		if (!s)
+			err = ENOMEM;
+		else
+			in = fs_inode_ref(fs, FS_SCRATCH, n.dir, n.dir_len, name, 1);
+		break;
+	case N_VALUE:
+	case N_KEY:
+		if (n.kind == N_KEY) {
+			int t = key_type(fs, n.key, n.key_len, NULL, &err);
+			if (t == 'd')
+				err = EISDIR;
+			if (err)
+				break;
+		}
+		base_attr(fs, &st, S_IFREG | 0644);
+		in = fs_inode_ref(fs, FS_FILE, n.key, n.key_len, NULL, 1);
+		break;
+	}
+	if (err)
+		goto fail;
+	if (!in) {
+		err = ENOMEM;
+		goto fail;
+	}
+	err = open_handle(fs, in->ino, fi, 1, &h);
+	if (err) {
+		fs_inode_forget(fs, in->ino, 1);
+		goto fail;
+	}
+	fi->fh = (uintptr_t) h;
+	struct fuse_entry_param ep = {
+		.ino = in->ino,
+		.attr = st,
+		.attr_timeout = fs->opt.timeout,
+		.entry_timeout = fs->opt.timeout,
+	};
+	ep.attr.st_ino = in->ino;
+	if (fuse_reply_create(req, &ep, fi) != 0) {
+		handle_free(fs, h);
+		fs_inode_forget(fs, in->ino, 1);
+	}
+	name_free(&n);
+	return;
+fail:
+	if (err == EINVAL) {
+		char *path = n.dir ? fs_path(n.dir, n.dir_len, name) : NULL;
+		fs_log(fs, "cannot create '%s': not a valid key name", path ? path : name);
+		free(path);
+	}
+	name_free(&n);
+	fuse_reply_err(req, err);
+}
+
+/*
+ * Truncate to `size` outside a handle: `truncate -s`. The result must still
+ * be a valid value, so only sizes that keep valid JSON succeed.
+ */
+static int truncate_key(struct fs_data *fs, const uint8_t *key, size_t key_len, off_t size)
+{
+	kv_entry *e = NULL;
+	char *text = NULL;
+	size_t len = 0, vlen;
+	uint8_t *v = NULL;
+	int enc, err, rc = kv_get(fs->db, key, key_len, &e);
+
+	if (rc != KV_OK)
+		return fs_errno(rc);
+	err = value_text(fs, e, &text, &len);
+	if (err)
+		goto out;
+	if ((size_t) size == len)
+		goto out;
+	if ((size_t) size > len) {
+		err = EINVAL;
+		goto out;
+	}
+	rc = kv_value_from_json(text, (size_t) size, &enc, &v, &vlen);
+	if (rc == KV_OK)
+		rc = kv_set(fs->db, key, key_len, enc, v, vlen, -1, NULL);
+	err = fs_errno(rc);
+out:
+	if (err) {
+		char *path = fs_path(key, key_len, NULL);
+		fs_log(fs, "cannot truncate '%s': %s", path ? path : "?",
+		       err == EINVAL ? "the value would not be valid JSON" : strerror(err));
+		free(path);
+	}
+	kv_free(v);
+	kv_free(e);
+	free(text);
+	return err;
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+                       int to_set, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct stat st;
+	int err = inode_attr(fs, ino, &st);
+
+	if (err)
+		goto out;
+	if ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777))
+		err = EPERM;
+	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid)
+		err = EPERM;
+	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)
+		err = EPERM;
+	if (err) {
+		fs_log(fs, "cannot change owner or mode of inode %lu: kvfs shows fixed ones",
+		       (unsigned long) ino);
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (S_ISDIR(st.st_mode)) {
+			err = EISDIR;
+			goto out;
+		}
+		struct fs_handle *h = fi ? handle_of(fi) : NULL;
+		if (h && !h->scratch) {
+			pthread_mutex_lock(&h->lock);
+			size_t n = (size_t) attr->st_size;
+			if (!(err = buf_reserve(h, n))) {
+				if (n > h->len)
+					memset(h->buf + h->len, ' ', n - h->len);
+				h->len = n;
+				h->written = 1;
+				h->fed = 0;   /* restart the content check at the next write */
+				kv_json_check_free(h->check);
+				h->check = NULL;
+			}
+			pthread_mutex_unlock(&h->lock);
+			st.st_size = attr->st_size;
+		} else {
+			enum fs_kind kind;
+			size_t key_len;
+			char *name = NULL;
+			uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &name);
+			if (!key) {
+				err = ENOENT;
+			} else if (kind == FS_SCRATCH) {
+				pthread_mutex_lock(&fs->lock);
+				struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
+				if (!s)
+					err = ENOENT;
+				else if (fs_scratch_truncate(s, (size_t) attr->st_size) < 0)
+					err = ENOMEM;
+				else
+					scratch_attr(fs, s, &st);
+				pthread_mutex_unlock(&fs->lock);
+			} else {
+				err = truncate_key(fs, key, key_len, attr->st_size);
+				if (!err)
+					err = inode_attr(fs, ino, &st);
+			}
+			free(key);
+			free(name);
+		}
+	}
+	/* Times are the versionstamp's: accept utimens and store nothing. */
+out:
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, fs->opt.timeout);
+}
+
+/* ---- directories: listing ---- */
+
+struct fs_dirent_v {
+	char *name;
+	mode_t type;
+};
+
+struct fs_dirh {
+	pthread_mutex_t lock;
+	uint8_t *key;           /* the directory's key */
+	size_t key_len;
+	struct fs_dirent_v *virt;  /* .value, scratch files, memory-only dirs (snapshot at opendir) */
+	size_t nvirt;
+	/* Key entries of the last reply, so a cookie inside it resumes there. */
+	off_t *boff;
+	uint8_t **bkey;
+	size_t *blen;
+	size_t nbatch, capbatch;
+	off_t last_off;         /* cookie of the last key entry sent */
+	uint8_t *last_key;
+	size_t last_len;
+};
+
+static void dirh_free(struct fs_dirh *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nvirt; i++)
+		free(d->virt[i].name);
+	for (size_t i = 0; i < d->nbatch; i++)
+		free(d->bkey[i]);
+	free(d->virt);
+	free(d->boff);
+	free(d->bkey);
+	free(d->blen);
+	free(d->last_key);
+	free(d->key);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static int virt_add(struct fs_dirh *d, const char *name, mode_t type)
+{
+	for (size_t i = 0; i < d->nvirt; i++)
+		if (strcmp(d->virt[i].name, name) == 0)
+			return 0;
+	struct fs_dirent_v *v = realloc(d->virt, (d->nvirt + 1) * sizeof(*v));
+	if (!v)
+		return ENOMEM;
+	d->virt = v;
+	if (!(v[d->nvirt].name = strdup(name)))
+		return ENOMEM;
+	v[d->nvirt++].type = type;
+	return 0;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	enum fs_kind kind;
+	struct fs_dirh *d = calloc(1, sizeof(*d));
+	kv_entry *e = NULL;
+	int err = 0;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	d->key = fs_inode_key(fs, ino, &kind, &d->key_len, NULL);
+	if (!d->key) {
+		err = ENOENT;
+		goto out;
+	}
+	if (kind != FS_DIR) {
+		err = ENOTDIR;
+		goto out;
+	}
+	if (d->key_len && kv_get(fs->db, d->key, d->key_len, &e) == KV_OK)
+		err = virt_add(d, ".value", S_IFREG);
+	kv_free(e);
+
+	/* Memory-only children: copy their names out under the lock. */
+	size_t nmem = 0;
+	uint8_t **mem = NULL;
+	size_t *memlen = NULL;
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_scratch *s = fs->scratch; s && !err; s = s->next)
+		if (s->dir_len == d->key_len && memcmp(s->dir, d->key, d->key_len) == 0)
+			err = virt_add(d, s->name, S_IFREG);
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
+		nmem++;
+	mem = calloc(nmem + 1, sizeof(*mem));
+	memlen = calloc(nmem + 1, sizeof(*memlen));
+	nmem = 0;
+	for (struct fs_memdir *m = fs->memdirs; mem && memlen && m; m = m->next) {
+		if (m->key_len <= d->key_len || memcmp(m->key, d->key, d->key_len) != 0)
+			continue;
+		size_t span;
+		if (kv_part_span(m->key, m->key_len, d->key_len, &span) != KV_OK)
+			continue;
+		if ((mem[nmem] = malloc(d->key_len + span))) {
+			memcpy(mem[nmem], m->key, d->key_len + span);
+			memlen[nmem++] = d->key_len + span;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (size_t i = 0; i < nmem; i++) {
+		char *name = NULL;
+		/* Listed here only while nothing is stored under it (no duplicate). */
+		if (!err && kv_lookup(fs->db, mem[i], memlen[i], &e) == KV_NOTFOUND &&
+		    kv_name_from_part(mem[i] + d->key_len, memlen[i] - d->key_len, &name) == KV_OK)
+			err = virt_add(d, name, S_IFDIR);
+		kv_free(e);
+		e = NULL;
+		kv_free(name);
+		free(mem[i]);
+	}
+	free(mem);
+	free(memlen);
+out:
+	if (err) {
+		dirh_free(d);
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uintptr_t) d;
+	if (fuse_reply_open(req, fi) != 0)
+		dirh_free(d);
+}
+
+static int batch_add(struct fs_dirh *d, off_t off, const uint8_t *key, size_t len)
+{
+	if (d->nbatch == d->capbatch) {
+		size_t cap = d->capbatch ? d->capbatch * 2 : 64;
+		off_t *o = realloc(d->boff, cap * sizeof(*o));
+		if (o)
+			d->boff = o;
+		uint8_t **k = realloc(d->bkey, cap * sizeof(*k));
+		if (k)
+			d->bkey = k;
+		size_t *l = realloc(d->blen, cap * sizeof(*l));
+		if (l)
+			d->blen = l;
+		if (!o || !k || !l)
+			return ENOMEM;
+		d->capbatch = cap;
+	}
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return ENOMEM;
+	memcpy(copy, key, len);
+	d->boff[d->nbatch] = off;
+	d->bkey[d->nbatch] = copy;
+	d->blen[d->nbatch++] = len;
+	return 0;
+}
+
+static void batch_clear(struct fs_dirh *d)
+{
+	for (size_t i = 0; i < d->nbatch; i++)
+		free(d->bkey[i]);
+	d->nbatch = 0;
+}
+
+/* A stable-enough d_ino for a name the kernel has no inode for. */
+static ino_t pseudo_ino(const uint8_t *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	return (ino_t) (h | (1ULL << 63));
+}
+
+/*
+ * Offsets: 1 ".", 2 "..", 3.. the snapshot of memory entries, then one
+ * cookie per key entry, counting on from there. The handle remembers the
+ * key entries of its last reply, so the kernel resuming at any cookie of
+ * that reply (the normal case) costs one seek; any other cookie replays
+ * the listing from the start (seekdir to an older position).
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi, int plus)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_dirh *d = (struct fs_dirh *) (uintptr_t) fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0, skip = 0;
+	off_t first_key = 3 + (off_t) d->nvirt, next;
+	const uint8_t *after = NULL;
+	size_t after_len = 0;
+	uint8_t *after_copy = NULL;
+	kv_iter *it = NULL;
+	int err = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	/* Fixed entries first. */
+	for (next = off + 1; next < first_key; next++) {
+		struct stat st = { 0 };
+		const char *name;
+		if (next == 1) {
+			name = ".", st.st_mode = S_IFDIR, st.st_ino = ino;
+		} else if (next == 2) {
+			name = "..", st.st_mode = S_IFDIR, st.st_ino = FUSE_ROOT_ID;
+		} else {
+			name = d->virt[next - 3].name;
+			st.st_mode = d->virt[next - 3].type;
+			st.st_ino = pseudo_ino((const uint8_t *) name, strlen(name));
+		}
+		size_t n;
+		if (plus) {
+			struct fuse_entry_param ep = { .attr = st };
+			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, next);
+		} else {
+			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+		}
+		if (n > size - used)
+			goto done;
+		used += n;
+	}
+	/* Where the key entries resume. */
+	if (off < first_key) {
+		next = first_key;
+	} else if (off == d->last_off && d->last_key) {
+		after = d->last_key, after_len = d->last_len, next = off + 1;
+	} else {
+		size_t i;
+		for (i = 0; i < d->nbatch && d->boff[i] != off; i++)
+			;
+		if (i < d->nbatch) {
+			after = d->bkey[i], after_len = d->blen[i], next = off + 1;
+		} else {
+			skip = (size_t) (off - first_key + 1);
+			next = first_key;
+		}
+	}
+	if (after) {
+		after_copy = malloc(after_len);
+		if (!after_copy) {
+			err = ENOMEM;
+			goto done;
+		}
+		memcpy(after_copy, after, after_len);
+	}
+	batch_clear(d);
+	int rc = kv_children(fs->db, d->key, d->key_len, after_copy, after_len, &it);
+	if (rc != KV_OK) {
+		err = fs_errno(rc);
+		goto done;
+	}
+	const kv_entry *e;
+	while ((rc = kv_iter_next(it, &e)) == KV_OK) {
+		if (skip) {
+			skip--;
+			next++;
+			continue;
+		}
+		char *name = NULL;
+		if (kv_name_from_part(e->key + d->key_len, e->key_len - d->key_len, &name) != KV_OK)
+			continue;   /* a key this mount cannot name */
+		int isdir = (e->flags & KV_ENTRY_CHILDREN) != 0;
+		struct stat st;
+		size_t n;
+		if (plus) {
+			n = fuse_add_direntry_plus(req, NULL, 0, name, NULL, next);
+			if (n > size - used) {
+				kv_free(name);
+				break;
+			}
+			if (isdir)
+				dir_attr(fs, &st);
+			else
+				file_attr(fs, e, &st);
+			struct fs_inode *in = fs_inode_ref(fs, isdir ? FS_DIR : FS_FILE,
+			                                   e->key, e->key_len, NULL, 1);
+			struct fuse_entry_param ep = { .attr = st };
+			if (in) {
+				ep.ino = in->ino;
+				ep.attr.st_ino = in->ino;
+				ep.attr_timeout = ep.entry_timeout = fs->opt.timeout;
+				if (!isdir)
+					note_seen(fs, in->ino, e, st.st_size);
+			} else {
+				ep.attr.st_ino = pseudo_ino(e->key, e->key_len);
+			}
+			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, next);
+		} else {
+			memset(&st, 0, sizeof(st));
+			st.st_mode = isdir ? S_IFDIR : S_IFREG;
+			st.st_ino = pseudo_ino(e->key, e->key_len);
+			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+			if (n > size - used) {
+				kv_free(name);
+				break;
+			}
+		}
+		kv_free(name);
+		used += n;
+		if (batch_add(d, next, e->key, e->key_len)) {
+			err = ENOMEM;
+			break;
+		}
+		free(d->last_key);
+		d->last_key = malloc(e->key_len);
+		if (!d->last_key) {
+			err = ENOMEM;
+			break;
+		}
+		memcpy(d->last_key, e->key, e->key_len);
+		d->last_len = e->key_len;
+		d->last_off = next++;
+	}
+	if (rc != KV_OK && rc != KV_DONE && !err)
+		err = fs_errno(rc);
+done:
+	pthread_mutex_unlock(&d->lock);
+	kv_iter_free(it);
+	free(after_copy);
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void) ino;
+	dirh_free((struct fs_dirh *) (uintptr_t) fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = {
+		.f_bsize = 4096,
+		.f_frsize = 4096,
+		.f_namemax = NAME_MAX_KVFS,
+	};
+	(void) ino;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* ---- the op table ---- */
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.lookup       = fs_lookup,
+	.forget       = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr      = fs_getattr,
+	.setattr      = fs_setattr,
+	.open         = fs_open,
+	.read         = fs_read,
+	.write        = fs_write,
+	.flush        = fs_flush,
+	.fsync        = fs_fsync,
+	.release      = fs_release,
+	.create       = fs_create,
+	.opendir      = fs_opendir,
+	.readdir      = fs_readdir,
+	.readdirplus  = fs_readdirplus,
+	.releasedir   = fs_releasedir,
+	.statfs       = fs_statfs,
+};
+
+struct fs_data *fs_new(kv_db *db, const struct fs_options *opt)
+{
+	struct fs_data *fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return NULL;
+	fs->db = db;
+	fs->opt = *opt;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &fs->start);
+	fs->next_ino = FUSE_ROOT_ID;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->qlock, NULL);
+	pthread_cond_init(&fs->qcond, NULL);
+	/* The root: key [], never forgotten. */
+	struct fs_inode *root = fs_inode_ref(fs, FS_DIR, (const uint8_t *) "", 0, NULL, 1);
+	if (!root || root->ino != FUSE_ROOT_ID) {
+		fs_free(fs);
+		return NULL;
+	}
+	return fs;
+}

@@ -1,18 +1,270 @@
 /*
  * main.c - the kvfs program: subcommands, or mount DATABASE at MOUNTPOINT.
- * (placeholder until the mount lands)
+ *
+ *   kvfs [options] DATABASE MOUNTPOINT
+ *   kvfs dump|load ...
+ *
+ * Order matters: options are checked and the database is opened (and
+ * closed again) before mounting, so every mistake is printed to the
+ * terminal; the daemon then forks away (unless -f) and only afterwards
+ * opens the database for good, because the engine starts threads and
+ * threads do not survive fork.
  */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <fuse_opt.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 #include "commands.h"
+#include "fs.h"
 #include "kv.h"
+
+#define KVFS_VERSION "0.1"
+
+struct kvfs_config {
+	char *database;
+	double timeout;
+	unsigned poll_ms;
+	int readonly;
+	int show_help;
+	int show_version;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_RO };
+
+#define KVFS_OPT(t, p, v) { t, offsetof(struct kvfs_config, p), v }
+
+static const struct fuse_opt kvfs_opts[] = {
+	KVFS_OPT("timeout=%lf", timeout, 0),
+	KVFS_OPT("poll_ms=%u", poll_ms, 0),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct kvfs_config *cfg = data;
+
+	(void) outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!cfg->database) {
+			cfg->database = strdup(arg);
+			return cfg->database ? 0 : -1;
+		}
+		return 1;        /* the mountpoint: fuse_parse_cmdline's */
+	case KEY_RO:
+		cfg->readonly = 1;
+		return 1;        /* and the kernel's: keep it */
+	case KEY_HELP:
+		cfg->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		cfg->show_version = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] DATABASE MOUNTPOINT\n"
+	       "       %s dump DATABASE [PATH]\n"
+	       "       %s load DATABASE < FILE\n"
+	       "\n"
+	       "Mount a Deno KV database (a file, or :memory:) as a directory.\n"
+	       "Unmount with: fusermount3 -u MOUNTPOINT\n"
+	       "\n"
+	       "kvfs options:\n"
+	       "    -o timeout=SECS        kernel entry and attribute cache time (default 1)\n"
+	       "    -o poll_ms=MS          how often to look for other writers (default 250, 0 = never);\n"
+	       "                           their changes show within max(timeout, poll_ms)\n"
+	       "    -o ro                  read-only: open the database read-only\n"
+	       "    -h, --help             this text\n"
+	       "    -V, --version          versions\n"
+	       "\n", prog, prog, prog);
+	printf("FUSE options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* Add -o fsname=DATABASE so mount tables show what is mounted. */
+static int add_fsname(struct fuse_args *args, const char *db)
+{
+	char *opt = malloc(strlen(db) * 2 + sizeof("-ofsname="));
+	char *p;
+	int rc;
+
+	if (!opt)
+		return -1;
+	p = opt + sprintf(opt, "-ofsname=");
+	for (const char *s = db; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	rc = fuse_opt_add_arg(args, opt);
+	free(opt);
+	return rc;
+}
+
+/* Open the database once, to report problems before mounting. */
+static int check_database(const char *path, int readonly)
+{
+	kv_db *db = NULL;
+	int rc;
+
+	if (strcmp(path, ":memory:") != 0) {
+		char dir[PATH_MAX];
+		struct stat st;
+		snprintf(dir, sizeof(dir), "%s", path);
+		char *slash = strrchr(dir, '/');
+		if (slash) {
+			*(slash == dir ? slash + 1 : slash) = '\0';
+			if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+				fprintf(stderr, "kvfs: cannot open database '%s': directory '%s' does not exist\n",
+				        path, dir);
+				return -1;
+			}
+		}
+	}
+	rc = kv_open(path, readonly ? KV_OPEN_READONLY : 0, &db);
+	if (rc != KV_OK) {
+		const char *msg = kv_errmsg(NULL);
+		fprintf(stderr, "kvfs: cannot open database '%s': %s\n", path,
+		        *msg ? msg : kv_errstr(rc));
+		return -1;
+	}
+	kv_close(db);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct kvfs_config cfg = { .timeout = 1.0, .poll_ms = 250 };
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct fs_data *fs = NULL;
+	kv_db *db = NULL;
+	struct stat st;
+	int ret = 1;
+
 	if (argc >= 2 && strcmp(argv[1], "dump") == 0)
 		return kvfs_dump_main(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "load") == 0)
 		return kvfs_load_main(argc - 2, argv + 2);
-	fprintf(stderr, "kvfs: mounting is not built yet\n");
-	return 1;
+
+	if (fuse_opt_parse(&args, &cfg, kvfs_opts, kvfs_opt_proc) != 0)
+		goto err_out1;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto err_out1;
+	if (cfg.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto err_out1;
+	}
+	if (cfg.show_version) {
+		printf("kvfs version %s\n", KVFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto err_out1;
+	}
+	if (!cfg.database || !opts.mountpoint) {
+		fprintf(stderr, "kvfs: missing %s (see '%s -h')\n",
+		        cfg.database ? "MOUNTPOINT" : "DATABASE and MOUNTPOINT", argv[0]);
+		goto err_out1;
+	}
+	if (stat(opts.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "kvfs: mountpoint '%s' is not a directory\n", opts.mountpoint);
+		goto err_out1;
+	}
+	if (cfg.timeout < 0) {
+		fprintf(stderr, "kvfs: timeout must not be negative (see '%s -h')\n", argv[0]);
+		goto err_out1;
+	}
+	if (add_fsname(&args, cfg.database) != 0)
+		goto err_out1;
+
+	struct fs_options fopt = {
+		.timeout = cfg.timeout,
+		.poll_ms = cfg.poll_ms,
+		.readonly = cfg.readonly,
+		.foreground = opts.foreground,
+	};
+	/* fs_new needs no database yet: it is attached after the fork. */
+	fs = fs_new(NULL, &fopt);
+	if (!fs) {
+		fprintf(stderr, "kvfs: out of memory\n");
+		goto err_out1;
+	}
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (!se)
+		goto err_out2;     /* libfuse printed why (e.g. an unknown option) */
+	if (check_database(cfg.database, cfg.readonly) != 0)
+		goto err_out3;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto err_out3;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto err_out4;
+	if (!opts.foreground)
+		openlog("kvfs", LOG_PID, LOG_DAEMON);
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto err_out5;
+
+	int rc = kv_open(cfg.database, cfg.readonly ? KV_OPEN_READONLY : 0, &db);
+	if (rc != KV_OK) {
+		fs_log(fs, "cannot open database '%s': %s", cfg.database, kv_errstr(rc));
+		goto err_out5;
+	}
+	fs_attach(fs, db);
+	if (fs_start(fs, se) != 0) {
+		fs_log(fs, "cannot start the notifier thread");
+		goto err_out6;
+	}
+	if (opts.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			goto err_out6;
+		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
+		if (opts.max_threads != UINT_MAX)   /* UINT_MAX: not given */
+			fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
+		ret = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	/* 0 after an unmount, the signal number after SIGINT/SIGTERM: both clean. */
+	ret = ret < 0 ? 1 : 0;
+err_out6:
+	fs_stop(fs);
+	kv_close(db);
+err_out5:
+	fuse_session_unmount(se);
+err_out4:
+	fuse_remove_signal_handlers(se);
+err_out3:
+	fuse_session_destroy(se);
+err_out2:
+	fs_free(fs);
+err_out1:
+	free(opts.mountpoint);
+	free(cfg.database);
+	fuse_opt_free_args(&args);
+	return ret;
 }

@@ -1,0 +1,484 @@
+/*
+ * fs_inode.c - the inode table, scratch files and memory-only directories.
+ *
+ * Design
+ *
+ * The kernel names everything by inode number; the engine by encoded key.
+ * This table maps one to the other for exactly the inodes the kernel holds
+ * (its lookup count, decremented by FORGET) or an open handle still uses,
+ * so memory follows the kernel's cache and the open files, never the
+ * number of keys: a `find` over a million keys leaves only what the kernel
+ * chose to remember.
+ *
+ * An inode's identity is (kind, key[, name]): a key seen as a directory and
+ * the same key seen as a file are two inodes, so an inode never changes its
+ * type when another writer turns a leaf into a directory (the kernel then
+ * simply meets a new inode number on its next lookup). The file inode of a
+ * key is shared by `name` in the parent and `.value` in the key's own
+ * directory, which is the same value. Numbers are never reused (64 bits
+ * do not run out), so `find` and `tar` never see two files as one.
+ *
+ * A rename moves the kernel's dentry to the new name with the same inode,
+ * so the table re-keys that inode (and for a directory, every inode below
+ * it); an inode that was overwritten by the rename is detached: it keeps
+ * its key for open handles but lookups no longer find it.
+ *
+ * Scratch files (dot-names other than the reserved ones) and directories
+ * made by mkdir with no keys under them live in two short lists: they grow
+ * only with what users create through the mount, so a linear scan is fine.
+ *
+ * Everything here runs under fs->lock, which is never held across an
+ * engine or FUSE call.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "fs.h"
+
+static uint64_t hash_id(enum fs_kind kind, const uint8_t *key, size_t len,
+                        const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t) kind;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	if (name)
+		for (const char *p = name; *p; p++)
+			h = (h ^ (uint8_t) *p) * 1099511628211ULL;
+	return h;
+}
+
+static int same_id(const struct fs_inode *in, enum fs_kind kind,
+                   const uint8_t *key, size_t len, const char *name)
+{
+	if (in->kind != kind || in->key_len != len || in->detached)
+		return 0;
+	if (len && memcmp(in->key, key, len) != 0)
+		return 0;
+	if (kind == FS_SCRATCH)
+		return strcmp(in->name, name) == 0;
+	return 1;
+}
+
+static void unlink_id(struct fs_data *fs, struct fs_inode *in)
+{
+	struct fs_inode **pp = &fs->by_id[hash_id(in->kind, in->key, in->key_len, in->name) % fs->nbuckets];
+	for (; *pp; pp = &(*pp)->next_id)
+		if (*pp == in) {
+			*pp = in->next_id;
+			break;
+		}
+	in->next_id = NULL;
+}
+
+static void link_id(struct fs_data *fs, struct fs_inode *in)
+{
+	size_t b = hash_id(in->kind, in->key, in->key_len, in->name) % fs->nbuckets;
+	in->next_id = fs->by_id[b];
+	fs->by_id[b] = in;
+}
+
+static int grow(struct fs_data *fs)
+{
+	size_t n = fs->nbuckets ? fs->nbuckets * 2 : 1024;
+	struct fs_inode **bi = calloc(n, sizeof(*bi)), **bk = calloc(n, sizeof(*bk));
+	if (!bi || !bk) {
+		free(bi);
+		free(bk);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < fs->nbuckets; i++) {
+		struct fs_inode *in = fs->by_ino[i], *next;
+		for (; in; in = next) {
+			next = in->next_ino;
+			in->next_ino = bi[in->ino % n];
+			bi[in->ino % n] = in;
+		}
+		for (in = fs->by_id[i]; in; in = next) {
+			next = in->next_id;
+			size_t b = hash_id(in->kind, in->key, in->key_len, in->name) % n;
+			in->next_id = bk[b];
+			bk[b] = in;
+		}
+	}
+	free(fs->by_ino);
+	free(fs->by_id);
+	fs->by_ino = bi;
+	fs->by_id = bk;
+	fs->nbuckets = n;
+	return 0;
+}
+
+struct fs_inode *fs_inode_get(struct fs_data *fs, fuse_ino_t ino)
+{
+	if (!fs->nbuckets)
+		return NULL;
+	for (struct fs_inode *in = fs->by_ino[ino % fs->nbuckets]; in; in = in->next_ino)
+		if (in->ino == ino)
+			return in;
+	return NULL;
+}
+
+struct fs_inode *fs_inode_find(struct fs_data *fs, enum fs_kind kind,
+                               const uint8_t *key, size_t key_len,
+                               const char *name)
+{
+	if (!fs->nbuckets)
+		return NULL;
+	size_t b = hash_id(kind, key, key_len, name) % fs->nbuckets;
+	for (struct fs_inode *in = fs->by_id[b]; in; in = in->next_id)
+		if (same_id(in, kind, key, key_len, name))
+			return in;
+	return NULL;
+}
+
+struct fs_inode *fs_inode_ref(struct fs_data *fs, enum fs_kind kind,
+                              const uint8_t *key, size_t key_len,
+                              const char *name, uint64_t lookups)
+{
+	struct fs_inode *in;
+
+	pthread_mutex_lock(&fs->lock);
+	if (key_len == 0 && kind == FS_DIR && (in = fs_inode_get(fs, FUSE_ROOT_ID)))
+		goto found;
+	in = fs_inode_find(fs, kind, key, key_len, name);
+	if (in)
+		goto found;
+	if (fs->ninodes >= fs->nbuckets && grow(fs) < 0)
+		goto nomem;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		goto nomem;
+	in->key = malloc(key_len ? key_len : 1);
+	in->name = name ? strdup(name) : NULL;
+	if (!in->key || (name && !in->name)) {
+		free(in->key);
+		free(in->name);
+		free(in);
+		goto nomem;
+	}
+	memcpy(in->key, key, key_len);
+	in->key_len = key_len;
+	in->kind = kind;
+	in->ino = fs->next_ino++;
+	in->next_ino = fs->by_ino[in->ino % fs->nbuckets];
+	fs->by_ino[in->ino % fs->nbuckets] = in;
+	link_id(fs, in);
+	fs->ninodes++;
+found:
+	if (in)
+		in->nlookup += lookups;
+	pthread_mutex_unlock(&fs->lock);
+	return in;
+nomem:
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+static void drop_if_unused(struct fs_data *fs, struct fs_inode *in)
+{
+	if (in->nlookup || in->opens || in->ino == FUSE_ROOT_ID)
+		return;
+	struct fs_inode **pp = &fs->by_ino[in->ino % fs->nbuckets];
+	for (; *pp; pp = &(*pp)->next_ino)
+		if (*pp == in) {
+			*pp = in->next_ino;
+			break;
+		}
+	if (!in->detached)
+		unlink_id(fs, in);
+	fs->ninodes--;
+	free(in->key);
+	free(in->name);
+	free(in);
+}
+
+void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	if (in) {
+		in->nlookup = in->nlookup > n ? in->nlookup - n : 0;
+		drop_if_unused(fs, in);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_inode_open(struct fs_data *fs, struct fs_inode *in)
+{
+	pthread_mutex_lock(&fs->lock);
+	in->opens++;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_inode_close(struct fs_data *fs, struct fs_inode *in)
+{
+	pthread_mutex_lock(&fs->lock);
+	in->opens--;
+	drop_if_unused(fs, in);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+uint8_t *fs_inode_key(struct fs_data *fs, fuse_ino_t ino, enum fs_kind *kind,
+                      size_t *key_len, char **name)
+{
+	uint8_t *key = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	if (!in)
+		goto out;
+	key = malloc(in->key_len + 1);
+	if (!key)
+		goto out;
+	memcpy(key, in->key, in->key_len);
+	*key_len = in->key_len;
+	*kind = in->kind;
+	if (name) {
+		*name = in->name ? strdup(in->name) : NULL;
+		if (in->name && !*name) {
+			free(key);
+			key = NULL;
+		}
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return key;
+}
+
+/* Replace `from` at the start of *key by `to`. */
+static int swap_prefix(uint8_t **key, size_t *len, size_t from_len,
+                       const uint8_t *to, size_t to_len)
+{
+	size_t n = *len - from_len + to_len;
+	uint8_t *k = malloc(n ? n : 1);
+	if (!k)
+		return -ENOMEM;
+	memcpy(k, to, to_len);
+	memcpy(k + to_len, *key + from_len, *len - from_len);
+	free(*key);
+	*key = k;
+	*len = n;
+	return 0;
+}
+
+void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
+                    const uint8_t *from, size_t from_len,
+                    const uint8_t *to, size_t to_len, int tree)
+{
+	pthread_mutex_lock(&fs->lock);
+	/* Inodes already at the destination are overwritten: detach them. */
+	for (size_t b = 0; b < fs->nbuckets; b++)
+		for (struct fs_inode *in = fs->by_ino[b]; in; in = in->next_ino) {
+			if (in->detached || in->ino == FUSE_ROOT_ID)
+				continue;
+			int hit = tree ? in->key_len >= to_len && memcmp(in->key, to, to_len) == 0
+			               : in->kind == kind && in->key_len == to_len && memcmp(in->key, to, to_len) == 0;
+			if (hit && in->kind != FS_SCRATCH) {
+				unlink_id(fs, in);
+				in->detached = 1;
+			}
+		}
+	for (size_t b = 0; b < fs->nbuckets; b++)
+		for (struct fs_inode *in = fs->by_ino[b]; in; in = in->next_ino) {
+			if (in->detached || in->ino == FUSE_ROOT_ID)
+				continue;
+			int hit = tree ? in->key_len >= from_len && memcmp(in->key, from, from_len) == 0
+			               : in->kind == kind && in->key_len == from_len && memcmp(in->key, from, from_len) == 0;
+			if (!hit)
+				continue;
+			unlink_id(fs, in);
+			if (swap_prefix(&in->key, &in->key_len, from_len, to, to_len) < 0) {
+				in->detached = 1;
+				continue;
+			}
+			link_id(fs, in);
+		}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_inode_table_free(struct fs_data *fs)
+{
+	for (size_t b = 0; b < fs->nbuckets; b++) {
+		struct fs_inode *in = fs->by_ino[b], *next;
+		for (; in; in = next) {
+			next = in->next_ino;
+			free(in->key);
+			free(in->name);
+			free(in);
+		}
+	}
+	free(fs->by_ino);
+	free(fs->by_id);
+	fs->by_ino = fs->by_id = NULL;
+	fs->nbuckets = 0;
+	while (fs->scratch)
+		fs_scratch_remove(fs, fs->scratch);
+	while (fs->memdirs) {
+		struct fs_memdir *m = fs->memdirs;
+		fs->memdirs = m->next;
+		free(m->key);
+		free(m);
+	}
+}
+
+/* ---- scratch files ---- */
+
+struct fs_scratch *fs_scratch_find(struct fs_data *fs, const uint8_t *dir,
+                                   size_t dir_len, const char *name)
+{
+	for (struct fs_scratch *s = fs->scratch; s; s = s->next)
+		if (s->dir_len == dir_len && (!dir_len || memcmp(s->dir, dir, dir_len) == 0) &&
+		    strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+struct fs_scratch *fs_scratch_add(struct fs_data *fs, const uint8_t *dir,
+                                  size_t dir_len, const char *name)
+{
+	struct fs_scratch *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->dir = malloc(dir_len ? dir_len : 1);
+	s->name = strdup(name);
+	if (!s->dir || !s->name) {
+		free(s->dir);
+		free(s->name);
+		free(s);
+		return NULL;
+	}
+	memcpy(s->dir, dir, dir_len);
+	s->dir_len = dir_len;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	s->next = fs->scratch;
+	fs->scratch = s;
+	return s;
+}
+
+void fs_scratch_remove(struct fs_data *fs, struct fs_scratch *s)
+{
+	for (struct fs_scratch **pp = &fs->scratch; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	free(s->dir);
+	free(s->name);
+	free(s->data);
+	free(s);
+}
+
+static int scratch_reserve(struct fs_scratch *s, size_t n)
+{
+	if (n <= s->cap)
+		return 0;
+	size_t cap = s->cap ? s->cap : 256;
+	while (cap < n)
+		cap *= 2;
+	char *d = realloc(s->data, cap);
+	if (!d)
+		return -ENOMEM;
+	s->data = d;
+	s->cap = cap;
+	return 0;
+}
+
+int fs_scratch_put(struct fs_scratch *s, const char *buf, size_t len, off_t off)
+{
+	size_t end = (size_t) off + len;
+	if (scratch_reserve(s, end) < 0)
+		return -ENOMEM;
+	if ((size_t) off > s->len)
+		memset(s->data + s->len, 0, (size_t) off - s->len);
+	memcpy(s->data + off, buf, len);
+	if (end > s->len)
+		s->len = end;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	return 0;
+}
+
+int fs_scratch_truncate(struct fs_scratch *s, size_t len)
+{
+	if (scratch_reserve(s, len) < 0)
+		return -ENOMEM;
+	if (len > s->len)
+		memset(s->data + s->len, 0, len - s->len);
+	s->len = len;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	return 0;
+}
+
+/* ---- memory-only directories ---- */
+
+int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
+		if (m->key_len >= key_len && memcmp(m->key, key, key_len) == 0)
+			return 1;
+	return 0;
+}
+
+int fs_memdir_exact(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
+		if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+			return 1;
+	return 0;
+}
+
+int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	if (fs_memdir_exact(fs, key, key_len))
+		return 0;
+	struct fs_memdir *m = calloc(1, sizeof(*m));
+	if (!m || !(m->key = malloc(key_len ? key_len : 1))) {
+		free(m);
+		return -ENOMEM;
+	}
+	memcpy(m->key, key, key_len);
+	m->key_len = key_len;
+	m->next = fs->memdirs;
+	fs->memdirs = m;
+	return 0;
+}
+
+void fs_memdir_remove(struct fs_data *fs, const uint8_t *key, size_t key_len, int tree)
+{
+	struct fs_memdir **pp = &fs->memdirs;
+	while (*pp) {
+		struct fs_memdir *m = *pp;
+		int hit = tree ? m->key_len >= key_len && memcmp(m->key, key, key_len) == 0
+		               : m->key_len == key_len && memcmp(m->key, key, key_len) == 0;
+		if (hit) {
+			*pp = m->next;
+			free(m->key);
+			free(m);
+		} else {
+			pp = &m->next;
+		}
+	}
+}
+
+void fs_memdir_stored(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	struct fs_memdir **pp = &fs->memdirs;
+	while (*pp) {
+		struct fs_memdir *m = *pp;
+		if (m->key_len <= key_len && memcmp(m->key, key, m->key_len) == 0) {
+			*pp = m->next;
+			free(m->key);
+			free(m);
+		} else {
+			pp = &m->next;
+		}
+	}
+}
+
+void fs_memdir_rename(struct fs_data *fs, const uint8_t *from, size_t from_len,
+                      const uint8_t *to, size_t to_len)
+{
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
+		if (m->key_len >= from_len && memcmp(m->key, from, from_len) == 0)
+			swap_prefix(&m->key, &m->key_len, from_len, to, to_len);
+}
