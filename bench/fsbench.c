@@ -16,6 +16,10 @@
  * (default user.kv.versionstamp); where the file system does not provide it
  * (tmpfs), it is set first, untimed. --populate creates N files named 0..N-1
  * in DIR, for the listing on file systems other than kvfs.
+ *
+ * A phase the file system refuses (getxattr, rename, unlink) prints
+ * {"fs":...,"phase":...,"error":"..."}; the others still run, and the exit
+ * status is 1.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +35,7 @@
 static const char *label = "fs";
 static const char *xattr_name = "user.kv.versionstamp";
 static size_t reps = 3;
+static int failed;   /* a phase could not run: exit 1 at the end */
 
 static void die(const char *what, const char *path)
 {
@@ -52,6 +57,18 @@ static void report(const char *phase, size_t n, double seconds)
 	       label, phase, n, seconds, seconds > 0 ? (double) n / seconds : 0.0,
 	       n ? seconds * 1e6 / (double) n : 0.0);
 	fflush(stdout);
+}
+
+/* A phase the file system refuses: say so in the output and go on. */
+static void report_error(const char *phase, const char *path)
+{
+	int e = errno;
+
+	fprintf(stderr, "fsbench: %s '%s': %s\n", phase, path, strerror(e));
+	printf("{\"fs\":\"%s\",\"phase\":\"%s\",\"error\":\"%s\"}\n", label, phase,
+	       strerror(e));
+	fflush(stdout);
+	failed = 1;
 }
 
 static char **make_paths(const char *dir, const char *prefix, size_t n)
@@ -145,24 +162,33 @@ static void phase_getxattr(char **p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (getxattr(p[i], xattr_name, buf, sizeof(buf)) < 0) {
 			if (errno != ENODATA ||
-			    setxattr(p[i], xattr_name, "00000000000000010000", 20, 0) != 0)
-				die("cannot getxattr", p[i]);
+			    setxattr(p[i], xattr_name, "00000000000000010000", 20, 0) != 0) {
+				report_error("getxattr", p[i]);
+				return;
+			}
 		}
 	t0 = now();
 	for (size_t r = 0; r < reps; r++)
 		for (size_t i = 0; i < n; i++)
-			if (getxattr(p[i], xattr_name, buf, sizeof(buf)) < 0)
-				die("cannot getxattr", p[i]);
+			if (getxattr(p[i], xattr_name, buf, sizeof(buf)) < 0) {
+				report_error("getxattr", p[i]);
+				return;
+			}
 	report("getxattr", n * reps, now() - t0);
 }
 
-static void phase_rename(char **from, char **to, size_t n)
+/* Rename from[i] to to[i]; cur[i] follows each file's name. */
+static void phase_rename(char **from, char **to, char **cur, size_t n)
 {
 	double t0 = now();
 
-	for (size_t i = 0; i < n; i++)
-		if (rename(from[i], to[i]) != 0)
-			die("cannot rename", from[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (rename(from[i], to[i]) != 0) {
+			report_error("rename", from[i]);
+			return;
+		}
+		cur[i] = to[i];
+	}
 	report("rename", n, now() - t0);
 }
 
@@ -171,8 +197,10 @@ static void phase_unlink(char **p, size_t n)
 	double t0 = now();
 
 	for (size_t i = 0; i < n; i++)
-		if (unlink(p[i]) != 0)
-			die("cannot unlink", p[i]);
+		if (unlink(p[i]) != 0) {
+			report_error("unlink", p[i]);
+			return;
+		}
 	report("unlink", n, now() - t0);
 }
 
@@ -229,7 +257,7 @@ static size_t parse_size(const char *s)
 
 int main(int argc, char **argv)
 {
-	char *work, **files, **renamed;
+	char *work, **files, **renamed, **cur;
 	size_t n;
 	int i;
 
@@ -254,17 +282,28 @@ int main(int argc, char **argv)
 	n = parse_size(argv[i + 1]);
 	if (asprintf(&work, "%s/fsbench", argv[i]) < 0)
 		return 1;
-	if (mkdir(work, 0755) != 0 && errno != EEXIST)
-		die("cannot mkdir", work);
-	files = make_paths(work, "", n);
-	renamed = make_paths(work, "r", n);
+	if (mkdir(work, 0755) == 0 || errno == EEXIST) {
+		files = make_paths(work, "", n);
+		renamed = make_paths(work, "r", n);
+	} else {
+		/* no mkdir on this mount: work in DIR itself */
+		fprintf(stderr, "fsbench: cannot mkdir '%s' (%s); using '%s'\n", work,
+		        strerror(errno), argv[i]);
+		files = make_paths(argv[i], "fsbench-", n);
+		renamed = make_paths(argv[i], "fsbench-r", n);
+	}
+
+	cur = malloc(n * sizeof(*cur));
+	if (!cur)
+		return 1;
+	memcpy(cur, files, n * sizeof(*cur));
 
 	phase_create(files, n);
 	phase_stat(files, n);
 	phase_read(files, n);
 	phase_getxattr(files, n);
-	phase_rename(files, renamed, n);
-	phase_unlink(renamed, n);
+	phase_rename(files, renamed, cur, n);
+	phase_unlink(cur, n);
 	rmdir(work);
 	if (argc - i == 3)
 		phase_readdir(argv[i + 2]);
@@ -272,8 +311,9 @@ int main(int argc, char **argv)
 		free(files[k]);
 		free(renamed[k]);
 	}
+	free(cur);
 	free(files);
 	free(renamed);
 	free(work);
-	return 0;
+	return failed;
 }

@@ -118,15 +118,19 @@ EOF
 	def fmt: if . == null then "–" elif . >= 100 then (round | tostring)
 	         elif . >= 10 then (. * 10 | round / 10 | tostring)
 	         else (. * 100 | round / 100 | tostring) end;
-	[inputs] as $all
+	[inputs] as $everything
+	| ($everything | map(select(.error)) | map({key: (.fs + "/" + .phase), value: .error})
+	   | from_entries) as $err
+	| ($everything | map(select(.error | not))) as $all
 	| ($all | group_by(.fs + "/" + .phase)
 	   | map({key: (.[0].fs + "/" + .[0].phase),
 	          value: {med: (map(.us_per_op) | med), min: (map(.us_per_op) | min),
 	                  max: (map(.us_per_op) | max), n: .[0].n}})
 	   | from_entries) as $s
 	| def cell($k): $s[$k] as $x
-	    | if $x == null then "–"
-	      else "\($x.med | fmt) (\($x.min | fmt)–\($x.max | fmt))" end;
+	    | if $x == null then (if $err[$k] then "failed: \($err[$k])" else "–" end)
+	      else "\($x.med | fmt) (\($x.min | fmt)–\($x.max | fmt))"
+	           + (if $err[$k] then ", some runs failed: \($err[$k])" else "" end) end;
 	  [["create", "create + write + close of a small JSON value"],
 	   ["stat", "stat"],
 	   ["read", "open + read + close"],

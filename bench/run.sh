@@ -65,6 +65,7 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 
 PIDS=""
 MOUNTS=""
+FAILED=0
 cleanup() {
 	for m in $MOUNTS; do
 		if grep -q " $m " /proc/mounts; then
@@ -190,14 +191,15 @@ if [ "$ONLY" = all ] || [ "$ONLY" = fs ]; then
 	run=1
 	while [ $run -le "$RUNS" ]; do
 		say "file system, run $run of $RUNS ($FS_N files, $LIST_N entries)"
+		# a refused phase is reported in the results; the run goes on
 		"$FSBENCH" --label kvfs --reps "$FS_REPS" "$WORK/mnt-kvfs" "$FS_N" \
-			"$WORK/mnt-kvfs/list" >>"$OUT/fs.jsonl"
+			"$WORK/mnt-kvfs/list" >>"$OUT/fs.jsonl" || FAILED=1
 		if [ -n "$PT" ]; then
 			"$FSBENCH" --label passthrough --reps "$FS_REPS" "$WORK/mnt-pt" "$FS_N" \
-				"$WORK/mnt-pt/list" >>"$OUT/fs.jsonl"
+				"$WORK/mnt-pt/list" >>"$OUT/fs.jsonl" || FAILED=1
 		fi
 		"$FSBENCH" --label tmpfs --reps "$FS_REPS" "$TMPFS" "$FS_N" \
-			"$TMPFS/list" >>"$OUT/fs.jsonl"
+			"$TMPFS/list" >>"$OUT/fs.jsonl" || FAILED=1
 		run=$((run + 1))
 	done
 	hwm "$FS_KVFS_PID" >"$OUT/fs-kvfs-rss"
@@ -244,4 +246,8 @@ cat /proc/loadavg >"$OUT/load-end"
 say "writing $RESULTS"
 sh bench/report.sh "$OUT" "$QUICK" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
+if [ "$FAILED" = 1 ]; then
+	say "done, with failures (see $RESULTS): exit 1"
+	exit 1
+fi
 say "done: $RESULTS"
