@@ -129,6 +129,11 @@ void fs_inode_close(struct fs_data *fs, struct fs_inode *in);
 void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
                     const uint8_t *from, size_t from_len,
                     const uint8_t *to, size_t to_len, int tree);
+/* Give the inode of one identity another (rename); detaches the target's. */
+void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
+                   const uint8_t *from, size_t from_len, const char *from_name,
+                   enum fs_kind to_kind, const uint8_t *to, size_t to_len,
+                   const char *to_name);
 /* Copy an inode's key (heap) under the lock; NULL when out of memory. */
 uint8_t *fs_inode_key(struct fs_data *fs, fuse_ino_t ino, enum fs_kind *kind,
                       size_t *key_len, char **name);
@@ -150,6 +155,7 @@ int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len);
 void fs_memdir_remove(struct fs_data *fs, const uint8_t *key, size_t key_len, int tree);
 /* Keys are stored under `key`: it and its ancestors need no memory entry. */
 void fs_memdir_stored(struct fs_data *fs, const uint8_t *key, size_t key_len);
+/* Move memory-only directories and scratch files from one prefix to another. */
 void fs_memdir_rename(struct fs_data *fs, const uint8_t *from, size_t from_len,
                       const uint8_t *to, size_t to_len);
 
@@ -160,6 +166,16 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "a/b" for a key plus optional child name (heap, never NULL on success). */
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
+
+/* ---- fs_xattr.c ---- */
+
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                 const char *value, size_t size, int flags);
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+/* Milliseconds from now until a Unix-ms expiry (at least 1), or -1 for none. */
+int64_t fs_expire_in(int64_t expires_at);
 
 /* ---- fs_notify.c ---- */
 

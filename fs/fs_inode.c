@@ -297,6 +297,40 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 	pthread_mutex_unlock(&fs->lock);
 }
 
+void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
+                   const uint8_t *from, size_t from_len, const char *from_name,
+                   enum fs_kind to_kind, const uint8_t *to, size_t to_len,
+                   const char *to_name)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *old = fs_inode_find(fs, to_kind, to, to_len, to_name);
+	struct fs_inode *in = fs_inode_find(fs, from_kind, from, from_len, from_name);
+	if (old && old != in) {
+		unlink_id(fs, old);
+		old->detached = 1;
+	}
+	if (in && in != old) {
+		uint8_t *k = malloc(to_len ? to_len : 1);
+		char *n = to_name ? strdup(to_name) : NULL;
+		unlink_id(fs, in);
+		if (!k || (to_name && !n)) {
+			free(k);
+			free(n);
+			in->detached = 1;   /* out of memory: the kernel will look it up again */
+		} else {
+			memcpy(k, to, to_len);
+			free(in->key);
+			free(in->name);
+			in->key = k;
+			in->key_len = to_len;
+			in->name = n;
+			in->kind = to_kind;
+			link_id(fs, in);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_inode_table_free(struct fs_data *fs)
 {
 	for (size_t b = 0; b < fs->nbuckets; b++) {
@@ -481,4 +515,7 @@ void fs_memdir_rename(struct fs_data *fs, const uint8_t *from, size_t from_len,
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
 		if (m->key_len >= from_len && memcmp(m->key, from, from_len) == 0)
 			swap_prefix(&m->key, &m->key_len, from_len, to, to_len);
+	for (struct fs_scratch *s = fs->scratch; s; s = s->next)
+		if (s->dir_len >= from_len && memcmp(s->dir, from, from_len) == 0)
+			swap_prefix(&s->dir, &s->dir_len, from_len, to, to_len);
 }

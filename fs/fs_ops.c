@@ -1320,6 +1320,531 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* ---- directories and names: mkdir, unlink, rmdir, rename ---- */
+
+static void log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
+                     size_t dir_len, const char *name, const char *reason)
+{
+	char *path = fs_path(dir, dir_len, name);
+	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name, reason);
+	free(path);
+}
+
+/*
+ * A key left directory `dir` through the mount. If nothing else is in it,
+ * it stays as an empty memory-only directory (as on any file system, so
+ * `rm -r` can rmdir it), unless it holds a value: then it shows as a file
+ * again, and the kernel must forget that it was a directory.
+ */
+static void after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len)
+{
+	kv_entry *e = NULL;
+	int rc;
+
+	if (!dir_len)
+		return;
+	rc = kv_lookup(fs->db, dir, dir_len, &e);
+	if (rc == KV_OK && (e->flags & KV_ENTRY_CHILDREN)) {
+		kv_free(e);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	int busy = fs_memdir_has(fs, dir, dir_len);
+	for (struct fs_scratch *s = fs->scratch; s && !busy; s = s->next)
+		busy = s->dir_len == dir_len && memcmp(s->dir, dir, dir_len) == 0;
+	if (!busy && !(rc == KV_OK && (e->flags & KV_ENTRY_VALUE)))
+		fs_memdir_add(fs, dir, dir_len);
+	pthread_mutex_unlock(&fs->lock);
+	if (!busy && rc == KV_OK && (e->flags & KV_ENTRY_VALUE))
+		fs_notify_key(fs, dir, dir_len);
+	kv_free(e);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name n;
+	struct stat st;
+	int err = resolve(fs, parent, name, 1, &n);
+
+	(void) mode;
+	if (err)
+		goto out;
+	if (n.kind != N_KEY) {
+		err = n.kind == N_VALUE ? EEXIST : EPERM;
+		if (err == EPERM)
+			log_path(fs, "mkdir", n.dir, n.dir_len, name, "names starting with '.' are not keys");
+		goto out;
+	}
+	if (key_type(fs, n.key, n.key_len, NULL, &err) || err) {
+		err = err ? err : EEXIST;
+		goto out;
+	}
+	pthread_mutex_lock(&fs->lock);
+	err = fs_memdir_add(fs, n.key, n.key_len) < 0 ? ENOMEM : 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	dir_attr(fs, &st);
+	reply_entry(req, fs, FS_DIR, n.key, n.key_len, NULL, &st, NULL);
+	name_free(&n);
+	return;
+out:
+	if (err == EINVAL)
+		log_path(fs, "mkdir", n.dir, n.dir_len, name, "not a valid key name");
+	name_free(&n);
+	fuse_reply_err(req, err);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name n;
+	kv_entry *e = NULL;
+	int err = resolve(fs, parent, name, 0, &n);
+
+	if (err)
+		goto out;
+	if (n.kind == N_RESERVED) {
+		err = EPERM;
+	} else if (n.kind == N_SCRATCH) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = fs_scratch_find(fs, n.dir, n.dir_len, name);
+		if (s)
+			fs_scratch_remove(fs, s);
+		pthread_mutex_unlock(&fs->lock);
+		err = s ? 0 : ENOENT;
+		if (s)
+			after_remove(fs, n.dir, n.dir_len);
+	} else {
+		int t = n.kind == N_VALUE ? 'f' : key_type(fs, n.key, n.key_len, &e, &err);
+		if (!err && t == 'd')
+			err = EISDIR;
+		else if (!err && n.kind == N_VALUE && kv_get(fs->db, n.key, n.key_len, &e) != KV_OK)
+			err = ENOENT;
+		else if (!err && !t)
+			err = ENOENT;
+		else if (!err) {
+			int rc = kv_delete(fs->db, n.key, n.key_len, NULL);
+			err = fs_errno(rc);
+			if (err)
+				log_path(fs, "remove", n.dir, n.dir_len, name, kv_errmsg(fs->db));
+			else if (n.kind == N_KEY)
+				after_remove(fs, n.dir, n.dir_len);
+		}
+	}
+out:
+	kv_free(e);
+	name_free(&n);
+	fuse_reply_err(req, err);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name n;
+	kv_entry *e = NULL;
+	int err = resolve(fs, parent, name, 0, &n);
+
+	if (err)
+		goto out;
+	if (n.kind != N_KEY) {
+		err = n.kind == N_SCRATCH || n.kind == N_VALUE ? ENOTDIR : EPERM;
+		goto out;
+	}
+	int rc = kv_lookup(fs->db, n.key, n.key_len, &e);
+	if (rc != KV_OK && rc != KV_NOTFOUND) {
+		err = fs_errno(rc);
+		goto out;
+	}
+	if (rc == KV_OK && (e->flags & KV_ENTRY_CHILDREN)) {
+		err = ENOTEMPTY;
+		goto out;
+	}
+	pthread_mutex_lock(&fs->lock);
+	int exact = fs_memdir_exact(fs, n.key, n.key_len);
+	int below = 0;
+	for (struct fs_memdir *m = fs->memdirs; m && !below; m = m->next)
+		below = m->key_len > n.key_len && memcmp(m->key, n.key, n.key_len) == 0;
+	for (struct fs_scratch *s = fs->scratch; s && !below; s = s->next)
+		below = s->dir_len == n.key_len && memcmp(s->dir, n.key, n.key_len) == 0;
+	if (below || (exact && rc == KV_OK))
+		err = ENOTEMPTY;       /* children in memory, or its `.value` */
+	else if (rc == KV_OK)
+		err = ENOTDIR;         /* a file */
+	else if (!exact)
+		err = ENOENT;
+	else
+		fs_memdir_remove(fs, n.key, n.key_len, 0);
+	pthread_mutex_unlock(&fs->lock);
+	if (!err)
+		after_remove(fs, n.dir, n.dir_len);
+out:
+	kv_free(e);
+	name_free(&n);
+	fuse_reply_err(req, err);
+}
+
+static int keys_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
+}
+
+/* A file (a key's value) renamed: one commit, checked against the source. */
+static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                       const kv_entry *e, unsigned flags)
+{
+	kv_atomic *a = NULL;
+	int err = 0, rc, t = 0;
+
+	if (dst->kind == N_SCRATCH) {
+		char *text = NULL;
+		size_t len = 0;
+		if ((err = value_text(fs, e, &text, &len)))
+			return err;
+		rc = kv_atomic_begin(fs->db, &a);
+		if (rc == KV_OK)
+			rc = kv_atomic_check(a, src->key, src->key_len, &e->version);
+		if (rc == KV_OK)
+			rc = kv_atomic_delete(a, src->key, src->key_len);
+		if (rc == KV_OK) {
+			rc = kv_atomic_commit(a, NULL);
+			a = NULL;
+		}
+		kv_atomic_abort(a);
+		if (rc == KV_OK) {
+			pthread_mutex_lock(&fs->lock);
+			struct fs_scratch *s = fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name);
+			if (!s)
+				s = fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name);
+			if (s) {
+				free(s->data);
+				s->data = text, s->len = s->cap = len, text = NULL;
+			}
+			pthread_mutex_unlock(&fs->lock);
+			fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
+			              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
+			if (src->kind == N_KEY)
+				after_remove(fs, src->dir, src->dir_len);
+		}
+		free(text);
+		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
+	}
+	if (keys_equal(src->key, src->key_len, dst->key, dst->key_len))
+		return 0;
+	if (dst->kind == N_KEY) {
+		t = key_type(fs, dst->key, dst->key_len, NULL, &err);
+		if (err)
+			return err;
+		if (t == 'd')
+			return EISDIR;
+	} else {
+		kv_entry *d = NULL;
+		t = kv_get(fs->db, dst->key, dst->key_len, &d) == KV_OK ? 'f' : 0;
+		kv_free(d);
+	}
+	if (t && (flags & RENAME_NOREPLACE))
+		return EEXIST;
+	rc = kv_atomic_begin(fs->db, &a);
+	if (rc == KV_OK)
+		rc = kv_atomic_check(a, src->key, src->key_len, &e->version);
+	if (rc == KV_OK)
+		rc = kv_atomic_delete(a, src->key, src->key_len);
+	if (rc == KV_OK)
+		rc = kv_atomic_set(a, dst->key, dst->key_len, e->encoding, e->value,
+		                   e->value_len, fs_expire_in(e->expires_at));
+	if (rc == KV_OK) {
+		rc = kv_atomic_commit(a, NULL);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	if (rc != KV_OK)
+		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
+	fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
+	              FS_FILE, dst->key, dst->key_len, NULL);
+	pthread_mutex_lock(&fs->lock);
+	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	struct fs_inode *in = fs_inode_find(fs, FS_FILE, dst->key, dst->key_len, NULL);
+	fuse_ino_t ino = in ? in->ino : 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (ino)
+		fs_notify_inode(fs, ino);
+	if (src->kind == N_KEY)
+		after_remove(fs, src->dir, src->dir_len);
+	return 0;
+}
+
+/* A scratch file renamed: in memory, or stored as a key's value in one commit. */
+static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                          unsigned flags)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int err = 0, t = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_scratch *s = fs_scratch_find(fs, src->dir, src->dir_len, src->name);
+	if (!s) {
+		err = ENOENT;
+	} else if (dst->kind == N_SCRATCH) {
+		struct fs_scratch *d = fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name);
+		uint8_t *dir = malloc(dst->dir_len ? dst->dir_len : 1);
+		char *name = strdup(dst->name);
+		if (d == s) {
+			free(dir);
+			free(name);
+		} else if (d && (flags & RENAME_NOREPLACE)) {
+			err = EEXIST;
+			free(dir);
+			free(name);
+		} else if (!dir || !name) {
+			err = ENOMEM;
+			free(dir);
+			free(name);
+		} else {
+			if (d)
+				fs_scratch_remove(fs, d);
+			memcpy(dir, dst->dir, dst->dir_len);
+			free(s->dir);
+			free(s->name);
+			s->dir = dir, s->dir_len = dst->dir_len, s->name = name;
+		}
+	} else if (!(text = malloc(s->len + 1))) {
+		err = ENOMEM;
+	} else {
+		memcpy(text, s->data, s->len);
+		len = s->len;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	if (dst->kind == N_SCRATCH) {
+		fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
+		              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
+		if (!keys_equal(src->dir, src->dir_len, dst->dir, dst->dir_len))
+			after_remove(fs, src->dir, src->dir_len);
+		goto out;
+	}
+	if (dst->kind == N_KEY) {
+		t = key_type(fs, dst->key, dst->key_len, NULL, &err);
+		if (err)
+			goto out;
+		if (t == 'd') {
+			err = EISDIR;
+			goto out;
+		}
+	} else {
+		kv_entry *d = NULL;
+		t = kv_get(fs->db, dst->key, dst->key_len, &d) == KV_OK;
+		kv_free(d);
+	}
+	if (t && (flags & RENAME_NOREPLACE)) {
+		err = EEXIST;
+		goto out;
+	}
+	int enc, rc;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	rc = kv_value_from_json(text, len, &enc, &v, &vlen);
+	if (rc == KV_OK)
+		rc = kv_set(fs->db, dst->key, dst->key_len, enc, v, vlen, -1, NULL);
+	kv_free(v);
+	if (rc != KV_OK) {
+		const char *msg = kv_errmsg(fs->db);
+		char reason[300];
+		snprintf(reason, sizeof(reason), "%s%s%s",
+		         rc == KV_INVALID ? "invalid JSON" : kv_errstr(rc), *msg ? ": " : "", msg);
+		log_path(fs, "store", dst->dir, dst->dir_len,
+		         dst->kind == N_VALUE ? NULL : dst->name, reason);
+		err = rc == KV_INVALID ? EINVAL : fs_errno(rc);
+		goto out;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = fs_scratch_find(fs, src->dir, src->dir_len, src->name);
+	if (s)
+		fs_scratch_remove(fs, s);
+	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
+	              FS_FILE, dst->key, dst->key_len, NULL);
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_find(fs, FS_FILE, dst->key, dst->key_len, NULL);
+	fuse_ino_t ino = in ? in->ino : 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (ino)
+		fs_notify_inode(fs, ino);
+out:
+	free(text);
+	return err;
+}
+
+/*
+ * A directory renamed: every key under it (and its own value) moves in one
+ * commit of deletes and sets. Over the engine's limits that cannot be one
+ * commit, so EXDEV lets mv fall back to copy and delete.
+ */
+static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                      unsigned flags)
+{
+	kv_atomic *a = NULL;
+	kv_iter *it = NULL;
+	kv_entry *own = NULL;
+	const kv_entry *e;
+	size_t moved = 0;
+	int err = 0, rc, t;
+
+	if (dst->kind != N_KEY)
+		return dst->kind == N_VALUE ? ENOTDIR : EPERM;
+	if (keys_equal(src->key, src->key_len, dst->key, dst->key_len))
+		return 0;
+	if (dst->key_len > src->key_len && memcmp(dst->key, src->key, src->key_len) == 0)
+		return EINVAL;
+	t = key_type(fs, dst->key, dst->key_len, NULL, &err);
+	if (err)
+		return err;
+	if (t == 'f')
+		return ENOTDIR;
+	if (t == 'd') {
+		kv_entry *d = NULL;
+		if (flags & RENAME_NOREPLACE)
+			return EEXIST;
+		rc = kv_lookup(fs->db, dst->key, dst->key_len, &d);
+		kv_free(d);
+		pthread_mutex_lock(&fs->lock);
+		int below = 0;
+		for (struct fs_memdir *m = fs->memdirs; m && !below; m = m->next)
+			below = m->key_len > dst->key_len && memcmp(m->key, dst->key, dst->key_len) == 0;
+		pthread_mutex_unlock(&fs->lock);
+		if (rc != KV_NOTFOUND || below)
+			return ENOTEMPTY;
+	}
+
+	rc = kv_atomic_begin(fs->db, &a);
+	if (rc == KV_OK && kv_get(fs->db, src->key, src->key_len, &own) == KV_OK) {
+		rc = kv_atomic_delete(a, src->key, src->key_len);
+		if (rc == KV_OK)
+			rc = kv_atomic_set(a, dst->key, dst->key_len, own->encoding, own->value,
+			                   own->value_len, fs_expire_in(own->expires_at));
+		moved++;
+	}
+	kv_selector sel = { .prefix = src->key, .prefix_len = src->key_len };
+	kv_list_options lo = { .batch_size = 500 };
+	if (rc == KV_OK)
+		rc = kv_list(fs->db, &sel, &lo, &it);
+	while (rc == KV_OK && (rc = kv_iter_next(it, &e)) == KV_OK) {
+		if (++moved * 2 > KV_MAX_MUTATIONS) {
+			rc = KV_TOOBIG;
+			break;
+		}
+		size_t nlen = dst->key_len + e->key_len - src->key_len;
+		uint8_t *nk = malloc(nlen);
+		if (!nk) {
+			rc = KV_NOMEM;
+			break;
+		}
+		memcpy(nk, dst->key, dst->key_len);
+		memcpy(nk + dst->key_len, e->key + src->key_len, e->key_len - src->key_len);
+		rc = kv_atomic_delete(a, e->key, e->key_len);
+		if (rc == KV_OK)
+			rc = kv_atomic_set(a, nk, nlen, e->encoding, e->value, e->value_len,
+			                   fs_expire_in(e->expires_at));
+		free(nk);
+	}
+	if (rc == KV_DONE)
+		rc = KV_OK;
+	kv_iter_free(it);
+	if (rc == KV_OK && moved) {
+		rc = kv_atomic_commit(a, NULL);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	kv_free(own);
+	if (rc == KV_TOOBIG || rc == KV_TOOBIG_VALUE) {
+		log_path(fs, "move", src->dir, src->dir_len, src->name,
+		         "too many keys for one commit; copying instead");
+		return EXDEV;
+	}
+	if (rc != KV_OK) {
+		log_path(fs, "move", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
+		return rc == KV_TOOBIG_KEY ? ENAMETOOLONG : fs_errno(rc);
+	}
+	pthread_mutex_lock(&fs->lock);
+	fs_memdir_remove(fs, dst->key, dst->key_len, 0);
+	fs_memdir_rename(fs, src->key, src->key_len, dst->key, dst->key_len);
+	if (moved)
+		fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	else
+		fs_memdir_add(fs, dst->key, dst->key_len);
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_rekey(fs, FS_DIR, src->key, src->key_len, dst->key, dst->key_len, 1);
+	after_remove(fs, src->dir, src->dir_len);
+	return 0;
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name src = { 0 }, dst = { 0 };
+	kv_entry *e = NULL;
+	int err;
+
+	if (flags & RENAME_EXCHANGE) {
+		err = EINVAL;
+		goto out;
+	}
+	if ((err = resolve(fs, parent, name, 0, &src)))
+		goto out;
+	if ((err = resolve(fs, newparent, newname, 1, &dst)))
+		goto out;
+	if (src.kind == N_RESERVED || dst.kind == N_RESERVED) {
+		err = EPERM;
+	} else if (src.kind == N_SCRATCH) {
+		err = rename_scratch(fs, &src, &dst, flags);
+	} else if (src.kind == N_VALUE) {
+		err = kv_get(fs->db, src.key, src.key_len, &e) == KV_OK
+		    ? rename_file(fs, &src, &dst, e, flags) : ENOENT;
+	} else {
+		switch (key_type(fs, src.key, src.key_len, &e, &err)) {
+		case 'd':
+			err = rename_dir(fs, &src, &dst, flags);
+			break;
+		case 'f':
+			err = rename_file(fs, &src, &dst, e, flags);
+			break;
+		default:
+			err = err ? err : ENOENT;
+		}
+	}
+out:
+	if (err == EINVAL && dst.dir)
+		log_path(fs, "rename to", dst.dir, dst.dir_len, newname, "not a valid key name");
+	kv_free(e);
+	name_free(&src);
+	name_free(&dst);
+	fuse_reply_err(req, err);
+}
+
+/* Links, symlinks and device nodes have no place in a key space. */
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+                     mode_t mode, dev_t rdev)
+{
+	(void) parent, (void) name, (void) mode, (void) rdev;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void) link, (void) parent, (void) name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void) ino, (void) newparent, (void) newname;
+	fuse_reply_err(req, EPERM);
+}
+
 /* ---- the op table ---- */
 
 const struct fuse_lowlevel_ops fs_ops = {
@@ -1340,6 +1865,17 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdirplus  = fs_readdirplus,
 	.releasedir   = fs_releasedir,
 	.statfs       = fs_statfs,
+	.mkdir        = fs_mkdir,
+	.unlink       = fs_unlink,
+	.rmdir        = fs_rmdir,
+	.rename       = fs_rename,
+	.mknod        = fs_mknod,
+	.symlink      = fs_symlink,
+	.link         = fs_link,
+	.setxattr     = fs_setxattr,
+	.getxattr     = fs_getxattr,
+	.listxattr    = fs_listxattr,
+	.removexattr  = fs_removexattr,
 };
 
 struct fs_data *fs_new(kv_db *db, const struct fs_options *opt)

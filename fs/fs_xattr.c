@@ -1,0 +1,248 @@
+/*
+ * fs_xattr.c - extended attributes: the key, versionstamp and expiry.
+ *
+ *   user.kv.versionstamp  file       20 hex digits, read-only
+ *   user.kv.key           file, dir  the key as a $-tagged JSON array, read-only
+ *   user.kv.expire_in     file       write milliseconds: set the value again with
+ *                                    that time-to-live; read: milliseconds left
+ *   user.kv.expires_at    file       ISO 8601 expiry; ENODATA when none;
+ *                                    removing it (or expire_in) drops the expiry
+ *
+ * Any other name is ENODATA (the kernel asks for security.capability before
+ * every write: answer it without touching the database). Never ENOSYS: the
+ * kernel would switch xattrs off for the whole mount.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "fs.h"
+
+#define X_STAMP   "user.kv.versionstamp"
+#define X_KEY     "user.kv.key"
+#define X_IN      "user.kv.expire_in"
+#define X_AT      "user.kv.expires_at"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fs_expire_in(int64_t expires_at)
+{
+	if (expires_at < 0)
+		return -1;
+	int64_t left = expires_at - now_ms();
+	return left > 0 ? left : 1;
+}
+
+static void reply_value(fuse_req_t req, const char *v, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+static int is_ours(const char *name)
+{
+	return strcmp(name, X_STAMP) == 0 || strcmp(name, X_KEY) == 0 ||
+	       strcmp(name, X_IN) == 0 || strcmp(name, X_AT) == 0;
+}
+
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs_data *fs = fuse_req_userdata(req);
+	enum fs_kind kind;
+	size_t key_len;
+	uint8_t *key = NULL;
+	kv_entry *e = NULL;
+	char buf[64], *json = NULL;
+	int err = 0;
+
+	if (!is_ours(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	if (!key) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
+		err = ENODATA;
+	} else if (strcmp(name, X_KEY) == 0) {
+		if (key_len == 0) {
+			reply_value(req, "[]", 2, size);
+		} else if (kv_key_to_json(key, key_len, &json) != KV_OK) {
+			err = EIO;
+		} else {
+			reply_value(req, json, strlen(json), size);
+		}
+	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK) {
+		err = ENODATA;
+	} else if (strcmp(name, X_STAMP) == 0) {
+		kv_versionstamp_format(e->version, buf);
+		reply_value(req, buf, strlen(buf), size);
+	} else if (e->expires_at < 0) {
+		err = ENODATA;
+	} else if (strcmp(name, X_IN) == 0) {
+		int64_t left = e->expires_at - now_ms();
+		snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
+		reply_value(req, buf, strlen(buf), size);
+	} else {
+		time_t sec = (time_t) (e->expires_at / 1000);
+		struct tm tm;
+		gmtime_r(&sec, &tm);
+		size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int) (e->expires_at % 1000));
+		reply_value(req, buf, strlen(buf), size);
+	}
+	if (err)
+		fuse_reply_err(req, err);
+	kv_free(json);
+	kv_free(e);
+	free(key);
+}
+
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs_data *fs = fuse_req_userdata(req);
+	enum fs_kind kind;
+	size_t key_len, len = 0;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	kv_entry *e = NULL;
+	char list[128];
+
+	if (!key) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+#define ADD(n) (memcpy(list + len, n, sizeof(n)), len += sizeof(n))
+	if (kind == FS_DIR)
+		ADD(X_KEY);
+	if (kind == FS_FILE && kv_get(fs->db, key, key_len, &e) == KV_OK) {
+		ADD(X_KEY);
+		ADD(X_STAMP);
+		if (e->expires_at >= 0) {
+			ADD(X_AT);
+			ADD(X_IN);
+		}
+	}
+#undef ADD
+	reply_value(req, list, len, size);
+	kv_free(e);
+	free(key);
+}
+
+/* Set the value again with a new expiry (-1: none), checked against `e`. */
+static int set_expiry(struct fs_data *fs, const uint8_t *key, size_t key_len,
+                      const kv_entry *e, int64_t expire_in)
+{
+	kv_atomic *a = NULL;
+	int rc = kv_atomic_begin(fs->db, &a);
+
+	if (rc == KV_OK)
+		rc = kv_atomic_check(a, key, key_len, &e->version);
+	if (rc == KV_OK)
+		rc = kv_atomic_set(a, key, key_len, e->encoding, e->value, e->value_len, expire_in);
+	if (rc == KV_OK) {
+		rc = kv_atomic_commit(a, NULL);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
+}
+
+static void log_xattr(struct fs_data *fs, const uint8_t *key, size_t key_len,
+                      const char *name, const char *reason)
+{
+	char *path = fs_path(key, key_len, NULL);
+	fs_log(fs, "cannot set %s on '%s': %s", name, path ? path : "?", reason);
+	free(path);
+}
+
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                 const char *value, size_t size, int flags)
+{
+	struct fs_data *fs = fuse_req_userdata(req);
+	enum fs_kind kind;
+	size_t key_len;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	kv_entry *e = NULL;
+	int err = 0;
+
+	(void) flags;
+	if (!key) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!is_ours(name)) {
+		err = ENOTSUP;
+		log_xattr(fs, key, key_len, name, "kvfs stores no other attributes");
+	} else if (strcmp(name, X_IN) != 0 || kind != FS_FILE) {
+		err = EPERM;
+		log_xattr(fs, key, key_len, name, "read-only attribute");
+	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK) {
+		err = ENOENT;
+	} else {
+		char text[32];
+		char *end;
+		if (size == 0 || size >= sizeof(text)) {
+			err = EINVAL;
+		} else {
+			memcpy(text, value, size);
+			text[size] = '\0';
+			while (size && strchr(" \t\r\n", text[size - 1]))
+				text[--size] = '\0';
+			errno = 0;
+			long long ms = strtoll(text, &end, 10);
+			if (errno || end == text || *end || ms < 0)
+				err = EINVAL;
+			else
+				err = set_expiry(fs, key, key_len, e, ms);
+		}
+		if (err)
+			log_xattr(fs, key, key_len, name, err == EINVAL
+			          ? "expected a non-negative number of milliseconds" : strerror(err));
+	}
+	if (!err && kind == FS_FILE)
+		fs_notify_inode(fs, ino);
+	fuse_reply_err(req, err);
+	kv_free(e);
+	free(key);
+}
+
+void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs_data *fs = fuse_req_userdata(req);
+	enum fs_kind kind;
+	size_t key_len;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	kv_entry *e = NULL;
+	int err = 0;
+
+	if (!key) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!is_ours(name)) {
+		err = ENODATA;
+	} else if ((strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) || kind != FS_FILE) {
+		err = EPERM;
+		log_xattr(fs, key, key_len, name, "read-only attribute");
+	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK || e->expires_at < 0) {
+		err = ENODATA;
+	} else {
+		err = set_expiry(fs, key, key_len, e, -1);
+	}
+	fuse_reply_err(req, err);
+	kv_free(e);
+	free(key);
+}
