@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# Names: one path component = one key part, both ways.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+# Create NAME through the mount and print the stored key in hex.
+key_of() {
+	rm -f "$DB.keys"
+	echo true >"$MNT/$1" || return 1
+	sqlite3 "$DB" "select hex(k) from kv" >"$DB.keys"
+	rm -f "$MNT/$1"
+	cat "$DB.keys"
+}
+
+@test "names written through the mount become the table's key parts" {
+	[ "$(key_of ada)" = 0261646100 ]
+	[ "$(key_of '"42"')" = 02343200 ]
+	[ "$(key_of '"true"')" = 027472756500 ]
+	[ "$(key_of '".x"')" = 022E7800 ]
+	[ "$(key_of '"a\u002fb"')" = 02612F6200 ]
+	[ "$(key_of '""')" = 0200 ]
+	[ "$(key_of 42)" = 21C045000000000000 ]
+	[ "$(key_of -1.5)" = 214007FFFFFFFFFFFF ]
+	[ "$(key_of -0)" = 217FFFFFFFFFFFFFFF ]
+	[ "$(key_of NaN)" = 21FFF8000000000000 ]
+	[ "$(key_of Infinity)" = 21FFF0000000000000 ]
+	[ "$(key_of 42n)" = 152A ]
+	[ "$(key_of -7n)" = 13F8 ]
+	[ "$(key_of true)" = 27 ]
+	[ "$(key_of false)" = 26 ]
+	[ "$(key_of 0x0102ff)" = 010102FF00 ]
+	[ "$(key_of 0x)" = 0100 ]
+}
+
+@test "keys stored by the engine are listed by their names, in key order" {
+	# bytes < strings < bigints < numbers < booleans
+	for k in 27 26 21C045000000000000 214007FFFFFFFFFFFF 152A 02343200 0261646100 010102FF00 0200 022E7800; do
+		echo "insert into kv(k,v,v_encoding,version) values(x'$k', x'FF0F54', 1, 1);"
+	done | sqlite3 "$DB"
+	run -0 t ls -f "$MNT"
+	expected=$(printf '%s\n' . .. 0x0102ff '""' '".x"' '"42"' ada 42n -1.5 42 false true)
+	[ "$output" = "$expected" ]
+}
+
+@test "other spellings of a number reach the same key" {
+	echo 7 >"$MNT/42"
+	run -0 t cat "$MNT/42.0" "$MNT/4.2e1" "$MNT/42"
+	[ "$output" = "$(printf '7\n7\n7')" ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+}
+
+@test "an undecodable name: EINVAL on create, ENOENT on lookup, nothing stored" {
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/\"unterminated'"
+	[[ $stderr == *"Invalid argument"* ]]
+	run -1 --separate-stderr t cat "$MNT/\"unterminated"
+	[[ $stderr == *"No such file or directory"* ]]
+	[ -z "$(rows)" ]
+	grep -q "cannot create '\"unterminated': not a valid key name" "$KVFS_LOG"
+}
+
+@test "a key over Deno's size limit is ENAMETOOLONG; statfs reports the name limit" {
+	long=$(printf 'a%.0s' $(seq 2100))
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/$long'"
+	[[ $stderr == *"File name too long"* ]]
+	[ -z "$(rows)" ]
+	run -0 t stat -f -c %l "$MNT"
+	[ "$output" -ge 255 ]
+}
+
+@test "the root's control names are reserved and dot-names never become keys" {
+	run -2 t ls "$MNT/.tx"
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/.tx'"
+	[[ $stderr == *"Operation not permitted"* ]]
+	echo 1 >"$MNT/.scratch"
+	run -0 t cat "$MNT/.scratch"
+	[ "$output" = 1 ]
+	[ -z "$(rows)" ]
+	run -0 t ls -A "$MNT"
+	[ "$output" = .scratch ]
+}
