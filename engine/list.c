@@ -31,6 +31,7 @@ struct kv_iter {
 	int exhausted;         /* the range has no more rows */
 	int started;           /* kv_iter_next was called */
 	int done;              /* KV_DONE was returned */
+	int drained;           /* ...because the range ran out: cursor "" */
 
 	kv_buf rows;           /* keys and values of the current batch */
 	kv_entry *ents;
@@ -103,8 +104,13 @@ static int apply_cursor(kv_iter *it, const char *cursor)
 		rc = kv__buf_putc(&key, 0x00);
 	if (rc)
 		goto out;
-	if (keycmp(key.data, key.len, it->lo.data, it->lo.len) < 0 ||
-	    keycmp(key.data, key.len, it->hi.data, it->hi.len) > 0) {
+	/*
+	 * Deno checks only the side the cursor moves: a forward cursor may
+	 * not start before the selector, a reverse one may not end after it;
+	 * past the other side the listing is simply empty.
+	 */
+	if (it->reverse ? keycmp(key.data, key.len, it->hi.data, it->hi.len) > 0
+	    : keycmp(key.data, key.len, it->lo.data, it->lo.len) < 0) {
 		rc = kv__error(KV_INVALID, "cursor out of bounds");
 		goto out;
 	}
@@ -389,15 +395,20 @@ int kv_iter_next(kv_iter *it, const kv_entry **entry)
 	if (it->done)
 		return KV_DONE;
 	if (it->pos == it->nents) {
-		if (it->exhausted || it->remaining == 0) {
+		/* like Deno, stopping at the limit keeps the cursor */
+		if (it->remaining == 0) {
 			it->done = 1;
+			return KV_DONE;
+		}
+		if (it->exhausted) {
+			it->done = it->drained = 1;
 			return KV_DONE;
 		}
 		rc = it->children ? fetch_child(it) : fetch_batch(it);
 		if (rc)
 			return rc;
 		if (it->nents == 0) {
-			it->done = 1;
+			it->done = it->drained = 1;
 			return KV_DONE;
 		}
 	}
@@ -419,7 +430,7 @@ int kv_iter_cursor(kv_iter *it, char **cursor)
 	*cursor = NULL;
 	if (!it->started)
 		return kv__error(KV_MISUSE, "Cannot get cursor before first iteration");
-	if (!it->done && it->last.len >= it->base_len &&
+	if (!it->drained && it->last.len >= it->base_len &&
 	    kv__base64url_encode(&b, it->last.data + it->base_len,
 	                         it->last.len - it->base_len))
 		return KV_NOMEM;
