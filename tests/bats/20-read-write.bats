@@ -1,0 +1,124 @@
+#!/usr/bin/env bats
+# Reading and writing values: one set per written handle, refusals at write().
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+@test "cat prints the value and a newline; st_size is exact" {
+	echo '{"theme":"dark"}' >"$MNT/ada"
+	run -0 t cat "$MNT/ada"
+	[ "$output" = '{"theme":"dark"}' ]
+	[ "$(stat -c %s "$MNT/ada")" -eq 17 ]
+	[ "$(t cat "$MNT/ada" | wc -c)" -eq 17 ]
+}
+
+@test "a redirection stores one value: the early flush stores nothing" {
+	echo '{"a":1}' >"$MNT/k"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+	v1=$(sqlite3 "$DB" 'select version from kv')
+	# the version moved by exactly one commit since the database was created
+	[ "$(sqlite3 "$DB" 'select version from data_version')" = "$v1" ]
+	# a handle that writes nothing commits nothing: `: > k` keeps the value
+	: >"$MNT/k"
+	[ "$(sqlite3 "$DB" 'select version from kv')" = "$v1" ]
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"a":1}' ]
+}
+
+@test "echo hello > key fails in bash with EINVAL and changes nothing" {
+	echo 1 >"$MNT/k"
+	before=$(rows)
+	run -1 --separate-stderr t bash -c "echo hello > '$MNT/k'"
+	[[ $stderr == *"write error: Invalid argument"* ]]
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot store 'k': invalid JSON" "$KVFS_LOG"
+	run -1 --separate-stderr t bash -c "echo hello > '$MNT/new'"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "an incomplete document fails at close: cp and tee report it, nothing stored" {
+	echo 1 >"$MNT/k"
+	before=$(rows)
+	printf '{"a":1' >"$BATS_TEST_TMPDIR/part"
+	run -1 --separate-stderr t cp "$BATS_TEST_TMPDIR/part" "$MNT/k"
+	run -1 --separate-stderr t tee "$MNT/k" <"$BATS_TEST_TMPDIR/part"
+	[[ $stderr == *"Invalid argument"* ]]
+	[ "$(rows)" = "$before" ]
+	# whitespace only is an empty file
+	run -1 --separate-stderr t tee "$MNT/k" <<<"   "
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot store 'k': empty file" "$KVFS_LOG"
+}
+
+@test "trailing whitespace is ignored; >> appends" {
+	printf '[1,\n' >"$MNT/k"      # incomplete: refused at close, nothing stored
+	[ -z "$(rows)" ]
+	printf '[1,2]  \n\n' >"$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = '[1,2]' ]
+	echo ' ' >>"$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = '[1,2]' ]
+	before=$(rows)
+	run -1 t bash -c "echo 3 >> '$MNT/k'"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "a value over Deno's limit fails at write() with EFBIG" {
+	echo 1 >"$MNT/k"
+	before=$(rows)
+	run ! --separate-stderr t bash -c "head -c 70000 /dev/zero | tr '\\0' a | sed 's/.*/\"&\"/' > '$MNT/k'"
+	[[ $stderr == *"File too large"* ]]
+	[ "$(rows)" = "$before" ]
+}
+
+@test "truncate via setattr: to a still-valid length stores, to 0 is EINVAL" {
+	echo '12345' >"$MNT/k"
+	before=$(rows)
+	run -1 --separate-stderr t truncate -s 0 "$MNT/k"
+	[[ $stderr == *"Invalid argument"* ]]
+	[ "$(rows)" = "$before" ]
+	t truncate -s 3 "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 123 ]
+}
+
+@test "a new versionstamp gives a new mtime" {
+	echo 1 >"$MNT/k"
+	m1=$(stat -c %Y.%y "$MNT/k")
+	echo 2 >"$MNT/k"
+	m2=$(stat -c %Y.%y "$MNT/k")
+	[ "$m1" != "$m2" ]
+}
+
+@test "chmod/chown to the shown values and touch succeed without storing; other changes EPERM" {
+	echo 1 >"$MNT/k"
+	mkdir "$MNT/d"
+	echo 2 >"$MNT/d/x"
+	before=$(rows)
+	t chmod 644 "$MNT/k"
+	t chmod 755 "$MNT/d"
+	t chown "$(id -u):$(id -g)" "$MNT/k"
+	t touch "$MNT/k"
+	run -1 --separate-stderr t chmod 600 "$MNT/k"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 t chown 12345 "$MNT/k"
+	run -1 --separate-stderr t ln "$MNT/k" "$MNT/k2"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 t ln -s k "$MNT/k3"
+	run -1 t mkfifo "$MNT/k4"
+	[ "$(rows)" = "$before" ]
+	[ "$(stat -c %a:%u "$MNT/k")" = "644:$(id -u)" ]
+	[ "$(stat -c %a "$MNT/d")" = 755 ]
+}
+
+@test "rm deletes the key" {
+	echo 1 >"$MNT/k"
+	echo 2 >"$MNT/j"
+	rm "$MNT/k"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+	run -1 t cat "$MNT/k"
+}
