@@ -1,0 +1,85 @@
+#!/usr/bin/env bats
+# Directories: prefixes, .value, memory-only mkdir, rmdir, rm -r, big listings.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+@test "a prefix is a directory, a leaf a file, a prefix with a value has .value" {
+	mkdir "$MNT/a"
+	echo 1 >"$MNT/a/.value" 2>/dev/null || true
+	echo 2 >"$MNT/a/b"
+	echo 3 >"$MNT/c"
+	[ -d "$MNT/a" ]
+	[ -f "$MNT/a/b" ]
+	[ -f "$MNT/c" ]
+	run -0 t ls -A "$MNT/a"
+	[ "$output" = "$(printf '.value\nb')" ]
+	run -0 t cat "$MNT/a/.value"
+	[ "$output" = 1 ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 3 ]
+}
+
+@test "mkdir of an empty prefix stores nothing until a key is written under it" {
+	mkdir -p "$MNT/x/y"
+	[ -d "$MNT/x/y" ]
+	[ -z "$(rows)" ]
+	run -0 t ls "$MNT"
+	[ "$output" = x ]
+	echo 1 >"$MNT/x/y/z"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+	run -1 --separate-stderr t mkdir "$MNT/x"
+	[[ $stderr == *"File exists"* ]]
+}
+
+@test "rmdir needs an empty prefix; rm -r removes everything" {
+	mkdir -p "$MNT/p/q"
+	echo 1 >"$MNT/p/q/a"
+	echo 2 >"$MNT/p/b"
+	before=$(rows)
+	run -1 --separate-stderr t rmdir "$MNT/p"
+	[[ $stderr == *"Directory not empty"* ]]
+	[ "$(rows)" = "$before" ]
+	mkdir "$MNT/empty"
+	t rmdir "$MNT/empty"
+	[ ! -e "$MNT/empty" ]
+	t rm -r "$MNT/p"
+	[ ! -e "$MNT/p" ]
+	[ -z "$(rows)" ]
+}
+
+@test "a file key gains children: mv k .k; mkdir k; mv .k k/.value; and back" {
+	echo '{"v":1}' >"$MNT/k"
+	mv "$MNT/k" "$MNT/.k"
+	mkdir "$MNT/k"
+	mv "$MNT/.k" "$MNT/k/.value"
+	echo 2 >"$MNT/k/child"
+	[ -d "$MNT/k" ]
+	run -0 t cat "$MNT/k/.value" "$MNT/k/child"
+	[ "$output" = "$(printf '{"v":1}\n2')" ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 2 ]
+	# the last child goes: the key is a file again
+	rm "$MNT/k/child"
+	for i in $(seq 50); do [ -f "$MNT/k" ] && break; sleep 0.1; done
+	[ -f "$MNT/k" ]
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"v":1}' ]
+}
+
+@test "a directory of 100,000 keys lists completely and in key order" {
+	# keys ["big", "k000000"] .. ["big", "k099999"], value true, straight into SQLite
+	awk 'BEGIN { print "begin;"; for (i = 0; i < 100000; i++) {
+		s = sprintf("%06d", i); h = "6b";
+		for (j = 1; j <= 6; j++) h = h sprintf("%02x", 48 + substr(s, j, 1));
+		printf "insert into kv(k,v,v_encoding,version) values(x%c026269670002%s00%c, x%cFF0F54%c, 1, 1);\n", 39, h, 39, 39, 39 }
+		print "commit;" }' | sqlite3 "$DB"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 100000 ]
+	t ls -f "$MNT/big" >"$BATS_TEST_TMPDIR/list"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/list")" -eq 100002 ]
+	tail -n +3 "$BATS_TEST_TMPDIR/list" >"$BATS_TEST_TMPDIR/names"
+	awk 'BEGIN { for (i = 0; i < 100000; i++) printf "k%06d\n", i }' | cmp - "$BATS_TEST_TMPDIR/names"
+	run -0 t cat "$MNT/big/k099999"
+	[ "$output" = true ]
+}
