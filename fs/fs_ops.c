@@ -1795,8 +1795,11 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((err = resolve(fs, parent, name, 0, &src)))
 		goto out;
-	if ((err = resolve(fs, newparent, newname, 1, &dst)))
+	if ((err = resolve(fs, newparent, newname, 1, &dst))) {
+		if (err == EINVAL)
+			log_path(fs, "rename to", src.dir, src.dir_len, newname, "not a valid key name");
 		goto out;
+	}
 	if (src.kind == N_RESERVED || dst.kind == N_RESERVED) {
 		err = EPERM;
 	} else if (src.kind == N_SCRATCH) {
@@ -1817,8 +1820,6 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 	}
 out:
-	if (err == EINVAL && dst.dir)
-		log_path(fs, "rename to", dst.dir, dst.dir_len, newname, "not a valid key name");
 	kv_free(e);
 	name_free(&src);
 	name_free(&dst);

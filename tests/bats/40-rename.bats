@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# Renames: one commit per file or directory; EXDEV over the transaction limit.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+@test "mv of a file is one commit: delete + set with one versionstamp" {
+	echo '{"a":1}' >"$MNT/src"
+	v0=$(sqlite3 "$DB" 'select version from data_version')
+	mv "$MNT/src" "$MNT/dst"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+	[ "$(sqlite3 "$DB" 'select hex(k) from kv')" = 0264737400 ]
+	v1=$(sqlite3 "$DB" 'select version from kv')
+	[ "$v1" -gt "$v0" ]
+	[ "$(sqlite3 "$DB" 'select version from data_version')" = "$v1" ]
+	run -0 t cat "$MNT/dst"
+	[ "$output" = '{"a":1}' ]
+	run -1 t cat "$MNT/src"
+}
+
+@test "mv of a directory moves every key under it in one commit" {
+	mkdir -p "$MNT/d/e"
+	echo 1 >"$MNT/d/a"
+	echo 2 >"$MNT/d/e/b"
+	mv "$MNT/d" "$MNT/n"
+	run -0 t cat "$MNT/n/a" "$MNT/n/e/b"
+	[ "$output" = "$(printf '1\n2')" ]
+	[ ! -e "$MNT/d" ]
+	[ "$(sqlite3 "$DB" 'select count(distinct version) from kv')" -eq 1 ]
+	[ "$(sqlite3 "$DB" "select count(*) from kv where hex(k) like '026E00%'")" -eq 2 ]
+}
+
+@test "mv of a directory over the transaction limit falls back to copy and delete (EXDEV)" {
+	mkdir "$MNT/many"
+	for i in $(seq 600); do echo "$i" >"$MNT/many/$i"; done
+	t mv "$MNT/many" "$MNT/moved"
+	[ "$(ls "$MNT/moved" | wc -l)" -eq 600 ]
+	[ ! -e "$MNT/many" ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 600 ]
+	grep -q "too many keys for one commit" "$KVFS_LOG"
+}
+
+@test "a scratch file renamed onto a key stores its content in one commit" {
+	echo '{"a":1}' >"$MNT/k"
+	printf '{"a":2}\n' >"$MNT/.k.tmp"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+	mv "$MNT/.k.tmp" "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"a":2}' ]
+	[ ! -e "$MNT/.k.tmp" ]
+}
+
+@test "a scratch file with bad JSON cannot become a key: EINVAL, nothing changes" {
+	echo '{"a":1}' >"$MNT/k"
+	before=$(rows)
+	echo 'not json' >"$MNT/.k.tmp"
+	# rename(2) fails with EINVAL, which mv words as a move into itself
+	run -1 t mv "$MNT/.k.tmp" "$MNT/k"
+	run -0 t cat "$MNT/.k.tmp"
+	[ "$output" = 'not json' ]
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot store 'k': invalid JSON" "$KVFS_LOG"
+}
+
+@test "mv onto a non-empty directory is refused and changes nothing" {
+	mkdir -p "$MNT/a" "$MNT/b"
+	echo 1 >"$MNT/a/x"
+	echo 2 >"$MNT/b/y"
+	before=$(rows)
+	run -1 t mv -T "$MNT/a" "$MNT/b"
+	[ "$(rows)" = "$before" ]
+}

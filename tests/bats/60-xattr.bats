@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# Extended attributes: versionstamp, key, expiry.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+@test "user.kv.versionstamp is the stored version; it is read-only" {
+	echo 1 >"$MNT/k"
+	v=$(sqlite3 "$DB" 'select version from kv')
+	run -0 t getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/k"
+	[ "$output" = "$(printf '%016x0000' "$v")" ]
+	before=$(rows)
+	run -1 --separate-stderr t setfattr -n user.kv.versionstamp -v 00000000000000010000 "$MNT/k"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 t setfattr -x user.kv.versionstamp "$MNT/k"
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot set user.kv.versionstamp on 'k': read-only attribute" "$KVFS_LOG"
+}
+
+@test "user.kv.key on files and directories" {
+	mkdir "$MNT/users"
+	echo 1 >"$MNT/users/42"
+	run -0 t getfattr --absolute-names --only-values -n user.kv.key "$MNT/users/42"
+	[ "$output" = '["users",42]' ]
+	run -0 t getfattr --absolute-names --only-values -n user.kv.key "$MNT/users"
+	[ "$output" = '["users"]' ]
+}
+
+@test "user.kv.expire_in sets a time-to-live; expires_at shows it; removing drops it" {
+	echo 1 >"$MNT/k"
+	run -1 t getfattr --absolute-names -n user.kv.expires_at "$MNT/k"
+	[[ $output == *"No such attribute"* ]]
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/k"
+	exp=$(sqlite3 "$DB" 'select expiration_ms from kv')
+	[ "$exp" -gt 0 ]
+	run -0 t getfattr --absolute-names --only-values -n user.kv.expires_at "$MNT/k"
+	[ "$output" = "$(date -u -d "@$((exp / 1000))" +%Y-%m-%dT%H:%M:%S).$(printf %03d $((exp % 1000)))Z" ]
+	run -0 t cat "$MNT/k"
+	[ "$output" = 1 ]
+	t setfattr -x user.kv.expires_at "$MNT/k"
+	[ "$(sqlite3 "$DB" 'select expiration_ms from kv')" -eq -1 ]
+	before=$(rows)
+	run -1 t setfattr -n user.kv.expire_in -v soon "$MNT/k"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "unknown names are ENODATA; listing shows ours; getfattr -d works" {
+	echo 1 >"$MNT/k"
+	run -1 t getfattr --absolute-names -n user.other "$MNT/k"
+	[[ $output == *"No such attribute"* ]]
+	run -1 t getfattr --absolute-names -n security.capability "$MNT/k"
+	[[ $output == *"No such attribute"* ]]
+	run -0 t getfattr --absolute-names -d "$MNT/k"
+	[[ $output == *'user.kv.key="[\"k\"]"'* ]]
+	[[ $output == *"user.kv.versionstamp="* ]]
+}
+
+@test "size probing: python reads the whole value" {
+	echo 1 >"$MNT/k"
+	run -0 t python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.kv.key").decode())' "$MNT/k"
+	[ "$output" = '["k"]' ]
+}
