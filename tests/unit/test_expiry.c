@@ -1,0 +1,163 @@
+/*
+ * test_expiry.c - expired entries vanish from every read at once; the
+ * collector removes their rows later (bumping data_version by one) and
+ * stops promptly on close.
+ */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <time.h>
+#include "test.h"
+
+static char dir[64], path[128];
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rows in the file, expired or not, read behind the engine's back. */
+static int raw_rows(void)
+{
+	sqlite3 *s;
+	sqlite3_stmt *st;
+	int n = -1;
+	if (sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(s, "SELECT count(*) FROM kv", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(s);
+	return n;
+}
+
+static const uint8_t K_P[] = { 0x02, 'p', 0x00 };
+static const uint8_t K_PX[] = { 0x02, 'p', 0x00, 0x02, 'x', 0x00 };
+static const uint8_t K_PY[] = { 0x02, 'p', 0x00, 0x02, 'y', 0x00 };
+
+static void test_expiry__invisible_at_once_then_collected(void)
+{
+	kv_db *db;
+	kv_entry *e = NULL;
+	uint64_t v0, v1;
+
+	strcpy(dir, "/tmp/kvtest-expiry-XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(path, sizeof(path), "%s/e.sqlite3", dir);
+	CHECK_RC(kv_open(path, 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, K_PY, sizeof(K_PY), KV_ENCODING_BYTES, "stay", 4, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(db, K_PX, sizeof(K_PX), KV_ENCODING_BYTES, "go", 2, 300, &v0), KV_OK);
+	CHECK_RC(kv_get(db, K_PX, sizeof(K_PX), &e), KV_OK);
+	if (e)
+		CHECK(e->expires_at > 0);
+	kv_free(e);
+	/* a later set without expiry would reset it; here only wait */
+	sleep_ms(350);
+
+	CHECK_RC(kv_get(db, K_PX, sizeof(K_PX), &e), KV_NOTFOUND);
+	const void *keys[2] = { K_PX, K_PY };
+	size_t lens[2] = { sizeof(K_PX), sizeof(K_PY) };
+	kv_entry *many[2];
+	CHECK_RC(kv_get_many(db, 2, keys, lens, many), KV_OK);
+	CHECK(many[0] == NULL && many[1] != NULL);
+	kv_free(many[1]);
+	CHECK_RC(kv_lookup(db, K_PX, sizeof(K_PX), &e), KV_NOTFOUND);
+	kv_selector s = { .prefix = K_P, .prefix_len = sizeof(K_P) };
+	kv_iter *it;
+	const kv_entry *c;
+	CHECK_RC(kv_list(db, &s, NULL, &it), KV_OK);
+	CHECK_RC(kv_iter_next(it, &c), KV_OK);
+	if (c)
+		CHECK_MEM(c->key, c->key_len, K_PY, sizeof(K_PY));
+	CHECK_RC(kv_iter_next(it, &c), KV_DONE);
+	kv_iter_free(it);
+	CHECK_RC(kv_children(db, K_P, sizeof(K_P), NULL, 0, &it), KV_OK);
+	CHECK_RC(kv_iter_next(it, &c), KV_OK);
+	if (c)
+		CHECK_MEM(c->key, c->key_len, K_PY, sizeof(K_PY));
+	CHECK_RC(kv_iter_next(it, &c), KV_DONE);
+	kv_iter_free(it);
+	/* an expired key is absent for a check too */
+	kv_atomic *a;
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, K_PX, sizeof(K_PX), NULL), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, &v1), KV_OK);
+
+	/* the collector (woken by the expiry) removes the row and bumps by 1 */
+	int64_t t0 = mono_ms();
+	while (raw_rows() != 1 && mono_ms() - t0 < 5000)
+		sleep_ms(20);
+	CHECK(raw_rows() == 1);
+
+	/* close does not wait for the collector's 60 s sleep */
+	t0 = mono_ms();
+	kv_close(db);
+	CHECK(mono_ms() - t0 < 2000);
+}
+
+/* Rows that expired while no process had the file are removed at open. */
+static void test_expiry__collected_at_open(void)
+{
+	kv_db *db;
+
+	CHECK_RC(kv_open(path, 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, K_PX, sizeof(K_PX), KV_ENCODING_BYTES, "go", 2, 100, NULL), KV_OK);
+	kv_close(db);
+	CHECK(raw_rows() == 2);
+	sleep_ms(150);
+	CHECK_RC(kv_open(path, KV_OPEN_READONLY, &db), KV_OK);
+	sleep_ms(100);
+	kv_entry *e = NULL;
+	CHECK_RC(kv_get(db, K_PX, sizeof(K_PX), &e), KV_NOTFOUND);
+	kv_close(db);
+	/* read-only: no collector, the row stays */
+	CHECK(raw_rows() == 2);
+	uint64_t before = 0, after = 0;
+	CHECK_RC(kv_open(path, KV_OPEN_READONLY, &db), KV_OK);
+	CHECK_RC(kv_version(db, &before), KV_OK);
+	kv_close(db);
+	CHECK_RC(kv_open(path, 0, &db), KV_OK);
+	int64_t t0 = mono_ms();
+	while (raw_rows() != 1 && mono_ms() - t0 < 5000)
+		sleep_ms(20);
+	CHECK(raw_rows() == 1);
+	/* like Deno's collector: exactly one version per run that deleted */
+	CHECK_RC(kv_version(db, &after), KV_OK);
+	CHECK(after == before + 1);
+	kv_close(db);
+}
+
+/* sum/min/max and a plain set clear an expiry. */
+static void test_expiry__set_and_sum_reset_it(void)
+{
+	kv_db *db;
+	kv_entry *e = NULL;
+	uint8_t le[8] = { 1 };
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, K_PX, sizeof(K_PX), KV_ENCODING_U64, le, 8, 100000, NULL), KV_OK);
+	CHECK_RC(kv_set(db, K_PX, sizeof(K_PX), KV_ENCODING_U64, le, 8, -1, NULL), KV_OK);
+	CHECK_RC(kv_get(db, K_PX, sizeof(K_PX), &e), KV_OK);
+	if (e)
+		CHECK(e->expires_at == -1);
+	kv_free(e);
+	kv_close(db);
+}
+
+int main(void)
+{
+	RUN(test_expiry__invisible_at_once_then_collected);
+	RUN(test_expiry__collected_at_open);
+	RUN(test_expiry__set_and_sum_reset_it);
+	return DONE();
+}
