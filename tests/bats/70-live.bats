@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# Changes by other writers show in the mount within max(timeout, poll_ms),
+# 1 s by default. The loops below wait up to 5 s: a bound, not a timing.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+# Another writer: SQLite directly, moving data_version as every commit does.
+external() {
+	sqlite3 "$DB" "begin; $1; update data_version set version = version + 1;
+		update kv set version = (select version from data_version) where version = -1; commit;"
+}
+
+# wait_for CMD...: retry CMD for up to 5 s.
+wait_for() {
+	local i
+	for i in $(seq 50); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+cat_is() {
+	[ "$(t cat "$1" 2>/dev/null)" = "$2" ]
+}
+
+@test "a value changed by another writer shows up in cat and stat" {
+	echo 1 >"$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 1 ]
+	external "update kv set v = x'FF0F4984', version = -1"   # 66, one byte longer
+	wait_for cat_is "$MNT/k" 66
+	[ "$(stat -c %s "$MNT/k")" -eq 3 ]
+}
+
+@test "keys added and removed by another writer appear and vanish" {
+	mkdir "$MNT/d"
+	echo 1 >"$MNT/d/a"
+	ls "$MNT/d" >/dev/null
+	external "insert into kv(k,v,v_encoding,version) values(x'026400026200', x'FF0F4904', 1, -1)"
+	wait_for cat_is "$MNT/d/b" 2
+	external "delete from kv where k = x'026400026100'"
+	wait_for test ! -e "$MNT/d/a"
+	run -0 t ls "$MNT/d"
+	[ "$output" = b ]
+}
+
+@test "a leaf becomes a directory and back" {
+	echo 1 >"$MNT/k"
+	[ -f "$MNT/k" ]
+	external "insert into kv(k,v,v_encoding,version) values(x'026B00026300', x'FF0F4904', 1, -1)"
+	wait_for test -d "$MNT/k"
+	run -0 t cat "$MNT/k/.value" "$MNT/k/c"
+	[ "$output" = "$(printf '1\n2')" ]
+	external "delete from kv where k = x'026B00026300'"
+	wait_for test -f "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 1 ]
+}
+
+@test "a second mount of the same file sees the first one's writes" {
+	echo 1 >"$MNT/k"
+	MNT2=$BATS_TEST_TMPDIR/mnt2
+	mkdir "$MNT2"
+	"$KVFS_BIN" -f "$DB" "$MNT2" </dev/null >>"$KVFS_LOG" 2>&1 3>&- &
+	pid2=$!
+	wait_for mountpoint -q "$MNT2"
+	run -0 t cat "$MNT2/k"
+	[ "$output" = 1 ]
+	echo 2 >"$MNT/k"
+	wait_for cat_is "$MNT2/k" 2
+	echo 3 >"$MNT2/k"
+	wait_for cat_is "$MNT/k" 3
+	fusermount3 -u "$MNT2"
+	wait "$pid2"
+}

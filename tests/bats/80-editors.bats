@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# Editor workflows: sed -i, jq > tmp && mv, vim.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+@test "sed -i edits a value" {
+	echo '{"theme":"dark"}' >"$MNT/ada"
+	t sed -i 's/dark/light/' "$MNT/ada"
+	run -0 t cat "$MNT/ada"
+	[ "$output" = '{"theme":"light"}' ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+	[ -z "$(ls -A "$MNT" | grep -v '^ada$')" ]
+}
+
+@test "jq ... > .f.tmp && mv .f.tmp f stores the new value in one commit" {
+	echo '{"n":1}' >"$MNT/f"
+	t jq '.n += 1' "$MNT/f" >"$MNT/.f.tmp"
+	t mv "$MNT/.f.tmp" "$MNT/f"
+	run -0 t jq -c . "$MNT/f"
+	[ "$output" = '{"n":2}' ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+}
+
+@test "vim -es edits a value (swap file stays in memory)" {
+	command -v vim >/dev/null || skip "vim is not installed"
+	echo '{"a":1}' >"$MNT/k"
+	t vim -es -u NONE -c 's/1/2/' -c 'wq' "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"a":2}' ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
+}
+
+@test "python writes in small chunks and reads back" {
+	t python3 -c '
+import sys
+with open(sys.argv[1], "w", buffering=1) as f:
+    for i in range(3000):
+        f.write("[" if i == 0 else ",")
+        f.write(str(i))
+    f.write("]\n")
+' "$MNT/big"
+	run -0 t python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$MNT/big"
+	[ "$output" = 3000 ]
+}
