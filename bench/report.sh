@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/report.sh OUTDIR QUICK - print RESULTS.md from what bench/run.sh
 # left in OUTDIR (engine.jsonl, fs.jsonl, big-*, load-*). Needs jq.
+# BENCH_NOTE, when set, is printed under the header (how the run was made).
 set -eu
 OUT=$1
 QUICK=${2:-0}
@@ -32,6 +33,8 @@ Written by \`make bench\` (bench/run.sh$([ "$QUICK" = 1 ] && echo ", quick smoke
 - software: SQLite $sqlite (system library, used by kvfs and the raw runs), $deno, libfuse $fuse
 - load average at start / end: $(cut -d' ' -f1-3 "$OUT/load-start" 2>/dev/null || echo "?") / $(cut -d' ' -f1-3 "$OUT/load-end" 2>/dev/null || echo "?")
 
+${BENCH_NOTE:+Note: $BENCH_NOTE
+}
 Each figure is the median of the runs, with min–max in brackets. Higher is
 better for ops/s, lower for µs/op and seconds.
 

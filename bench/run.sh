@@ -15,7 +15,8 @@
 #
 # Environment overrides: KVBENCH FSBENCH KVFS DENO (programs), RUNS, N (engine
 # keys), FS_N (files), LIST_N (directory entries), BIG_N (keys for ls),
-# ONLY=engine|fs|ls (one part), BENCH_WORK, RESULTS (output file).
+# ONLY=engine|fs|ls (one part), BENCH_WORK, RESULTS (output file), BENCH_NOTE
+# (a line for RESULTS.md saying how the run was made).
 set -eu
 cd "$(dirname "$0")/.."
 
