@@ -1,0 +1,50 @@
+#!/usr/bin/env bats
+# The benchmarks run in the suite with tiny sizes so they cannot silently
+# break. Nothing here is timed: speed is measured by `make bench`.
+
+load helpers
+
+bench_bin() {
+	if [ "${KVFS_BUILD:-build}" = build ]; then echo "$ROOT/bench/$1"; else echo "$ROOT/$KVFS_BUILD/bench/$1"; fi
+}
+
+phases="set get get_many list check_set sum atomic_1000 delete set_64"
+
+check_lines() {
+	# $1: impl; output in $output. Every phase prints one well-formed line.
+	local p
+	for p in $phases; do
+		echo "$output" | jq -e --arg impl "$1" --arg p "$p" \
+			'select(.phase == $p) | select(.impl == $impl and .n > 0 and .seconds >= 0 and .ops_per_s > 0)' >/dev/null ||
+			{ echo "no valid '$p' line for $1 in: $output" >&2; return 1; }
+	done
+}
+
+@test "kvbench runs every phase on the engine and on raw SQLite" {
+	for impl in kvfs sqlite; do
+		run -0 timeout 120 "$(bench_bin kvbench)" --impl $impl "$BATS_TEST_TMPDIR/$impl.sqlite3" 50
+		check_lines $impl
+	done
+	# the engine's database is still a sound Deno KV file
+	run -0 sqlite3 "$BATS_TEST_TMPDIR/kvfs.sqlite3" "pragma integrity_check"
+	[ "$output" = ok ]
+}
+
+@test "kvbench.ts runs every phase on Deno" {
+	[ -x "${DENO_BIN:-}" ] || DENO_BIN=$ROOT/node_modules/.bin/deno
+	run -0 timeout 120 "$DENO_BIN" run --unstable-kv -A "$ROOT/bench/kvbench.ts" \
+		--batches 1 --conc 64 "$BATS_TEST_TMPDIR/deno.sqlite3" 50
+	check_lines deno
+}
+
+@test "fsbench runs over a kvfs mount" {
+	kvfs_mount
+	run -0 timeout 120 "$(bench_bin fsbench)" --label kvfs --reps 1 --xattr user.kv.versionstamp "$MNT" 20
+	[ -n "$output" ]
+	# every line fsbench prints is JSON, and nothing it did was refused
+	echo "$output" | jq -e . >/dev/null
+	! echo "$output" | jq -e 'select(has("error"))' | grep -q .
+	for p in create stat read getxattr rename unlink; do
+		echo "$output" | grep -q "\"phase\":\"$p" || { echo "no $p phase" >&2; false; }
+	done
+}
