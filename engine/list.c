@@ -7,11 +7,17 @@
  * (forward: lo = last + 00; reverse: hi = last). Cursors are the last
  * key minus the selector's common prefix, in URL-safe base64 with padding.
  *
- * kv_children walks the immediate children of a prefix P with one seek
- * per child: the first visible key K >= pos gives the child C = P + K's
- * next part; the first two rows from the seek tell whether C holds a value
- * and has keys under it; then pos = C + FF skips C's whole subtree, since
- * no encoded part starts with byte FF.
+ * kv_children walks the immediate children of a prefix P in batches, each
+ * one read transaction: a range scan from pos yields the children that
+ * hold values row by row; the first row deeper than one part under P marks
+ * its child C as having keys under it, and the scan seeks to C + FF, past
+ * C's whole subtree, since no encoded part starts with byte FF. So a flat
+ * directory costs what kv_list costs and a subtree one seek. Batches grow
+ * from CHILDREN_BATCH_MIN to CHILDREN_BATCH_MAX children, as a readdir
+ * reply often wants only the first few dozen.
+ *
+ * The cursor's key (the last entry returned) is read from the batch; it
+ * is copied to `last` only when the batch is about to be replaced.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +25,9 @@
 #include <string.h>
 #include <sqlite3.h>
 #include "kv_int.h"
+
+#define CHILDREN_BATCH_MIN 64
+#define CHILDREN_BATCH_MAX 512
 
 struct kv_iter {
 	kv_db *db;
@@ -36,7 +45,8 @@ struct kv_iter {
 	kv_buf rows;           /* keys and values of the current batch */
 	kv_entry *ents;
 	size_t nents, pos, ents_cap;
-	kv_buf last;           /* key of the last entry returned */
+	kv_buf last;           /* key of the last entry returned from an earlier
+	                          batch (the current batch's is ents[pos - 1]) */
 };
 
 static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
@@ -203,6 +213,7 @@ int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
 	it->db = db;
 	it->children = 1;
 	it->remaining = SIZE_MAX;
+	it->batch_size = CHILDREN_BATCH_MIN;
 	it->base_len = prefix_len;
 	rc = buf_set(&it->lo, prefix, prefix_len, 0x00);
 	if (!rc)
@@ -318,70 +329,108 @@ out:
 	return rc;
 }
 
-/* One child of the prefix: one seek, at most two rows. */
-static int fetch_child(kv_iter *it)
+/*
+ * Children of the prefix, up to it->batch_size of them, in one read
+ * transaction. Rows come in key order from lo: a row one part deeper than
+ * the prefix is a child with a value; a deeper row shows that its child
+ * has keys under it, and the scan then seeks to that child + FF, past the
+ * whole subtree. A flat directory is thus one range scan; a subtree costs
+ * one seek. A value-holding child is only known to be childless when the
+ * next row is not under it, so the batch ends at the row after its last
+ * child, and lo moves past that child's subtree.
+ */
+static int fetch_children(kv_iter *it)
 {
 	kv__conn *c;
 	sqlite3_stmt *st = NULL;
-	int rc, src;
+	int rc, src, in_txn = 0;
+	size_t cur_len = 0;           /* the current child's key length, 0 for none */
 
 	it->nents = it->pos = 0;
 	it->rows.len = 0;
 	if ((rc = kv__reader(it->db, &c)))
 		return rc;
-	if ((rc = kv__stmt(c, KV__S_SEEK2, &st)))
+	if ((rc = kv__stmt(c, KV__S_RANGE_FWD, &st)))
 		goto out;
-	sqlite3_bind_blob(st, 1, it->lo.data, (int) it->lo.len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, it->hi.data, (int) it->hi.len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, kv__now_ms());
-	src = sqlite3_step(st);
-	if (src == SQLITE_DONE) {
-		it->exhausted = 1;
-		goto reset;
+	if ((rc = kv__exec(c, KV__S_BEGIN)))
+		goto out;
+	in_txn = 1;
+	int64_t now = kv__now_ms();
+	for (;;) {
+		sqlite3_bind_blob(st, 1, it->lo.data, (int) it->lo.len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, it->hi.data, (int) it->hi.len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		sqlite3_bind_int64(st, 4, -1);
+		int seek = 0;
+		while (!seek && (src = sqlite3_step(st)) == SQLITE_ROW) {
+			const uint8_t *k = sqlite3_column_blob(st, 0);
+			size_t kl = (size_t) sqlite3_column_bytes(st, 0), span;
+			if (cur_len && kl > cur_len) {
+				/* offsets until fix_pointers: the child's key is in rows */
+				kv_entry *last = &it->ents[it->nents - 1];
+				if (memcmp(k, it->rows.data + (uintptr_t) last->key, cur_len) == 0) {
+					/* under the current child, which holds a value */
+					last->flags |= KV_ENTRY_CHILDREN;
+					seek = 1;
+					break;
+				}
+			}
+			if (it->nents == it->batch_size) {
+				src = SQLITE_DONE;   /* batch full; not exhausted */
+				goto batch_full;
+			}
+			if (kv_part_span(k, kl, it->base_len, &span)) {
+				char why[256];
+				snprintf(why, sizeof(why), "%s", kv_errmsg(NULL));
+				rc = kv__error(KV_CORRUPT, "stored key does not decode: %s", why);
+				goto reset;
+			}
+			size_t cl = it->base_len + span;
+			if (kl == cl) {
+				if ((rc = add_row(it, k, cl, st, KV_ENTRY_VALUE)))
+					goto reset;
+				cur_len = cl;
+			} else {
+				if ((rc = add_row(it, k, cl, st, KV_ENTRY_CHILDREN)))
+					goto reset;
+				cur_len = 0;
+				seek = 1;
+			}
+		}
+		if (!seek)
+			break;
+		/* past the last child's subtree: no encoded part starts with FF */
+		sqlite3_reset(st);
+		const kv_entry *last = &it->ents[it->nents - 1];
+		rc = buf_set(&it->lo, it->rows.data + (uintptr_t) last->key, last->key_len, 0xFF);
+		if (rc)
+			goto reset;
+		cur_len = 0;
 	}
-	if (src != SQLITE_ROW) {
+	if (src != SQLITE_DONE) {
 		rc = kv__sqlite_error(c, src, "cannot list");
 		goto reset;
 	}
-	const uint8_t *k = sqlite3_column_blob(st, 0);
-	size_t kl = (size_t) sqlite3_column_bytes(st, 0), span;
-	if (kv_part_span(k, kl, it->base_len, &span)) {
-		char why[256];
-		snprintf(why, sizeof(why), "%s", kv_errmsg(NULL));
-		rc = kv__error(KV_CORRUPT, "stored key does not decode: %s", why);
-		goto reset;
+	it->exhausted = 1;
+batch_full:
+	if (it->nents) {
+		const kv_entry *last = &it->ents[it->nents - 1];
+		rc = buf_set(&it->lo, it->rows.data + (uintptr_t) last->key, last->key_len, 0xFF);
 	}
-	size_t cl = it->base_len + span;
-	if (kl == cl) {
-		rc = add_row(it, k, cl, st, KV_ENTRY_VALUE);
-		if (rc)
-			goto reset;
-		/* any second row lies under the child iff it starts with it */
-		const uint8_t *child = it->rows.data;   /* the key just copied */
-		src = sqlite3_step(st);
-		if (src == SQLITE_ROW) {
-			const uint8_t *k2 = sqlite3_column_blob(st, 0);
-			size_t k2l = (size_t) sqlite3_column_bytes(st, 0);
-			if (k2l > cl && memcmp(k2, child, cl) == 0)
-				it->ents[0].flags |= KV_ENTRY_CHILDREN;
-		} else if (src != SQLITE_DONE) {
-			rc = kv__sqlite_error(c, src, "cannot list");
-			goto reset;
-		}
-	} else {
-		rc = add_row(it, k, cl, st, KV_ENTRY_CHILDREN);
-		if (rc)
-			goto reset;
-	}
-	fix_pointers(it);
-	rc = buf_set(&it->lo, it->ents[0].key, cl, 0xFF);
 reset:
 	sqlite3_reset(st);
 out:
+	if (in_txn)
+		kv__exec(c, KV__S_COMMIT);
 	kv__reader_done(it->db, c);
-	if (rc)
+	if (rc) {
 		it->nents = 0;
-	return rc;
+		return rc;
+	}
+	fix_pointers(it);
+	if (it->batch_size < CHILDREN_BATCH_MAX)
+		it->batch_size *= 2;
+	return KV_OK;
 }
 
 int kv_iter_next(kv_iter *it, const kv_entry **entry)
@@ -404,7 +453,11 @@ int kv_iter_next(kv_iter *it, const kv_entry **entry)
 			it->done = it->drained = 1;
 			return KV_DONE;
 		}
-		rc = it->children ? fetch_child(it) : fetch_batch(it);
+		/* the batch is about to go: keep its last key for the cursor */
+		if (it->pos && buf_set(&it->last, it->ents[it->pos - 1].key,
+		                       it->ents[it->pos - 1].key_len, -1))
+			return kv__error(KV_NOMEM, "out of memory");
+		rc = it->children ? fetch_children(it) : fetch_batch(it);
 		if (rc)
 			return rc;
 		if (it->nents == 0) {
@@ -415,8 +468,6 @@ int kv_iter_next(kv_iter *it, const kv_entry **entry)
 	const kv_entry *e = &it->ents[it->pos++];
 	if (it->remaining != SIZE_MAX)
 		it->remaining--;
-	if (buf_set(&it->last, e->key, e->key_len, -1))
-		return KV_NOMEM;
 	*entry = e;
 	return KV_OK;
 }
@@ -430,9 +481,14 @@ int kv_iter_cursor(kv_iter *it, char **cursor)
 	*cursor = NULL;
 	if (!it->started)
 		return kv__error(KV_MISUSE, "Cannot get cursor before first iteration");
-	if (!it->drained && it->last.len >= it->base_len &&
-	    kv__base64url_encode(&b, it->last.data + it->base_len,
-	                         it->last.len - it->base_len))
+	const uint8_t *last = it->last.data;
+	size_t last_len = it->last.len;
+	if (it->pos) {
+		last = it->ents[it->pos - 1].key;
+		last_len = it->ents[it->pos - 1].key_len;
+	}
+	if (!it->drained && last_len >= it->base_len &&
+	    kv__base64url_encode(&b, last + it->base_len, last_len - it->base_len))
 		return KV_NOMEM;
 	if (kv__buf_putc(&b, 0)) {
 		kv__buf_free(&b);

@@ -3,7 +3,10 @@
  * against what Deno 2.9.6 printed for the same data), and the tree view
  * (kv_lookup, kv_children).
  */
+#include <sqlite3.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "test.h"
 
 /* Keys of the Deno session the expected cursors come from. */
@@ -390,6 +393,208 @@ static void test_list__lookup_and_children(void)
 	kv_close(db);
 }
 
+/*
+ * kv_children in batches: children alternate leaf / subtree / both, with
+ * expired rows (written behind the engine's back, so no collector removes
+ * them) as values, inside subtrees, first and last in the range; one child
+ * has a 5000-key subtree and another 3000 expired keys under it.
+ */
+#define CH_N 1299                 /* children ["d", 256 + i]; 1299 = 4 mod 7 */
+#define CH_BIG 597                /* live value, 5000 live keys under it */
+#define CH_DEAD 598               /* only 3000 expired keys under it */
+
+static const uint8_t CH_P[] = { 0x02, 'd', 0x00 };
+
+static size_t ch_key(int i, int j, uint8_t *k)
+{
+	size_t n = sizeof(CH_P);
+	memcpy(k, CH_P, n);
+	k[n++] = 0x16;
+	k[n++] = (uint8_t) ((256 + i) >> 8);
+	k[n++] = (uint8_t) (256 + i);
+	if (j >= 0) {
+		k[n++] = 0x16;
+		k[n++] = (uint8_t) ((256 + j) >> 8);
+		k[n++] = (uint8_t) (256 + j);
+	}
+	return n;
+}
+
+struct ch_writer {
+	kv_db *db;
+	kv_atomic *a;
+	int n;
+	sqlite3 *raw;
+	sqlite3_stmt *dead;
+};
+
+/* j < 0: the child's own value; dead: expired long ago */
+static void ch_put(struct ch_writer *w, int i, int j, int dead)
+{
+	uint8_t k[16], v[2] = { (uint8_t) (i >> 8), (uint8_t) i };
+	size_t kl = ch_key(i, j, k);
+	if (dead) {
+		sqlite3_bind_blob(w->dead, 1, k, (int) kl, SQLITE_TRANSIENT);
+		CHECK(sqlite3_step(w->dead) == SQLITE_DONE);
+		sqlite3_reset(w->dead);
+		return;
+	}
+	if (!w->a)
+		CHECK_RC(kv_atomic_begin(w->db, &w->a), KV_OK);
+	CHECK_RC(kv_atomic_set(w->a, k, kl, KV_ENCODING_BYTES, v, 2, -1), KV_OK);
+	if (++w->n == 500) {
+		CHECK_RC(kv_atomic_commit(w->a, NULL), KV_OK);
+		w->a = NULL;
+		w->n = 0;
+	}
+}
+
+/* Children from index `from` on (after child from - 1), checked against want. */
+static int ch_check(kv_db *db, const unsigned *want, int from)
+{
+	uint8_t k[16];
+	kv_iter *it;
+	const kv_entry *e;
+	int i = from, ok = 1, rc;
+
+	size_t al = from > 0 ? ch_key(from - 1, -1, k) : 0;
+	CHECK_RC(kv_children(db, CH_P, sizeof(CH_P), al ? k : NULL, al, &it), KV_OK);
+	while ((rc = kv_iter_next(it, &e)) == KV_OK) {
+		while (i < CH_N && !want[i])
+			i++;
+		if (i == CH_N) {
+			ok = 0;
+			break;
+		}
+		size_t kl = ch_key(i, -1, k);
+		ok &= e->key_len == kl && memcmp(e->key, k, kl) == 0 && e->flags == want[i];
+		if (e->flags & KV_ENTRY_VALUE)
+			ok &= e->value_len == 2 && e->value[0] == (uint8_t) (i >> 8) &&
+				e->value[1] == (uint8_t) i;
+		else
+			ok &= e->value == NULL;
+		if (!ok)
+			printf("# children from %d: wrong entry at child %d\n", from, i);
+		i++;
+		if (!ok)
+			break;
+	}
+	CHECK(!ok || rc == KV_DONE);
+	while (ok && i < CH_N && !want[i])
+		i++;
+	kv_iter_free(it);
+	return ok && i == CH_N;
+}
+
+static void test_list__children_in_batches(void)
+{
+	char dir[] = "/tmp/kvtest-children-XXXXXX", path[64];
+	unsigned want[CH_N];
+	struct ch_writer w = { 0 };
+
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(path, sizeof(path), "%s/c.sqlite3", dir);
+	CHECK_RC(kv_open(path, 0, &w.db), KV_OK);
+	CHECK(sqlite3_open(path, &w.raw) == SQLITE_OK);
+	sqlite3_busy_timeout(w.raw, 5000);
+	CHECK(sqlite3_prepare_v2(w.raw, "INSERT INTO kv (k, v, v_encoding, version,"
+	                         " expiration_ms) VALUES (?1, x'00', 3, 1, 1)",
+	                         -1, &w.dead, NULL) == SQLITE_OK);
+	for (int i = 0; i < CH_N; i++) {
+		switch ((i + 3) % 7) {
+		case 0:         /* leaf */
+			ch_put(&w, i, -1, 0);
+			want[i] = KV_ENTRY_VALUE;
+			break;
+		case 1:         /* keys under it only */
+			ch_put(&w, i, 0, 0);
+			ch_put(&w, i, 1, 0);
+			want[i] = KV_ENTRY_CHILDREN;
+			break;
+		case 2:         /* both */
+			ch_put(&w, i, -1, 0);
+			ch_put(&w, i, 0, 0);
+			want[i] = KV_ENTRY_VALUE | KV_ENTRY_CHILDREN;
+			break;
+		case 3:         /* expired leaf: invisible (first child in the range) */
+			ch_put(&w, i, -1, 1);
+			want[i] = 0;
+			break;
+		case 4:         /* expired value, one live key among expired ones */
+			ch_put(&w, i, -1, 1);
+			ch_put(&w, i, 0, 1);
+			ch_put(&w, i, 1, 0);
+			ch_put(&w, i, 2, 1);
+			want[i] = KV_ENTRY_CHILDREN;
+			break;
+		case 5:         /* live value, only expired keys under it */
+			ch_put(&w, i, -1, 0);
+			ch_put(&w, i, 0, 1);
+			ch_put(&w, i, 1, 1);
+			want[i] = KV_ENTRY_VALUE;
+			break;
+		default:        /* only an expired key under it (last in the range) */
+			ch_put(&w, i, 0, 1);
+			want[i] = 0;
+			break;
+		}
+	}
+	CHECK(want[CH_BIG] == KV_ENTRY_VALUE && want[CH_DEAD] == 0);
+	for (int j = 10; j < 5010; j++)
+		ch_put(&w, CH_BIG, j, j % 100 == 0);
+	want[CH_BIG] |= KV_ENTRY_CHILDREN;
+	for (int j = 10; j < 3010; j++)
+		ch_put(&w, CH_DEAD, j, 1);
+	if (w.a)
+		CHECK_RC(kv_atomic_commit(w.a, NULL), KV_OK);
+	sqlite3_finalize(w.dead);
+	sqlite3_close(w.raw);
+	CHECK(want[0] == 0 && want[CH_N - 1] == 0);
+
+	CHECK(ch_check(w.db, want, 0));
+	/* `after` around batch edges (64, 128, 256, 512 children) and the big ones */
+	static const int froms[] = { 1, 2, 63, 64, 65, 100, 191, 192, 193, 448, 449,
+	                             596, 597, 598, 599, 960, 961, 1297, 1298, CH_N };
+	for (size_t f = 0; f < sizeof(froms) / sizeof(froms[0]); f++)
+		CHECK(ch_check(w.db, want, froms[f]));
+
+	/* readdir's way: a fresh iterator after each 50 entries */
+	uint8_t after[16];
+	size_t after_len = 0;
+	int seen = 0, visible = 0, ok = 1;
+	for (int i = 0; i < CH_N; i++)
+		visible += want[i] != 0;
+	for (int round = 0; ok && round < CH_N; round++) {
+		kv_iter *it;
+		const kv_entry *e;
+		int got = 0;
+		CHECK_RC(kv_children(w.db, CH_P, sizeof(CH_P), after_len ? after : NULL,
+		                     after_len, &it), KV_OK);
+		while (got < 50 && kv_iter_next(it, &e) == KV_OK) {
+			int i = ((e->key[4] << 8 | e->key[5]) - 256);
+			ok &= e->key_len == 6 && i >= 0 && i < CH_N && want[i] == e->flags;
+			memcpy(after, e->key, e->key_len);
+			after_len = e->key_len;
+			got++;
+		}
+		kv_iter_free(it);
+		seen += got;
+		if (got < 50)
+			break;
+	}
+	CHECK(ok);
+	CHECK(seen == visible);
+	kv_close(w.db);
+	char f[96];
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(test_list__cursors_match_deno);
@@ -397,5 +602,6 @@ int main(void)
 	RUN(test_list__selector_errors);
 	RUN(test_list__batches_and_limits);
 	RUN(test_list__lookup_and_children);
+	RUN(test_list__children_in_batches);
 	return DONE();
 }
