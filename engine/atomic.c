@@ -7,8 +7,14 @@
  * becomes the leader: it takes the whole queue, opens one BEGIN IMMEDIATE
  * on the writer connection, applies each commit in turn, COMMITs once (one
  * fsync for the group) and hands every member its own result. Meanwhile
- * new commits queue up; when the leader is done one of their threads leads
- * the next group. A commit never returns before its group is durable.
+ * new commits queue up; when the leader is done it passes leadership to
+ * the first of them, which leads the next group. A commit never returns
+ * before its group is durable.
+ *
+ * Each waiting commit sleeps on its own semaphore, posted exactly once:
+ * by the leader that applied it (done) or by the leader passing it the
+ * lead. So a finished group wakes its own members and one next leader,
+ * not every waiting thread, and the waiters never touch gc_lock again.
  *
  * Inside the group each commit stays separate: its checks see the writes
  * of the commits before it, it takes its own version (data_version plus a
@@ -534,42 +540,68 @@ out:
 				kv__collector_hint(db, a->earliest_expiry);
 }
 
-/* Queue a and wait until some leader (maybe this thread) has applied it. */
+/* Wait for the one post of a->wake. */
+static void wait_wake(kv_atomic *a)
+{
+	while (sem_wait(&a->wake) != 0)
+		;   /* EINTR */
+}
+
+/*
+ * Queue a and wait until some leader (maybe this thread) has applied it.
+ * A member must not be touched once its semaphore is posted: its thread
+ * may return and free it at once.
+ */
 static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 {
 	if (db->flags & KV_OPEN_READONLY)
 		return kv__error(KV_READONLY, "database is opened read-only");
 
-	pthread_mutex_lock(&db->gc_lock);
+	if (sem_init(&a->wake, 0, 0))
+		return kv__error(KV_NOMEM, "cannot create a semaphore");
 	a->next = NULL;
-	a->done = 0;
+	a->lead = 0;
+	pthread_mutex_lock(&db->gc_lock);
 	if (db->queue_tail)
 		db->queue_tail->next = a;
 	else
 		db->queue_head = a;
 	db->queue_tail = a;
-	while (!a->done) {
-		if (db->leader_active) {
-			pthread_cond_wait(&db->gc_cond, &db->gc_lock);
-			continue;
-		}
-		/* lead: a is still queued, since nobody else has taken it */
-		kv_atomic *batch = db->queue_head;
-		db->queue_head = db->queue_tail = NULL;
-		db->leader_active = 1;
+	if (db->leader_active) {
 		pthread_mutex_unlock(&db->gc_lock);
-		run_group(db, batch);
+		wait_wake(a);
+		if (!a->lead)
+			goto done;
+		/* passed the lead: a is still queued, since nobody has taken it */
 		pthread_mutex_lock(&db->gc_lock);
-		while (batch) {
-			kv_atomic *next = batch->next;
-			batch->done = 1;
-			batch = next;
-		}
+	}
+	db->leader_active = 1;
+	kv_atomic *batch = db->queue_head;
+	db->queue_head = db->queue_tail = NULL;
+	pthread_mutex_unlock(&db->gc_lock);
+
+	run_group(db, batch);
+
+	pthread_mutex_lock(&db->gc_lock);
+	kv_atomic *heir = db->queue_head;
+	if (heir) {
+		heir->lead = 1;
+	} else {
 		db->leader_active = 0;
 		pthread_cond_broadcast(&db->gc_cond);
 	}
 	pthread_mutex_unlock(&db->gc_lock);
-
+	/* the next group's fsync first, then this group's members */
+	if (heir)
+		sem_post(&heir->wake);
+	while (batch) {
+		kv_atomic *next = batch->next;
+		if (batch != a)
+			sem_post(&batch->wake);
+		batch = next;
+	}
+done:
+	sem_destroy(&a->wake);
 	if (a->rc)
 		return kv__error(a->rc, "%s", a->errmsg ? a->errmsg : kv_errstr(a->rc));
 	kv__clear_error();

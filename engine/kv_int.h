@@ -93,6 +93,7 @@ int kv__json_read_string(const char *s, size_t len, size_t *used, kv_buf *out);
 /* ---- engine core (kv.c, store.c, atomic.c, list.c, expire.c) ---- */
 
 #include <pthread.h>
+#include <semaphore.h>
 
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
@@ -153,7 +154,11 @@ struct kv_db {
 	pthread_mutex_t write_lock;
 	pthread_mutex_t mem_lock;
 
-	/* group commit: queue of waiting commits, under gc_lock */
+	/*
+	 * group commit: queue of waiting commits, under gc_lock. leader_active
+	 * stays set while leadership passes from one commit to the next;
+	 * gc_cond is broadcast when it clears (kv_close waits on it).
+	 */
 	pthread_mutex_t gc_lock;
 	pthread_cond_t gc_cond;
 	struct kv_atomic *queue_head, *queue_tail;
@@ -202,9 +207,14 @@ struct kv_atomic {
 	int has_arith;             /* has sum/min/max: needs a savepoint */
 	int64_t earliest_expiry;   /* smallest expire_ms set, or -1 */
 
-	/* group commit, under db->gc_lock */
+	/*
+	 * group commit: next is under db->gc_lock; lead, rc, version and
+	 * errmsg are written by the leader before it posts wake, and read by
+	 * the committing thread after its sem_wait.
+	 */
 	struct kv_atomic *next;
-	int done;
+	int lead;                  /* woken to lead the next group, not done */
+	sem_t wake;                /* posted once: done, or lead */
 	int rc;
 	uint64_t version;
 	char *errmsg;              /* heap copy of the leader's message */

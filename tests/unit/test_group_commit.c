@@ -148,6 +148,56 @@ static void test_group_commit__checks_fail_alone(void)
 	}
 }
 
+/*
+ * 64 threads of kv_set in flight: each waiter is woken with its own
+ * result (the version stored under its own key), whether it led a group,
+ * was passed the lead, or only waited.
+ */
+#define WIDE 64
+#define WIDE_ROUNDS 40
+
+static uint64_t wide_versions[WIDE][WIDE_ROUNDS];
+static int wide_results[WIDE][WIDE_ROUNDS];
+
+static void *wide_setter(void *arg)
+{
+	int t = (int) (intptr_t) arg;
+	for (int i = 0; i < WIDE_ROUNDS; i++) {
+		uint8_t k[8] = { 0x02, 'w', 0x00, 0x16, (uint8_t) (1 + t), (uint8_t) i };
+		wide_results[t][i] = kv_set(db, k, 6, KV_ENCODING_BYTES, &i, sizeof(i), -1,
+		                            &wide_versions[t][i]);
+	}
+	return NULL;
+}
+
+static void test_group_commit__each_waiter_gets_its_own_result(void)
+{
+	pthread_t th[WIDE];
+	static uint64_t all[WIDE * WIDE_ROUNDS];
+	int ok = 1;
+
+	for (int t = 0; t < WIDE; t++)
+		pthread_create(&th[t], NULL, wide_setter, (void *) (intptr_t) t);
+	for (int t = 0; t < WIDE; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < WIDE; t++)
+		for (int i = 0; i < WIDE_ROUNDS; i++) {
+			uint8_t k[8] = { 0x02, 'w', 0x00, 0x16, (uint8_t) (1 + t), (uint8_t) i };
+			kv_entry *e = NULL;
+			ok &= wide_results[t][i] == KV_OK;
+			ok &= kv_get(db, k, 6, &e) == KV_OK && e && e->version == wide_versions[t][i]
+				&& e->value_len == sizeof(i) && memcmp(e->value, &i, sizeof(i)) == 0;
+			kv_free(e);
+			all[t * WIDE_ROUNDS + i] = wide_versions[t][i];
+		}
+	CHECK(ok);
+	qsort(all, WIDE * WIDE_ROUNDS, sizeof(all[0]), cmp_u64);
+	int unique = 1;
+	for (int i = 1; i < WIDE * WIDE_ROUNDS; i++)
+		unique &= all[i] > all[i - 1];
+	CHECK(unique);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/kvtest-group-XXXXXX", path[128];
@@ -160,6 +210,7 @@ int main(void)
 	}
 	RUN(test_group_commit__counter_is_exact);
 	RUN(test_group_commit__checks_fail_alone);
+	RUN(test_group_commit__each_waiter_gets_its_own_result);
 	kv_close(db);
 	return DONE();
 }
