@@ -7,10 +7,12 @@
  * output strtod()s back to n. When the significand is a power of two the
  * interval of numbers reading back as n is lopsided, so the rounded digits
  * can miss it while their neighbour one unit up or down lies inside; the
- * neighbours are tried before going to a longer precision.
+ * neighbours are tried before going to a longer precision. Integers
+ * below 2^53 skip the search: their digits are exact.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +109,23 @@ int kv__format_double(double d, char out[32])
 	if (d < 0) {
 		*o++ = '-';
 		d = -d;
+	}
+	/*
+	 * Integers below 2^53 (most numbers in keys and values): every
+	 * integer there is a double, so the shortest digits are the exact
+	 * ones, and below 1e21 String(n) prints no exponent.
+	 */
+	if (d < 9007199254740992.0 && d == (double) (uint64_t) d) {
+		uint64_t u = (uint64_t) d;
+		char tmp[20], *t = tmp + sizeof(tmp);
+		do
+			*--t = (char) ('0' + u % 10);
+		while (u /= 10);
+		size_t len = (size_t) (tmp + sizeof(tmp) - t);
+		memcpy(o, t, len);
+		o += len;
+		*o = '\0';
+		return (int) (o - out);
 	}
 	int k = (int) shortest_digits(d, dig, &n);
 
