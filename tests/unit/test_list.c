@@ -263,6 +263,71 @@ static void test_list__batches_and_limits(void)
 	kv_close(db);
 }
 
+/*
+ * The cursor after each entry, at every batch size, resumes right after
+ * that entry; so does the cursor kept when the limit stops the listing
+ * at a batch's end.
+ */
+static void test_list__cursors_across_batches(void)
+{
+	kv_db *db;
+	uint8_t k[8], p[3] = { 0x02, 'n', 0x00 };
+	kv_selector s = { .prefix = p, .prefix_len = 3 };
+	const kv_entry *e, *e2;
+	kv_iter *it, *it2;
+	char *cur;
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	for (int i = 256; i < 256 + 25; i++)
+		CHECK_RC(kv_set(db, k, nkey(i, k), KV_ENCODING_BYTES, "v", 1, -1, NULL), KV_OK);
+	static const size_t batches[] = { 1, 2, 3, 5, 24, 25, 100 };
+	for (int r = 0; r < 2; r++)
+		for (size_t b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
+			kv_list_options o = { .batch_size = batches[b], .reverse = r };
+			int n = 0, ok = 1;
+			CHECK_RC(kv_list(db, &s, &o, &it), KV_OK);
+			while (kv_iter_next(it, &e) == KV_OK) {
+				n++;
+				CHECK_RC(kv_iter_cursor(it, &cur), KV_OK);
+				kv_list_options o2 = { .batch_size = 2, .reverse = r, .cursor = cur };
+				CHECK_RC(kv_list(db, &s, &o2, &it2), KV_OK);
+				int rc = kv_iter_next(it2, &e2);
+				int next = r ? 256 + 24 - n : 256 + n;
+				if (n == 25)
+					ok &= rc == KV_DONE;
+				else
+					ok &= rc == KV_OK && e2->key_len == 6 && e2->key[4] == (next >> 8) &&
+						e2->key[5] == (uint8_t) next;
+				kv_iter_free(it2);
+				kv_free(cur);
+			}
+			CHECK(ok);
+			CHECK(n == 25);
+			CHECK_RC(kv_iter_cursor(it, &cur), KV_OK);
+			if (cur)
+				CHECK_STR(cur, "");
+			kv_free(cur);
+			kv_iter_free(it);
+
+			/* limit = 2 batches: stops without a refill, keeps the cursor */
+			o.limit = 2 * batches[b] < 25 ? 2 * batches[b] : 24;
+			CHECK_RC(kv_list(db, &s, &o, &it), KV_OK);
+			while (kv_iter_next(it, &e) == KV_OK)
+				;
+			CHECK_RC(kv_iter_cursor(it, &cur), KV_OK);
+			kv_list_options o3 = { .reverse = r, .cursor = cur };
+			CHECK_RC(kv_list(db, &s, &o3, &it2), KV_OK);
+			int last = r ? 256 + 24 - (int) o.limit : 256 + (int) o.limit;
+			CHECK_RC(kv_iter_next(it2, &e2), KV_OK);
+			if (e2)
+				CHECK(e2->key[4] == (last >> 8) && e2->key[5] == (uint8_t) last);
+			kv_iter_free(it2);
+			kv_free(cur);
+			kv_iter_free(it);
+		}
+	kv_close(db);
+}
+
 /* ---- tree view ---- */
 
 static size_t key2(const char *a, const char *b, uint8_t *k)
@@ -601,6 +666,7 @@ int main(void)
 	RUN(test_list__cursor_bounds_match_deno);
 	RUN(test_list__selector_errors);
 	RUN(test_list__batches_and_limits);
+	RUN(test_list__cursors_across_batches);
 	RUN(test_list__lookup_and_children);
 	RUN(test_list__children_in_batches);
 	return DONE();
