@@ -1,0 +1,2478 @@
+/*
+ * value.c - stored values <-> $-tagged JSON (kv_value_to_json,
+ * kv_value_from_json).
+ *
+ * Both directions go through one small in-memory graph of JavaScript values
+ * (struct node), allocated from an arena and freed at once:
+ *
+ *   stored bytes --v8 reader--> graph --JSON writer--> text
+ *   text --JSON reader--> JSON tree --tag reader--> graph --v8 writer--> bytes
+ *
+ * A graph rather than a tree, because V8's back-references (^id) and our
+ * {"$ref":K} both name an object that is already part of the value: repeated
+ * and circular references are simply two edges to the same node. Neither
+ * writer needs to know where a reference came from; both apply one rule,
+ * the one V8's serializer applies: the first time an object is written in
+ * full and gets the next number, every later occurrence is a reference to
+ * that number. The numbers differ between the two sides:
+ *
+ *   - V8 ids count every object-like value (object, array, Date, RegExp,
+ *     Map, Set, ArrayBuffer, view, boxed primitive, Error) in the order V8
+ *     writes them; a view's ArrayBuffer is written, and numbered, just before
+ *     the view.
+ *   - $ref K counts the objects of the JSON text in document order (each
+ *     counted where its text starts, before what it contains): every plain
+ *     JSON object or array and every tagged value that is an object in
+ *     JavaScript ($sparse, $object, $date, $regexp, $map, $set, $error,
+ *     $boxed, $ArrayBuffer, $DataView, a nested $bytes and the other typed
+ *     arrays). $bigint, $number, $undefined and $ref itself are not objects
+ *     and are not counted. A view's ArrayBuffer is not visible in JSON and
+ *     is not counted, unless the value also holds that ArrayBuffer on its
+ *     own, where it is shown (once, in full, and counted) as $ArrayBuffer.
+ *
+ * Because both writers use "first occurrence in full", the graph can be
+ * written in any member order. That matters: JavaScript orders an object's
+ * array-index keys first, ascending, and V8 writes them that way, so the
+ * graph is normalised to that order (and to "last duplicate wins, in the
+ * first one's place", as both JSON.parse and V8's reader do) before either
+ * writer sees it, whatever order the input had.
+ *
+ * What JSON cannot keep of a view: only its type and the bytes it shows are
+ * kept. Its offset into a larger buffer, the buffer's other bytes, sharing
+ * one buffer between several views, and the length-tracking flag are lost;
+ * writing the JSON back gives each view a buffer of its own holding exactly
+ * its bytes. A resizable ArrayBuffer on its own keeps its maximum length:
+ * {"$ArrayBuffer":{"bytes":"<base64>","maxByteLength":N}}.
+ *
+ * Host objects (tag '\', Deno's web objects such as Blob) carry a payload
+ * only Deno can parse, so not even their end can be found: such values are
+ * refused with KV_CORRUPT and a message naming the host object.
+ *
+ * Every recursive pass is bounded by MAX_DEPTH levels, so hostile bytes or
+ * text cannot exhaust the stack of a FUSE worker thread.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kv_int.h"
+
+/*
+ * Nesting limits. JSON spells one V8 level with up to three ($map entries:
+ * tag object, array, pair), so its limit is larger.
+ */
+#define MAX_DEPTH 1000
+#define MAX_JSON_DEPTH (4 * MAX_DEPTH)
+
+/* Deno's V8 accepts format versions up to its own latest; 13 is older than
+ * any Deno KV release, 16 is what Deno 2.9 writes. */
+#define V8_MIN_VERSION 13
+#define V8_MAX_VERSION 16
+#define V8_WRITE_VERSION 15
+
+/* Largest time value a Date can hold (ECMAScript TimeClip). */
+#define MAX_TIME 8.64e15
+
+/* ---- arena ---- */
+
+struct blk {
+	struct blk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct arena {
+	struct blk *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+	if (!a->head || a->head->cap - a->head->used < n) {
+		size_t cap = n > 16384 ? n : 16384;
+		struct blk *b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->next = a->head;
+		b->used = 0;
+		b->cap = cap;
+		a->head = b;
+	}
+	void *p = (char *) a->head->data + a->head->used;
+	a->head->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct blk *b = a->head;
+		a->head = b->next;
+		free(b);
+	}
+}
+
+/* ---- the value graph ---- */
+
+enum kind {
+	N_UNDEF, N_NULL, N_BOOL, N_NUM, N_BIGINT, N_STR,
+	/* object-like from here on: they have identity */
+	N_OBJECT, N_ARRAY, N_DATE, N_REGEXP, N_MAP, N_SET, N_ABUF, N_VIEW,
+	N_ERROR, N_BOXED
+};
+
+#define OBJECT_LIKE(k) ((k) >= N_OBJECT)
+
+/*
+ * One member of an object (key), an array (index or key), a Map (k, v) or
+ * a Set (v). Keys are WTF-8: UTF-8 that may also hold lone surrogates, so
+ * that any JavaScript string has exactly one spelling and keys compare
+ * with memcmp.
+ */
+struct member {
+	struct member *next;
+	const uint8_t *key;
+	size_t key_len;
+	int is_index;
+	uint32_t index;
+	size_t pos;             /* insertion order, for normalising */
+	struct node *k, *v;
+};
+
+struct node {
+	uint8_t kind;
+	uint8_t sub;            /* BOOL value, BIGINT sign, VIEW subtag, ERROR prototype tag */
+	uint8_t writing;        /* v8 writer: an Error whose cause is being written */
+	uint8_t resizable;      /* ABUF */
+	uint32_t flags;         /* REGEXP flags, VIEW flags */
+	double num;             /* NUM, DATE */
+	const uint8_t *data;    /* STR (WTF-8), BIGINT (little-endian magnitude), ABUF bytes, REGEXP source */
+	size_t len;
+	uint64_t max_len;       /* resizable ABUF */
+	uint64_t offset, length;/* VIEW (bytes); ARRAY length */
+	struct node *ref;       /* VIEW buffer, BOXED primitive, ERROR cause */
+	struct node *msg, *stack; /* ERROR strings, NULL when absent */
+	int has_cause;
+	struct member *first, *last;
+	size_t count;
+	int64_t json_k;         /* $ref number once written as JSON, -1 before */
+	int64_t v8id;           /* V8 object id once written as V8, -1 before */
+};
+
+static struct node *new_node(struct arena *a, int kind)
+{
+	struct node *n = arena_alloc(a, sizeof(*n));
+	if (n) {
+		n->kind = (uint8_t) kind;
+		n->json_k = -1;
+		n->v8id = -1;
+	}
+	return n;
+}
+
+static struct member *add_member(struct arena *a, struct node *n)
+{
+	struct member *m = arena_alloc(a, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->pos = n->count++;
+	if (n->last)
+		n->last->next = m;
+	else
+		n->first = m;
+	n->last = m;
+	return m;
+}
+
+/* Canonical array index "0".."4294967294": JavaScript orders these keys first. */
+static int array_index(const uint8_t *s, size_t len, uint32_t *out)
+{
+	if (len == 0 || len > 10 || (len > 1 && s[0] == '0'))
+		return 0;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t) (s[i] - '0');
+	}
+	if (v > 4294967294u)
+		return 0;
+	*out = (uint32_t) v;
+	return 1;
+}
+
+static int cmp_key_then_pos(const void *pa, const void *pb)
+{
+	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
+	if (a->is_index != b->is_index)
+		return a->is_index ? -1 : 1;
+	if (a->is_index) {
+		if (a->index != b->index)
+			return a->index < b->index ? -1 : 1;
+	} else {
+		size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+		int c = memcmp(a->key, b->key, n);
+		if (c)
+			return c;
+		if (a->key_len != b->key_len)
+			return a->key_len < b->key_len ? -1 : 1;
+	}
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int cmp_js_order(const void *pa, const void *pb)
+{
+	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
+	if (a->is_index != b->is_index)
+		return a->is_index ? -1 : 1;
+	if (a->is_index && a->index != b->index)
+		return a->index < b->index ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/*
+ * Put an object's or array's members in JavaScript's order: array-index
+ * keys ascending, then the other keys in insertion order; a repeated key
+ * keeps its first place and its last value.
+ */
+static int normalise(struct node *n)
+{
+	if (n->count < 2) {
+		if (n->first)
+			n->first->pos = 0;
+		return KV_OK;
+	}
+	struct member **v = malloc(n->count * sizeof(*v));
+	if (!v)
+		return kv__error(KV_NOMEM, "out of memory");
+	size_t c = 0;
+	for (struct member *m = n->first; m; m = m->next)
+		v[c++] = m;
+	qsort(v, c, sizeof(*v), cmp_key_then_pos);
+	size_t w = 0;
+	for (size_t i = 0; i < c; ) {
+		size_t j = i + 1;
+		while (j < c && v[j]->is_index == v[i]->is_index &&
+		       (v[i]->is_index ? v[j]->index == v[i]->index :
+			v[j]->key_len == v[i]->key_len &&
+			memcmp(v[j]->key, v[i]->key, v[i]->key_len) == 0))
+			j++;
+		v[i]->v = v[j - 1]->v;
+		v[w++] = v[i];
+		i = j;
+	}
+	qsort(v, w, sizeof(*v), cmp_js_order);
+	for (size_t i = 0; i < w; i++) {
+		v[i]->next = i + 1 < w ? v[i + 1] : NULL;
+		v[i]->pos = i;
+	}
+	n->first = v[0];
+	n->last = v[w - 1];
+	n->count = w;
+	free(v);
+	return KV_OK;
+}
+
+/* ---- text helpers: WTF-8 ---- */
+
+static int put_wtf8(kv_buf *b, uint32_t cp)
+{
+	uint8_t t[4];
+	size_t n;
+	if (cp < 0x80) {
+		t[0] = (uint8_t) cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		t[0] = (uint8_t) (0xC0 | cp >> 6);
+		t[1] = (uint8_t) (0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		t[0] = (uint8_t) (0xE0 | cp >> 12);
+		t[1] = (uint8_t) (0x80 | (cp >> 6 & 0x3F));
+		t[2] = (uint8_t) (0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		t[0] = (uint8_t) (0xF0 | cp >> 18);
+		t[1] = (uint8_t) (0x80 | (cp >> 12 & 0x3F));
+		t[2] = (uint8_t) (0x80 | (cp >> 6 & 0x3F));
+		t[3] = (uint8_t) (0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	return kv__buf_put(b, t, n);
+}
+
+/*
+ * Next code point of a WTF-8 string we built ourselves (so well-formed,
+ * except that 3-byte surrogates are allowed). Returns the sequence length.
+ */
+static size_t wtf8_next(const uint8_t *s, size_t len, uint32_t *cp)
+{
+	if (s[0] < 0x80 || len < 2) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] < 0xE0) {
+		*cp = (uint32_t) (s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+		return 2;
+	}
+	if (s[0] < 0xF0 || len < 4) {
+		*cp = (uint32_t) (s[0] & 0x0F) << 12 | (uint32_t) (s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+		return 3;
+	}
+	*cp = (uint32_t) (s[0] & 0x07) << 18 | (uint32_t) (s[1] & 0x3F) << 12 |
+	      (uint32_t) (s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+	return 4;
+}
+
+/* ==== V8 bytes -> graph ==== */
+
+struct rd {
+	const uint8_t *p, *end;
+	unsigned version;
+	struct arena *a;
+	struct node **ids;      /* by V8 id; NULL while the object is still being read */
+	size_t nids, capids;
+};
+
+#define CORRUPT(...) kv__error(KV_CORRUPT, __VA_ARGS__)
+
+static int rd_varint(struct rd *r, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t byte;
+	*out = 0;
+	do {
+		if (r->p >= r->end)
+			return CORRUPT("truncated V8 value (varint)");
+		byte = *r->p++;
+		if (shift < 64)
+			v |= (uint64_t) (byte & 0x7F) << shift;
+		shift += 7;
+	} while (byte & 0x80);
+	*out = v;
+	return KV_OK;
+}
+
+static int rd_u32(struct rd *r, uint32_t *out)
+{
+	uint64_t v = 0;
+	int rc = rd_varint(r, &v);
+	/* V8 keeps the low 32 bits of an over-long varint */
+	*out = (uint32_t) v;
+	return rc;
+}
+
+static int rd_double(struct rd *r, double *out)
+{
+	if (r->end - r->p < 8)
+		return CORRUPT("truncated V8 value (double)");
+	uint64_t u = 0;
+	for (int i = 7; i >= 0; i--)
+		u = u << 8 | r->p[i];
+	r->p += 8;
+	memcpy(out, &u, 8);
+	return KV_OK;
+}
+
+/* Next tag after padding, not consumed; -1 at the end. */
+static int rd_peek(struct rd *r)
+{
+	const uint8_t *q = r->p;
+	while (q < r->end && *q == 0)
+		q++;
+	return q < r->end ? *q : -1;
+}
+
+static void rd_skip_padding(struct rd *r)
+{
+	while (r->p < r->end && *r->p == 0)
+		r->p++;
+}
+
+static int rd_new_id(struct rd *r, size_t *id)
+{
+	*id = 0;
+	if (r->nids == r->capids) {
+		size_t cap = r->capids ? r->capids * 2 : 64;
+		struct node **v = realloc(r->ids, cap * sizeof(*v));
+		if (!v)
+			return kv__error(KV_NOMEM, "out of memory");
+		r->ids = v;
+		r->capids = cap;
+	}
+	r->ids[r->nids] = NULL;
+	*id = r->nids++;
+	return KV_OK;
+}
+
+#define NODE_OR_NOMEM(n) do { if (!(n)) return kv__error(KV_NOMEM, "out of memory"); } while (0)
+
+static int rd_string_body(struct rd *r, int tag, struct node *n)
+{
+	uint64_t len;
+	int rc = rd_varint(r, &len);
+	if (rc)
+		return rc;
+	if (len > (uint64_t) (r->end - r->p))
+		return CORRUPT("truncated V8 value (string of %llu bytes)", (unsigned long long) len);
+	const uint8_t *s = r->p;
+	r->p += len;
+	kv_buf b = {0};
+	if (tag == '"') {
+		for (size_t i = 0; i < len && !rc; i++)
+			rc = put_wtf8(&b, s[i]);
+	} else if (tag == 'c') {
+		if (len & 1)
+			return CORRUPT("two-byte string of odd byte length %llu", (unsigned long long) len);
+		for (size_t i = 0; i < len && !rc; i += 2) {
+			uint32_t u = (uint32_t) s[i] | (uint32_t) s[i + 1] << 8;
+			if (u >= 0xD800 && u < 0xDC00 && i + 3 < len) {
+				uint32_t lo = (uint32_t) s[i + 2] | (uint32_t) s[i + 3] << 8;
+				if (lo >= 0xDC00 && lo < 0xE000) {
+					u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+					i += 2;
+				}
+			}
+			rc = put_wtf8(&b, u);
+		}
+	} else {
+		/* UTF-8: ill-formed parts become U+FFFD, one per maximal subpart, as V8 does */
+		for (size_t i = 0; i < len && !rc; ) {
+			uint32_t cp;
+			size_t k = kv__utf8_seq(s + i, len - i, &cp);
+			if (k) {
+				rc = kv__buf_put(&b, s + i, k);
+				i += k;
+				continue;
+			}
+			uint8_t c = s[i++];
+			int need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 :
+				   c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+			uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+			uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+			for (int j = 0; j < need && i < len && s[i] >= lo && s[i] <= hi; j++) {
+				i++;
+				lo = 0x80;
+				hi = 0xBF;
+			}
+			rc = put_wtf8(&b, 0xFFFD);
+		}
+	}
+	if (!rc && b.len) {
+		uint8_t *copy = arena_alloc(r->a, b.len);
+		if (!copy)
+			rc = kv__error(KV_NOMEM, "out of memory");
+		else
+			memcpy(copy, b.data, b.len);
+		n->data = copy;
+		n->len = b.len;
+	}
+	kv__buf_free(&b);
+	return rc;
+}
+
+static int rd_bigint_body(struct rd *r, struct node *n)
+{
+	uint64_t bits;
+	int rc = rd_varint(r, &bits);
+	if (rc)
+		return rc;
+	uint64_t len = bits >> 1;
+	if (len > (uint64_t) (r->end - r->p))
+		return CORRUPT("truncated V8 value (bigint of %llu bytes)", (unsigned long long) len);
+	n->data = r->p;
+	n->len = len;
+	n->sub = (uint8_t) (bits & 1);
+	r->p += len;
+	return KV_OK;
+}
+
+static int rd_value(struct rd *r, int depth, struct node **out);
+
+/* A property key: a string, or a number standing for its String(n). */
+static int rd_key(struct rd *r, int depth, struct member *m)
+{
+	struct node *k;
+	int rc = rd_value(r, depth, &k);
+	if (rc)
+		return rc;
+	if (k->kind == N_STR) {
+		m->key = k->data;
+		m->key_len = k->len;
+	} else if (k->kind == N_NUM) {
+		char t[32];
+		int n = kv__format_double(k->num, t);
+		uint8_t *copy = arena_alloc(r->a, (size_t) n);
+		NODE_OR_NOMEM(copy);
+		memcpy(copy, t, (size_t) n);
+		m->key = copy;
+		m->key_len = (size_t) n;
+	} else {
+		return CORRUPT("object key is neither a string nor a number");
+	}
+	m->is_index = array_index(m->key, m->key_len, &m->index);
+	return KV_OK;
+}
+
+/* key/value pairs up to end_tag; *count gets the number of pairs read */
+static int rd_properties(struct rd *r, int depth, struct node *n, int end_tag, uint64_t *count)
+{
+	*count = 0;
+	for (;;) {
+		int t = rd_peek(r);
+		if (t < 0)
+			return CORRUPT("truncated V8 value (missing end of properties)");
+		if (t == end_tag) {
+			rd_skip_padding(r);
+			r->p++;
+			return KV_OK;
+		}
+		struct member *m = add_member(r->a, n);
+		NODE_OR_NOMEM(m);
+		int rc = rd_key(r, depth, m);
+		if (!rc)
+			rc = rd_value(r, depth, &m->v);
+		if (rc)
+			return rc;
+		if (n->kind == N_ARRAY && m->is_index && (uint64_t) m->index >= n->length)
+			n->length = (uint64_t) m->index + 1;
+		(*count)++;
+	}
+}
+
+static int rd_check_count(struct rd *r, uint64_t got, const char *what)
+{
+	uint64_t want;
+	int rc = rd_varint(r, &want);
+	if (!rc && want != got)
+		rc = CORRUPT("%s count %llu does not match the %llu read", what,
+			     (unsigned long long) want, (unsigned long long) got);
+	return rc;
+}
+
+static int view_element_size(int sub)
+{
+	switch (sub) {
+	case 'b': case 'B': case 'C': case '?': return 1;
+	case 'w': case 'W': case 'h': return 2;
+	case 'd': case 'D': case 'f': return 4;
+	case 'F': case 'q': case 'Q': return 8;
+	}
+	return 0;
+}
+
+static int rd_view(struct rd *r, struct node *buf, struct node **out)
+{
+	size_t id;
+	int rc = rd_new_id(r, &id);
+	if (rc)
+		return rc;
+	if (r->p >= r->end)
+		return CORRUPT("truncated V8 value (view)");
+	int sub = *r->p++;
+	int es = view_element_size(sub);
+	if (!es)
+		return CORRUPT("unknown view type 0x%02x", (unsigned) sub);
+	uint64_t off, len, flags = 0;
+	if ((rc = rd_varint(r, &off)) || (rc = rd_varint(r, &len)))
+		return rc;
+	if (r->version >= 14 && (rc = rd_varint(r, &flags)))
+		return rc;
+	if (off > buf->len || len > buf->len - off)
+		return CORRUPT("view [%llu, +%llu) outside its %zu-byte buffer",
+			       (unsigned long long) off, (unsigned long long) len, buf->len);
+	if (off % (uint64_t) es || len % (uint64_t) es)
+		return CORRUPT("view offset or length not a multiple of its element size");
+	if ((flags & 3) && !buf->resizable)
+		return CORRUPT("length-tracking view on a buffer that is not resizable");
+	struct node *n = new_node(r->a, N_VIEW);
+	NODE_OR_NOMEM(n);
+	n->sub = (uint8_t) sub;
+	n->ref = buf;
+	n->offset = off;
+	n->length = len;
+	n->flags = (uint32_t) flags;
+	r->ids[id] = n;
+	*out = n;
+	return KV_OK;
+}
+
+static int rd_error(struct rd *r, int depth, struct node *n)
+{
+	for (;;) {
+		uint64_t t;
+		int rc = rd_varint(r, &t);
+		if (rc)
+			return rc;
+		switch (t) {
+		case 'E': case 'R': case 'F': case 'S': case 'T': case 'U':
+			n->sub = (uint8_t) t;
+			break;
+		case 'm': case 's': {
+			struct node *s;
+			if ((rc = rd_value(r, depth, &s)))
+				return rc;
+			if (s->kind != N_STR)
+				return CORRUPT("error %s is not a string", t == 'm' ? "message" : "stack");
+			*(t == 'm' ? &n->msg : &n->stack) = s;
+			break;
+		}
+		case 'c':
+			if ((rc = rd_value(r, depth, &n->ref)))
+				return rc;
+			n->has_cause = 1;
+			break;
+		case '.':
+			return KV_OK;
+		default:
+			return CORRUPT("unknown error field tag 0x%02llx", (unsigned long long) t);
+		}
+	}
+}
+
+/* Read one value after its tag (V8's ReadObjectInternal). */
+static int rd_tagged(struct rd *r, int tag, int depth, struct node **out)
+{
+	struct node *n = NULL;
+	size_t id = 0;
+	uint64_t u, cnt;
+	uint32_t u32;
+	int rc = KV_OK;
+
+	switch (tag) {
+	case '0': case '_': case 'T': case 'F':
+		n = new_node(r->a, tag == '0' ? N_NULL : tag == '_' ? N_UNDEF : N_BOOL);
+		NODE_OR_NOMEM(n);
+		n->sub = tag == 'T';
+		break;
+	case 'I': case 'U': case 'N':
+		n = new_node(r->a, N_NUM);
+		NODE_OR_NOMEM(n);
+		if (tag == 'N') {
+			rc = rd_double(r, &n->num);
+		} else if (!(rc = rd_u32(r, &u32))) {
+			n->num = tag == 'U' ? (double) u32 :
+				 (double) (int32_t) ((u32 >> 1) ^ (0u - (u32 & 1)));
+		}
+		break;
+	case 'Z':
+		n = new_node(r->a, N_BIGINT);
+		NODE_OR_NOMEM(n);
+		rc = rd_bigint_body(r, n);
+		break;
+	case '"': case 'c': case 'S':
+		n = new_node(r->a, N_STR);
+		NODE_OR_NOMEM(n);
+		rc = rd_string_body(r, tag, n);
+		break;
+	case '^':
+		if ((rc = rd_varint(r, &u)))
+			return rc;
+		if (u >= r->nids || !r->ids[u])
+			return CORRUPT("back-reference to unknown object id %llu", (unsigned long long) u);
+		*out = r->ids[u];
+		return KV_OK;
+	case 'o':
+		if ((rc = rd_new_id(r, &id)))
+			return rc;
+		n = new_node(r->a, N_OBJECT);
+		NODE_OR_NOMEM(n);
+		r->ids[id] = n;
+		if (!(rc = rd_properties(r, depth, n, '{', &cnt)))
+			rc = rd_check_count(r, cnt, "object property");
+		if (!rc)
+			rc = normalise(n);
+		break;
+	case 'A': case 'a': {
+		uint64_t len, extra = 0;
+		if ((rc = rd_new_id(r, &id)) || (rc = rd_varint(r, &len)))
+			return rc;
+		if (len > 0xFFFFFFFFu)
+			return CORRUPT("array length %llu too large", (unsigned long long) len);
+		/* every dense element takes at least one byte */
+		if (tag == 'A' && len > (uint64_t) (r->end - r->p))
+			return CORRUPT("truncated V8 value (array of %llu elements)", (unsigned long long) len);
+		n = new_node(r->a, N_ARRAY);
+		NODE_OR_NOMEM(n);
+		n->length = len;
+		r->ids[id] = n;
+		if (tag == 'A') {
+			for (uint64_t i = 0; i < len; i++) {
+				if (rd_peek(r) == '-') {
+					rd_skip_padding(r);
+					r->p++;
+					continue;
+				}
+				struct member *m = add_member(r->a, n);
+				NODE_OR_NOMEM(m);
+				m->is_index = 1;
+				m->index = (uint32_t) i;
+				if ((rc = rd_value(r, depth, &m->v)))
+					return rc;
+				extra++;
+			}
+		}
+		if ((rc = rd_properties(r, depth, n, tag == 'A' ? '$' : '@', &cnt)))
+			return rc;
+		if ((rc = rd_check_count(r, cnt, "array property")))
+			return rc;
+		uint64_t len2;
+		if ((rc = rd_varint(r, &len2)))
+			return rc;
+		if (len2 != len)
+			return CORRUPT("array length %llu at the end differs from %llu at the start",
+				       (unsigned long long) len2, (unsigned long long) len);
+		rc = normalise(n);
+		break;
+	}
+	case 'D':
+		if ((rc = rd_new_id(r, &id)))
+			return rc;
+		n = new_node(r->a, N_DATE);
+		NODE_OR_NOMEM(n);
+		if ((rc = rd_double(r, &n->num)))
+			return rc;
+		/* TimeClip, as the Date constructor applies on read */
+		if (!isfinite(n->num) || fabs(n->num) > MAX_TIME)
+			n->num = NAN;
+		else
+			n->num = trunc(n->num) + 0.0;
+		r->ids[id] = n;
+		break;
+	case 'y': case 'x': case 'n': case 'z': case 's': {
+		if ((rc = rd_new_id(r, &id)))
+			return rc;
+		n = new_node(r->a, N_BOXED);
+		NODE_OR_NOMEM(n);
+		struct node *p;
+		if (tag == 's') {
+			if ((rc = rd_value(r, depth, &p)))
+				return rc;
+			if (p->kind != N_STR)
+				return CORRUPT("String object without a string");
+		} else {
+			p = new_node(r->a, tag == 'n' ? N_NUM : tag == 'z' ? N_BIGINT : N_BOOL);
+			NODE_OR_NOMEM(p);
+			p->sub = tag == 'y';
+			if (tag == 'n')
+				rc = rd_double(r, &p->num);
+			else if (tag == 'z')
+				rc = rd_bigint_body(r, p);
+		}
+		n->ref = p;
+		r->ids[id] = n;
+		break;
+	}
+	case 'R': {
+		if ((rc = rd_new_id(r, &id)))
+			return rc;
+		n = new_node(r->a, N_REGEXP);
+		NODE_OR_NOMEM(n);
+		struct node *src;
+		if ((rc = rd_value(r, depth, &src)))
+			return rc;
+		if (src->kind != N_STR)
+			return CORRUPT("RegExp without a source string");
+		if ((rc = rd_u32(r, &u32)))
+			return rc;
+		/* bit 6 is the experimental linear engine, which Deno cannot read */
+		if (u32 & ~0x1BFu)
+			return CORRUPT("RegExp flags 0x%x not readable by Deno", u32);
+		if ((u32 & 0x110) == 0x110)
+			return CORRUPT("RegExp with both 'u' and 'v' flags");
+		n->data = src->data;
+		n->len = src->len;
+		n->flags = u32;
+		r->ids[id] = n;
+		break;
+	}
+	case ';': case '\'':
+		if ((rc = rd_new_id(r, &id)))
+			return rc;
+		n = new_node(r->a, tag == ';' ? N_MAP : N_SET);
+		NODE_OR_NOMEM(n);
+		r->ids[id] = n;
+		cnt = 0;
+		for (;;) {
+			int t = rd_peek(r);
+			if (t < 0)
+				return CORRUPT("truncated V8 value (missing end of %s)",
+					       tag == ';' ? "Map" : "Set");
+			if (t == (tag == ';' ? ':' : ',')) {
+				rd_skip_padding(r);
+				r->p++;
+				break;
+			}
+			struct member *m = add_member(r->a, n);
+			NODE_OR_NOMEM(m);
+			if (tag == ';') {
+				if ((rc = rd_value(r, depth, &m->k)))
+					return rc;
+				cnt++;
+				if (rd_peek(r) == ':')
+					return CORRUPT("Map key without a value");
+			}
+			if ((rc = rd_value(r, depth, &m->v)))
+				return rc;
+			cnt++;
+		}
+		rc = rd_check_count(r, cnt, tag == ';' ? "Map" : "Set");
+		break;
+	case 'B': case '~': {
+		uint64_t len, max = 0;
+		if ((rc = rd_new_id(r, &id)) || (rc = rd_varint(r, &len)))
+			return rc;
+		if (tag == '~') {
+			if ((rc = rd_varint(r, &max)))
+				return rc;
+			if (len > max)
+				return CORRUPT("resizable ArrayBuffer longer than its maximum");
+		}
+		if (len > (uint64_t) (r->end - r->p))
+			return CORRUPT("truncated V8 value (ArrayBuffer of %llu bytes)", (unsigned long long) len);
+		n = new_node(r->a, N_ABUF);
+		NODE_OR_NOMEM(n);
+		n->data = r->p;
+		n->len = len;
+		n->resizable = tag == '~';
+		n->max_len = max;
+		r->p += len;
+		r->ids[id] = n;
+		break;
+	}
+	case 'r':
+		if ((rc = rd_new_id(r, &id)))
+			return rc;
+		n = new_node(r->a, N_ERROR);
+		NODE_OR_NOMEM(n);
+		/* V8 registers an Error only once it is complete: its cause cannot refer to it */
+		if ((rc = rd_error(r, depth, n)))
+			return rc;
+		r->ids[id] = n;
+		break;
+	case '\\':
+		return CORRUPT("host object (a Deno web object such as a Blob) cannot be decoded outside Deno");
+	case '-':
+		return CORRUPT("array hole outside a dense array");
+	case 'V':
+		return CORRUPT("view without an ArrayBuffer before it");
+	default:
+		if (tag >= 0x20 && tag < 0x7F)
+			return CORRUPT("unsupported V8 tag 0x%02x ('%c')", (unsigned) tag, tag);
+		return CORRUPT("unsupported V8 tag 0x%02x", (unsigned) tag);
+	}
+	if (rc)
+		return rc;
+	*out = n;
+	return KV_OK;
+}
+
+/* V8's ReadObject: padding, a value, and a view that follows an ArrayBuffer. */
+static int rd_value(struct rd *r, int depth, struct node **out)
+{
+	if (depth >= MAX_DEPTH)
+		return CORRUPT("value nested deeper than %d levels", MAX_DEPTH);
+	int tag;
+	for (;;) {
+		rd_skip_padding(r);
+		if (r->p >= r->end)
+			return CORRUPT("truncated V8 value");
+		tag = *r->p++;
+		if (tag != '?')
+			break;
+		uint64_t ignored;
+		int rc = rd_varint(r, &ignored);
+		if (rc)
+			return rc;
+	}
+	int rc = rd_tagged(r, tag, depth + 1, out);
+	if (!rc && (*out)->kind == N_ABUF && rd_peek(r) == 'V') {
+		rd_skip_padding(r);
+		r->p++;
+		rc = rd_view(r, *out, out);
+	}
+	return rc;
+}
+
+static int v8_decode(struct arena *a, const uint8_t *v, size_t len, struct node **out)
+{
+	struct rd r = { .p = v, .end = v + len, .a = a };
+	if (len < 2 || v[0] != 0xFF)
+		return CORRUPT("V8 value without its FF version header");
+	r.p++;
+	uint64_t ver;
+	int rc = rd_varint(&r, &ver);
+	if (rc)
+		return rc;
+	if (ver < V8_MIN_VERSION || ver > V8_MAX_VERSION)
+		return CORRUPT("V8 format version %llu not supported (%d..%d)",
+			       (unsigned long long) ver, V8_MIN_VERSION, V8_MAX_VERSION);
+	r.version = (unsigned) ver;
+	/* bytes after the value are ignored, as V8 ignores them */
+	rc = rd_value(&r, 0, out);
+	free(r.ids);
+	return rc;
+}
+
+/* ==== graph -> JSON text ==== */
+
+struct jw {
+	kv_buf b;
+	int pretty;
+	int64_t next_k;
+	struct arena *a;
+};
+
+static int jw_str(struct jw *w, const uint8_t *s, size_t len)
+{
+	int rc = kv__buf_putc(&w->b, '"');
+	for (size_t i = 0; i < len && !rc; ) {
+		uint8_t c = s[i];
+		if (c == '"' || c == '\\') {
+			rc = kv__buf_putc(&w->b, '\\');
+			if (!rc)
+				rc = kv__buf_putc(&w->b, c);
+			i++;
+		} else if (c < 0x20) {
+			static const char esc[] = "btn\0fr";
+			if (c >= 8 && c <= 13 && esc[c - 8])
+				rc = kv__buf_printf(&w->b, "\\%c", esc[c - 8]);
+			else
+				rc = kv__buf_printf(&w->b, "\\u%04x", c);
+			i++;
+		} else if (c == 0xED && i + 2 < len && s[i + 1] >= 0xA0) {
+			/* a lone surrogate: JSON.stringify escapes it */
+			uint32_t cp;
+			i += wtf8_next(s + i, len - i, &cp);
+			rc = kv__buf_printf(&w->b, "\\u%04x", cp);
+		} else {
+			size_t j = i + 1;
+			while (j < len && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] != 0xED)
+				j++;
+			rc = kv__buf_put(&w->b, s + i, j - i);
+			i = j;
+		}
+	}
+	return rc ? rc : kv__buf_putc(&w->b, '"');
+}
+
+static int jw_cstr(struct jw *w, const char *s)
+{
+	return jw_str(w, (const uint8_t *) s, strlen(s));
+}
+
+static int jw_nl(struct jw *w, int depth)
+{
+	if (!w->pretty)
+		return KV_OK;
+	int rc = kv__buf_putc(&w->b, '\n');
+	for (int i = 0; i < depth && !rc; i++)
+		rc = kv__buf_put(&w->b, "  ", 2);
+	return rc;
+}
+
+/* Separator and indentation before the i-th element of a container at depth. */
+static int jw_item(struct jw *w, size_t i, int depth)
+{
+	int rc = i ? kv__buf_putc(&w->b, ',') : KV_OK;
+	return rc ? rc : jw_nl(w, depth + 1);
+}
+
+static int jw_close(struct jw *w, size_t n, int depth, char c)
+{
+	int rc = n ? jw_nl(w, depth) : KV_OK;
+	return rc ? rc : kv__buf_putc(&w->b, (uint8_t) c);
+}
+
+static int jw_key(struct jw *w, size_t i, int depth, const uint8_t *k, size_t klen)
+{
+	int rc = jw_item(w, i, depth);
+	if (!rc)
+		rc = jw_str(w, k, klen);
+	if (!rc)
+		rc = kv__buf_put(&w->b, w->pretty ? ": " : ":", w->pretty ? 2 : 1);
+	return rc;
+}
+
+static int jw_ckey(struct jw *w, size_t i, int depth, const char *k)
+{
+	return jw_key(w, i, depth, (const uint8_t *) k, strlen(k));
+}
+
+/* {"<tag>": then the caller writes the payload and calls jw_tag_end */
+static int jw_tag(struct jw *w, int depth, const char *tag)
+{
+	int rc = kv__buf_putc(&w->b, '{');
+	return rc ? rc : jw_ckey(w, 0, depth, tag);
+}
+
+static int jw_tag_end(struct jw *w, int depth)
+{
+	return jw_close(w, 1, depth, '}');
+}
+
+static int jw_num(struct jw *w, int depth, double d)
+{
+	char t[32];
+	int n = kv__format_double(d, t);
+	if (isfinite(d) && !(d == 0 && signbit(d)))
+		return kv__buf_put(&w->b, t, (size_t) n);
+	if (d == 0)
+		strcpy(t, "-0");
+	int rc = jw_tag(w, depth, "$number");
+	if (!rc)
+		rc = jw_cstr(w, t);
+	return rc ? rc : jw_tag_end(w, depth);
+}
+
+static int jw_bigint(struct jw *w, const struct node *n)
+{
+	size_t len = n->len;
+	while (len && n->data[len - 1] == 0)
+		len--;
+	uint8_t *be = malloc(len ? len : 1);
+	if (!be)
+		return kv__error(KV_NOMEM, "out of memory");
+	for (size_t i = 0; i < len; i++)
+		be[i] = n->data[len - 1 - i];
+	kv_buf t = {0};
+	int rc = kv__bigint_to_decimal(be, len, n->sub & 1, &t);
+	if (!rc)
+		rc = jw_str(w, t.data, t.len);
+	free(be);
+	kv__buf_free(&t);
+	return rc;
+}
+
+static int jw_b64(struct jw *w, const uint8_t *p, size_t len)
+{
+	int rc = kv__buf_putc(&w->b, '"');
+	if (!rc)
+		rc = kv__base64_encode(&w->b, p, len);
+	return rc ? rc : kv__buf_putc(&w->b, '"');
+}
+
+static const char *view_class(int sub)
+{
+	switch (sub) {
+	case 'b': return "$Int8Array";
+	case 'B': return "$bytes";
+	case 'C': return "$Uint8ClampedArray";
+	case 'w': return "$Int16Array";
+	case 'W': return "$Uint16Array";
+	case 'd': return "$Int32Array";
+	case 'D': return "$Uint32Array";
+	case 'h': return "$Float16Array";
+	case 'f': return "$Float32Array";
+	case 'F': return "$Float64Array";
+	case 'q': return "$BigInt64Array";
+	case 'Q': return "$BigUint64Array";
+	case '?': return "$DataView";
+	}
+	return NULL;
+}
+
+static const struct { char tag; const char *name; } error_names[] = {
+	{ 0, "Error" }, { 'E', "EvalError" }, { 'R', "RangeError" }, { 'F', "ReferenceError" },
+	{ 'S', "SyntaxError" }, { 'T', "TypeError" }, { 'U', "URIError" },
+};
+
+/* RegExp flags in the order of JavaScript's `flags` getter; bit = 1 << index */
+static const char regexp_flags[] = "gimyusldv";
+static const char regexp_order[] = "dgimsuvy";
+
+/* days since 1970-01-01 -> civil date (proleptic Gregorian) */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
+	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Date.prototype.toISOString, or "Invalid Date" (what String(date) says) */
+static void format_date(double t, char out[64])
+{
+	if (isnan(t)) {
+		strcpy(out, "Invalid Date");
+		return;
+	}
+	int64_t ms = (int64_t) t;
+	int64_t days = ms / 86400000, rem = ms % 86400000;
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	int64_t y;
+	int m, d;
+	civil_from_days(days, &y, &m, &d);
+	/* |t| <= 8.64e15 keeps the year within +-275760 */
+	int yi = (int) y;
+	char year[16];
+	if (yi >= 0 && yi <= 9999)
+		snprintf(year, sizeof(year), "%04d", yi);
+	else
+		snprintf(year, sizeof(year), "%c%06d", yi < 0 ? '-' : '+', yi < 0 ? -yi : yi);
+	snprintf(out, 64, "%s-%02d-%02dT%02d:%02d:%02d.%03dZ", year, m, d,
+		 (int) (rem / 3600000), (int) (rem / 60000 % 60), (int) (rem / 1000 % 60),
+		 (int) (rem % 1000));
+}
+
+static int jw_value(struct jw *w, struct node *n, int depth);
+
+static int jw_members_object(struct jw *w, struct node *n, int depth)
+{
+	int rc = kv__buf_putc(&w->b, '{');
+	size_t i = 0;
+	for (struct member *m = n->first; m && !rc; m = m->next, i++) {
+		if (!(rc = jw_key(w, i, depth, m->key, m->key_len)))
+			rc = jw_value(w, m->v, depth + 1);
+	}
+	return rc ? rc : jw_close(w, i, depth, '}');
+}
+
+static int jw_array(struct jw *w, struct node *n, int depth)
+{
+	size_t items = 0, props = 0;
+	struct member *m;
+	for (m = n->first; m; m = m->next)
+		*(m->is_index ? &items : &props) += 1;
+	int rc = KV_OK;
+	size_t i = 0;
+	if (items == n->length && !props) {
+		rc = kv__buf_putc(&w->b, '[');
+		for (m = n->first; m && !rc; m = m->next, i++) {
+			if (!(rc = jw_item(w, i, depth)))
+				rc = jw_value(w, m->v, depth + 1);
+		}
+		return rc ? rc : jw_close(w, i, depth, ']');
+	}
+	/* {"$sparse":{"length":L,"items":{"3":v},"props":{"k":v}}} */
+	int d1 = depth + 1, d2 = depth + 2;
+	if ((rc = jw_tag(w, depth, "$sparse")) || (rc = kv__buf_putc(&w->b, '{')) ||
+	    (rc = jw_ckey(w, 0, d1, "length")) ||
+	    (rc = kv__buf_printf(&w->b, "%llu", (unsigned long long) n->length)) ||
+	    (rc = jw_ckey(w, 1, d1, "items")) || (rc = kv__buf_putc(&w->b, '{')))
+		return rc;
+	for (m = n->first, i = 0; m && m->is_index && !rc; m = m->next, i++) {
+		char k[16];
+		int kl = snprintf(k, sizeof(k), "%u", m->index);
+		if (!(rc = jw_key(w, i, d2, (const uint8_t *) k, (size_t) kl)))
+			rc = jw_value(w, m->v, d2 + 1);
+	}
+	if (!rc)
+		rc = jw_close(w, i, d2, '}');
+	if (props && !rc) {
+		if (!(rc = jw_ckey(w, 2, d1, "props")))
+			rc = kv__buf_putc(&w->b, '{');
+		for (i = 0; m && !rc; m = m->next, i++) {
+			if (!(rc = jw_key(w, i, d2, m->key, m->key_len)))
+				rc = jw_value(w, m->v, d2 + 1);
+		}
+		if (!rc)
+			rc = jw_close(w, i, d2, '}');
+	}
+	if (!rc)
+		rc = jw_close(w, 3, d1, '}');
+	return rc ? rc : jw_tag_end(w, depth);
+}
+
+static int jw_value(struct jw *w, struct node *n, int depth)
+{
+	int rc = KV_OK, d1 = depth + 1;
+	struct member *m;
+	size_t i;
+
+	if (depth >= MAX_JSON_DEPTH)
+		return CORRUPT("value nested deeper than %d levels", MAX_DEPTH);
+	if (OBJECT_LIKE(n->kind)) {
+		if (n->json_k >= 0) {
+			if (!(rc = jw_tag(w, depth, "$ref")))
+				rc = kv__buf_printf(&w->b, "%lld", (long long) n->json_k);
+			return rc ? rc : jw_tag_end(w, depth);
+		}
+		n->json_k = w->next_k++;
+	}
+	switch (n->kind) {
+	case N_UNDEF:
+		if (!(rc = jw_tag(w, depth, "$undefined")))
+			rc = kv__buf_put(&w->b, "true", 4);
+		return rc ? rc : jw_tag_end(w, depth);
+	case N_NULL:
+		return kv__buf_put(&w->b, "null", 4);
+	case N_BOOL:
+		return n->sub ? kv__buf_put(&w->b, "true", 4) : kv__buf_put(&w->b, "false", 5);
+	case N_NUM:
+		return jw_num(w, depth, n->num);
+	case N_STR:
+		return jw_str(w, n->data, n->len);
+	case N_BIGINT:
+		if (!(rc = jw_tag(w, depth, "$bigint")))
+			rc = jw_bigint(w, n);
+		return rc ? rc : jw_tag_end(w, depth);
+	case N_OBJECT:
+		/* a lone '$' key would read back as a tag */
+		if (n->count == 1 && n->first->key_len && n->first->key[0] == '$') {
+			if (!(rc = jw_tag(w, depth, "$object")))
+				rc = jw_members_object(w, n, d1);
+			return rc ? rc : jw_tag_end(w, depth);
+		}
+		return jw_members_object(w, n, depth);
+	case N_ARRAY:
+		return jw_array(w, n, depth);
+	case N_DATE: {
+		char t[64];
+		format_date(n->num, t);
+		if (!(rc = jw_tag(w, depth, "$date")))
+			rc = jw_cstr(w, t);
+		return rc ? rc : jw_tag_end(w, depth);
+	}
+	case N_REGEXP: {
+		char f[16];
+		size_t k = 0;
+		for (const char *o = regexp_order; *o; o++)
+			if (n->flags & 1u << (strchr(regexp_flags, *o) - regexp_flags))
+				f[k++] = *o;
+		f[k] = '\0';
+		if ((rc = jw_tag(w, depth, "$regexp")) || (rc = kv__buf_putc(&w->b, '{')) ||
+		    (rc = jw_ckey(w, 0, d1, "source")) || (rc = jw_str(w, n->data, n->len)) ||
+		    (rc = jw_ckey(w, 1, d1, "flags")) || (rc = jw_cstr(w, f)) ||
+		    (rc = jw_close(w, 2, d1, '}')))
+			return rc;
+		return jw_tag_end(w, depth);
+	}
+	case N_MAP: case N_SET:
+		if ((rc = jw_tag(w, depth, n->kind == N_MAP ? "$map" : "$set")) ||
+		    (rc = kv__buf_putc(&w->b, '[')))
+			return rc;
+		for (m = n->first, i = 0; m && !rc; m = m->next, i++) {
+			if ((rc = jw_item(w, i, d1)))
+				break;
+			if (n->kind == N_SET) {
+				rc = jw_value(w, m->v, d1 + 1);
+				continue;
+			}
+			if ((rc = kv__buf_putc(&w->b, '[')) || (rc = jw_item(w, 0, d1 + 1)) ||
+			    (rc = jw_value(w, m->k, d1 + 2)) || (rc = jw_item(w, 1, d1 + 1)) ||
+			    (rc = jw_value(w, m->v, d1 + 2)))
+				break;
+			rc = jw_close(w, 2, d1 + 1, ']');
+		}
+		if (!rc)
+			rc = jw_close(w, i, d1, ']');
+		return rc ? rc : jw_tag_end(w, depth);
+	case N_ABUF:
+		if ((rc = jw_tag(w, depth, "$ArrayBuffer")))
+			return rc;
+		if (!n->resizable) {
+			rc = jw_b64(w, n->data, n->len);
+		} else {
+			if ((rc = kv__buf_putc(&w->b, '{')) || (rc = jw_ckey(w, 0, d1, "bytes")) ||
+			    (rc = jw_b64(w, n->data, n->len)) || (rc = jw_ckey(w, 1, d1, "maxByteLength")) ||
+			    (rc = kv__buf_printf(&w->b, "%llu", (unsigned long long) n->max_len)))
+				return rc;
+			rc = jw_close(w, 2, d1, '}');
+		}
+		return rc ? rc : jw_tag_end(w, depth);
+	case N_VIEW:
+		if (!(rc = jw_tag(w, depth, view_class(n->sub))))
+			rc = jw_b64(w, n->ref->data + n->offset, n->length);
+		return rc ? rc : jw_tag_end(w, depth);
+	case N_BOXED:
+		if (!(rc = jw_tag(w, depth, "$boxed"))) {
+			struct node *p = n->ref;
+			/* the wrapper is the object; its primitive has no identity */
+			rc = jw_value(w, p, d1);
+		}
+		return rc ? rc : jw_tag_end(w, depth);
+	case N_ERROR: {
+		const char *name = "Error";
+		for (size_t j = 0; j < sizeof(error_names) / sizeof(error_names[0]); j++)
+			if (error_names[j].tag == n->sub)
+				name = error_names[j].name;
+		if ((rc = jw_tag(w, depth, "$error")) || (rc = kv__buf_putc(&w->b, '{')) ||
+		    (rc = jw_ckey(w, 0, d1, "name")) || (rc = jw_cstr(w, name)))
+			return rc;
+		i = 1;
+		if (n->msg && !rc && !(rc = jw_ckey(w, i++, d1, "message")))
+			rc = jw_str(w, n->msg->data, n->msg->len);
+		if (n->stack && !rc && !(rc = jw_ckey(w, i++, d1, "stack")))
+			rc = jw_str(w, n->stack->data, n->stack->len);
+		if (n->has_cause && !rc && !(rc = jw_ckey(w, i++, d1, "cause")))
+			rc = jw_value(w, n->ref, d1 + 1);
+		if (!rc)
+			rc = jw_close(w, i, d1, '}');
+		return rc ? rc : jw_tag_end(w, depth);
+	}
+	}
+	return CORRUPT("internal: unknown node kind");
+}
+
+/* ==== JSON text -> JSON tree ==== */
+
+/*
+ * cJSON is not used here: it cannot hold a string with \u0000 or a lone
+ * surrogate (both are ordinary JavaScript strings that Deno stores), it
+ * turns every number into a double at once (losing the text we need to
+ * tell "1" from "1.0" only in error messages, and which $bigint never goes
+ * through anyway), and it reports no byte offset for a syntax error. A
+ * JSON reader is short; this one keeps strings as WTF-8 and numbers as
+ * text, and leaves meaning to the tag reader below.
+ */
+
+enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jm;
+struct jv {
+	uint8_t type;
+	const uint8_t *s;       /* J_STR WTF-8, J_NUM text */
+	size_t len;
+	struct jm *first, *last;
+	size_t n;
+};
+
+struct jm {
+	struct jm *next;
+	const uint8_t *key;
+	size_t key_len;
+	struct jv *v;
+};
+
+struct jr {
+	const char *s, *p, *end;
+	struct arena *a;
+	kv_buf tmp;
+};
+
+#define INVALID(...) kv__error(KV_INVALID, __VA_ARGS__)
+
+static int jr_bad(struct jr *r)
+{
+	if (r->p >= r->end)
+		return INVALID("invalid JSON: unexpected end at byte %zu", (size_t) (r->p - r->s));
+	return INVALID("invalid JSON at byte %zu", (size_t) (r->p - r->s));
+}
+
+static void jr_ws(struct jr *r)
+{
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+}
+
+static int hex4(const char *p, uint32_t *out)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return 0;
+		v = v << 4 | (uint32_t) d;
+	}
+	*out = v;
+	return 1;
+}
+
+static int jr_string(struct jr *r, const uint8_t **out, size_t *out_len)
+{
+	r->p++;         /* opening quote */
+	r->tmp.len = 0;
+	int rc = KV_OK;
+	while (!rc) {
+		if (r->p >= r->end)
+			return jr_bad(r);
+		uint8_t c = (uint8_t) *r->p;
+		if (c == '"') {
+			r->p++;
+			break;
+		}
+		if (c < 0x20)
+			return jr_bad(r);
+		if (c != '\\') {
+			uint32_t cp;
+			size_t k = kv__utf8_seq((const uint8_t *) r->p, (size_t) (r->end - r->p), &cp);
+			if (!k)
+				return INVALID("invalid UTF-8 in JSON string at byte %zu", (size_t) (r->p - r->s));
+			rc = kv__buf_put(&r->tmp, r->p, k);
+			r->p += k;
+			continue;
+		}
+		if (r->end - r->p < 2)
+			return jr_bad(r);
+		char e = r->p[1];
+		const char *simple = strchr("\"\\/bfnrt", e);
+		if (e && simple) {
+			static const char val[] = "\"\\/\b\f\n\r\t";
+			rc = kv__buf_putc(&r->tmp, (uint8_t) val[simple - "\"\\/bfnrt"]);
+			r->p += 2;
+			continue;
+		}
+		uint32_t u, lo;
+		if (e != 'u' || r->end - r->p < 6 || !hex4(r->p + 2, &u)) {
+			r->p++;
+			return jr_bad(r);
+		}
+		r->p += 6;
+		if (u >= 0xD800 && u < 0xDC00 && r->end - r->p >= 6 && r->p[0] == '\\' &&
+		    r->p[1] == 'u' && hex4(r->p + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+			u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+			r->p += 6;
+		}
+		rc = put_wtf8(&r->tmp, u);
+	}
+	if (rc)
+		return rc;
+	uint8_t *copy = arena_alloc(r->a, r->tmp.len ? r->tmp.len : 1);
+	NODE_OR_NOMEM(copy);
+	if (r->tmp.len)
+		memcpy(copy, r->tmp.data, r->tmp.len);
+	*out = copy;
+	*out_len = r->tmp.len;
+	return KV_OK;
+}
+
+static int jr_value(struct jr *r, int depth, struct jv **out)
+{
+	if (depth >= MAX_JSON_DEPTH)
+		return INVALID("JSON nested deeper than %d levels", MAX_JSON_DEPTH);
+	jr_ws(r);
+	if (r->p >= r->end)
+		return jr_bad(r);
+	struct jv *v = arena_alloc(r->a, sizeof(*v));
+	NODE_OR_NOMEM(v);
+	*out = v;
+	char c = *r->p;
+	int rc;
+	if (c == '"') {
+		v->type = J_STR;
+		return jr_string(r, &v->s, &v->len);
+	}
+	if (c == '{' || c == '[') {
+		v->type = c == '{' ? J_OBJ : J_ARR;
+		char close = c == '{' ? '}' : ']';
+		r->p++;
+		jr_ws(r);
+		if (r->p < r->end && *r->p == close) {
+			r->p++;
+			return KV_OK;
+		}
+		for (;;) {
+			struct jm *m = arena_alloc(r->a, sizeof(*m));
+			NODE_OR_NOMEM(m);
+			if (v->last)
+				v->last->next = m;
+			else
+				v->first = m;
+			v->last = m;
+			v->n++;
+			if (c == '{') {
+				jr_ws(r);
+				if (r->p >= r->end || *r->p != '"')
+					return jr_bad(r);
+				if ((rc = jr_string(r, &m->key, &m->key_len)))
+					return rc;
+				jr_ws(r);
+				if (r->p >= r->end || *r->p != ':')
+					return jr_bad(r);
+				r->p++;
+			}
+			if ((rc = jr_value(r, depth + 1, &m->v)))
+				return rc;
+			jr_ws(r);
+			if (r->p < r->end && *r->p == ',') {
+				r->p++;
+				continue;
+			}
+			if (r->p < r->end && *r->p == close) {
+				r->p++;
+				return KV_OK;
+			}
+			return jr_bad(r);
+		}
+	}
+	static const struct { const char *word; int type; } words[] = {
+		{ "null", J_NULL }, { "true", J_TRUE }, { "false", J_FALSE },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(words[i].word);
+		if ((size_t) (r->end - r->p) >= n && memcmp(r->p, words[i].word, n) == 0) {
+			v->type = (uint8_t) words[i].type;
+			r->p += n;
+			return KV_OK;
+		}
+	}
+	/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+	const char *q = r->p, *start = q;
+#define DIGITS(min) do { const char *d0 = q; \
+		while (q < r->end && *q >= '0' && *q <= '9') q++; \
+		if (q - d0 < (min)) { r->p = q; return jr_bad(r); } } while (0)
+	if (q < r->end && *q == '-')
+		q++;
+	if (q < r->end && *q == '0')
+		q++;
+	else
+		DIGITS(1);
+	if (q < r->end && *q == '.') {
+		q++;
+		DIGITS(1);
+	}
+	if (q < r->end && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (q < r->end && (*q == '+' || *q == '-'))
+			q++;
+		DIGITS(1);
+	}
+#undef DIGITS
+	v->type = J_NUM;
+	v->s = (const uint8_t *) start;
+	v->len = (size_t) (q - start);
+	r->p = q;
+	return KV_OK;
+}
+
+/* ==== JSON tree -> graph (the $ tags) ==== */
+
+struct tr {
+	struct arena *a;
+	struct node **objs;     /* by $ref number */
+	size_t nobjs, capobjs;
+};
+
+static int tr_register(struct tr *t, struct node *n)
+{
+	if (t->nobjs == t->capobjs) {
+		size_t cap = t->capobjs ? t->capobjs * 2 : 64;
+		struct node **v = realloc(t->objs, cap * sizeof(*v));
+		if (!v)
+			return kv__error(KV_NOMEM, "out of memory");
+		t->objs = v;
+		t->capobjs = cap;
+	}
+	n->json_k = (int64_t) t->nobjs;
+	t->objs[t->nobjs++] = n;
+	return KV_OK;
+}
+
+static int key_is(const struct jm *m, const char *k)
+{
+	return m->key_len == strlen(k) && memcmp(m->key, k, m->key_len) == 0;
+}
+
+static int jv_is_str(const struct jv *v, const char *s)
+{
+	return v->type == J_STR && v->len == strlen(s) && memcmp(v->s, s, v->len) == 0;
+}
+
+/* "$name" of a tagged object for messages (keys are short in practice) */
+static const char *tagname(const struct jm *m, char buf[64])
+{
+	size_t n = m->key_len < 60 ? m->key_len : 60;
+	memcpy(buf, m->key, n);
+	strcpy(buf + n, m->key_len > 60 ? "..." : "");
+	return buf;
+}
+
+/* JSON.parse semantics for objects: a repeated key keeps its first place and last value */
+static size_t jv_dedupe(struct jv *o, struct jm **v)
+{
+	size_t c = 0;
+	for (struct jm *m = o->first; m; m = m->next) {
+		size_t i;
+		for (i = 0; i < c; i++)
+			if (v[i]->key_len == m->key_len && memcmp(v[i]->key, m->key, m->key_len) == 0)
+				break;
+		if (i < c)
+			v[i] = m;       /* keep place i, take the later value */
+		else
+			v[c++] = m;
+	}
+	return c;
+}
+
+static int tr_value(struct tr *t, struct jv *v, int depth, struct node **out);
+
+static int tr_number(const struct jv *v, double *d)
+{
+	return kv__parse_decimal_number((const char *) v->s, v->len, d);
+}
+
+static int tr_bigint(struct tr *t, const struct jv *v, struct node *n, const char *tag)
+{
+	if (v->type != J_STR)
+		return INVALID("'%s' must be a decimal string", tag);
+	kv_buf be = {0};
+	int neg;
+	if (kv__bigint_from_decimal((const char *) v->s, v->len, &be, &neg)) {
+		kv__buf_free(&be);
+		return INVALID("'%s' must be a decimal string", tag);
+	}
+	uint8_t *le = arena_alloc(t->a, be.len ? be.len : 1);
+	if (!le) {
+		kv__buf_free(&be);
+		return kv__error(KV_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < be.len; i++)
+		le[i] = be.data[be.len - 1 - i];
+	n->kind = N_BIGINT;
+	n->data = le;
+	n->len = be.len;
+	n->sub = (uint8_t) neg;
+	kv__buf_free(&be);
+	return KV_OK;
+}
+
+static int tr_b64(struct tr *t, const struct jv *v, const char *tag, const uint8_t **data, size_t *len)
+{
+	if (v->type != J_STR)
+		return INVALID("'%s' must be a base64 string", tag);
+	kv_buf b = {0};
+	if (kv__base64_decode(&b, (const char *) v->s, v->len)) {
+		kv__buf_free(&b);
+		return b.failed ? kv__error(KV_NOMEM, "out of memory") :
+			INVALID("'%s' must be a base64 string", tag);
+	}
+	uint8_t *copy = arena_alloc(t->a, b.len ? b.len : 1);
+	if (copy)
+		memcpy(copy, b.data, b.len);
+	*data = copy;
+	*len = b.len;
+	kv__buf_free(&b);
+	return copy ? KV_OK : kv__error(KV_NOMEM, "out of memory");
+}
+
+static int parse_u64_text(const struct jv *v, uint64_t *out)
+{
+	if (v->type != J_STR || v->len == 0 || v->len > 20)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		if (v->s[i] < '0' || v->s[i] > '9')
+			return 0;
+		unsigned d = (unsigned) (v->s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return 0;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return 1;
+}
+
+/* A JSON number that is an integer (no fraction or exponent) in 0..max. */
+static int jv_uint(const struct jv *v, uint64_t max, uint64_t *out)
+{
+	if (v->type != J_NUM || v->len > 20)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 0; i < v->len; i++) {
+		if (v->s[i] < '0' || v->s[i] > '9')
+			return 0;
+		x = x * 10 + (uint64_t) (v->s[i] - '0');
+		if (x > max)
+			return 0;
+	}
+	*out = x;
+	return 1;
+}
+
+static int read2(const uint8_t **p, const uint8_t *end, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (*p >= end || **p < '0' || **p > '9')
+			return 0;
+		v = v * 10 + (**p - '0');
+	}
+	*out = v;
+	return 1;
+}
+
+/*
+ * The date forms JavaScript's Date.parse reads for sure: YYYY-MM-DD or
+ * +-YYYYYY-MM-DD, optionally THH:mm, :ss, .fraction, then Z or +-HH:mm
+ * (required with a time, as we have no local time zone). "Invalid Date"
+ * is the invalid date.
+ */
+static int parse_date(const struct jv *v, double *out)
+{
+	if (jv_is_str(v, "Invalid Date")) {
+		*out = NAN;
+		return 1;
+	}
+	if (v->type != J_STR)
+		return 0;
+	const uint8_t *p = v->s, *end = v->s + v->len;
+	int64_t y;
+	int yy, mo, d, h = 0, mi = 0, s = 0, ms = 0;
+	if (p < end && (*p == '+' || *p == '-')) {
+		int neg = *p++ == '-', hi, lo;
+		if (!read2(&p, end, 2, &hi) || !read2(&p, end, 4, &lo))
+			return 0;
+		y = (int64_t) hi * 10000 + lo;
+		if (neg && y == 0)
+			return 0;
+		if (neg)
+			y = -y;
+	} else {
+		if (!read2(&p, end, 4, &yy))
+			return 0;
+		y = yy;
+	}
+	if (p >= end || *p++ != '-' || !read2(&p, end, 2, &mo) || p >= end || *p++ != '-' ||
+	    !read2(&p, end, 2, &d))
+		return 0;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+		return 0;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 0;
+	int64_t offset_min = 0;
+	if (p < end) {
+		if (*p++ != 'T' || !read2(&p, end, 2, &h) || p >= end || *p++ != ':' ||
+		    !read2(&p, end, 2, &mi))
+			return 0;
+		if (p < end && *p == ':') {
+			p++;
+			if (!read2(&p, end, 2, &s))
+				return 0;
+			if (p < end && *p == '.') {
+				p++;
+				int nd = 0, scale = 100;
+				for (; p < end && *p >= '0' && *p <= '9'; p++, nd++) {
+					ms += (*p - '0') * scale;
+					scale /= 10;
+				}
+				if (!nd)
+					return 0;
+			}
+		}
+		if (h > 24 || mi > 59 || s > 59 || (h == 24 && (mi || s || ms)))
+			return 0;
+		if (p < end && *p == 'Z') {
+			p++;
+		} else if (p < end && (*p == '+' || *p == '-')) {
+			int sign = *p++ == '-' ? -1 : 1, oh, om;
+			if (!read2(&p, end, 2, &oh) || p >= end || *p++ != ':' || !read2(&p, end, 2, &om) ||
+			    oh > 23 || om > 59)
+				return 0;
+			offset_min = sign * (oh * 60 + om);
+		} else {
+			return 0;
+		}
+		if (p != end)
+			return 0;
+	}
+	double t = (double) days_from_civil(y, mo, d) * 86400000.0 +
+		   ((double) h * 3600 + mi * 60 + s) * 1000 + ms - (double) offset_min * 60000;
+	if (fabs(t) > MAX_TIME)
+		return 0;
+	*out = t;
+	return 1;
+}
+
+static int tr_regexp(const struct jv *v, struct node *n)
+{
+	const struct jv *src = NULL, *fl = NULL;
+	if (v->type != J_OBJ)
+		return INVALID("'$regexp' must be {\"source\":...,\"flags\":...}");
+	for (struct jm *m = v->first; m; m = m->next) {
+		if (key_is(m, "source"))
+			src = m->v;
+		else if (key_is(m, "flags"))
+			fl = m->v;
+		else
+			return INVALID("'$regexp' has an unknown field");
+	}
+	if (!src || src->type != J_STR || (fl && fl->type != J_STR))
+		return INVALID("'$regexp' needs a string \"source\" and optional string \"flags\"");
+	n->data = src->s;
+	n->len = src->len;
+	for (size_t i = 0; fl && i < fl->len; i++) {
+		const char *f = fl->s[i] && fl->s[i] != 'l' && fl->s[i] != ' ' ?
+			strchr(regexp_flags, fl->s[i]) : NULL;
+		uint32_t bit = f ? 1u << (f - regexp_flags) : 0;
+		if (!bit || (n->flags & bit))
+			return INVALID("'$regexp' flags must be distinct letters of \"dgimsuvy\"");
+		n->flags |= bit;
+	}
+	if ((n->flags & 0x110) == 0x110)
+		return INVALID("'$regexp' flags cannot hold both 'u' and 'v'");
+	return KV_OK;
+}
+
+static int tr_members(struct tr *t, struct jv *o, struct node *n, int depth, int array_items)
+{
+	struct jm **v = malloc((o->n ? o->n : 1) * sizeof(*v));
+	if (!v)
+		return kv__error(KV_NOMEM, "out of memory");
+	size_t c = jv_dedupe(o, v);
+	int rc = KV_OK;
+	for (size_t i = 0; i < c && !rc; i++) {
+		struct member *m = add_member(t->a, n);
+		if (!m) {
+			rc = kv__error(KV_NOMEM, "out of memory");
+			break;
+		}
+		m->key = v[i]->key;
+		m->key_len = v[i]->key_len;
+		m->is_index = array_index(m->key, m->key_len, &m->index);
+		if (array_items == 1 && !m->is_index)
+			rc = INVALID("'$sparse' items key is not an array index");
+		else if (array_items == 2 && (m->is_index || key_is(v[i], "length")))
+			rc = INVALID("'$sparse' props key is an array index or \"length\"; use items");
+		else if (array_items == 1 && m->index >= n->length)
+			rc = INVALID("'$sparse' item %u is not below its length", m->index);
+		if (!rc)
+			rc = tr_value(t, v[i]->v, depth + 1, &m->v);
+	}
+	free(v);
+	return rc;
+}
+
+static int tr_sparse(struct tr *t, struct jv *v, struct node *n, int depth)
+{
+	struct jv *len = NULL, *items = NULL, *props = NULL;
+	int bad = v->type != J_OBJ;
+	for (struct jm *m = bad ? NULL : v->first; m; m = m->next) {
+		if (key_is(m, "length"))
+			len = m->v;
+		else if (key_is(m, "items"))
+			items = m->v;
+		else if (key_is(m, "props"))
+			props = m->v;
+		else
+			bad = 1;
+	}
+	if (bad || !len || !jv_uint(len, 0xFFFFFFFFu, &n->length) ||
+	    (items && items->type != J_OBJ) || (props && props->type != J_OBJ))
+		return INVALID("'$sparse' must be {\"length\":L,\"items\":{...},\"props\":{...}} with L in 0..4294967295");
+	int rc = KV_OK;
+	if (items)
+		rc = tr_members(t, items, n, depth, 1);
+	if (props && !rc)
+		rc = tr_members(t, props, n, depth, 2);
+	return rc ? rc : normalise(n);
+}
+
+static int tr_error(struct tr *t, struct jv *v, struct node *n, int depth)
+{
+	if (v->type != J_OBJ)
+		return INVALID("'$error' must be an object");
+	for (struct jm *m = v->first; m; m = m->next) {
+		if (key_is(m, "name")) {
+			size_t j, nn = sizeof(error_names) / sizeof(error_names[0]);
+			for (j = 0; j < nn; j++)
+				if (jv_is_str(m->v, error_names[j].name))
+					break;
+			if (j == nn)
+				return INVALID("'$error' name must be Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError or URIError");
+			n->sub = (uint8_t) error_names[j].tag;
+		} else if (key_is(m, "message") || key_is(m, "stack")) {
+			if (m->v->type != J_STR)
+				return INVALID("'$error' %s must be a string", key_is(m, "stack") ? "stack" : "message");
+			struct node *s = new_node(t->a, N_STR);
+			NODE_OR_NOMEM(s);
+			s->data = m->v->s;
+			s->len = m->v->len;
+			*(key_is(m, "stack") ? &n->stack : &n->msg) = s;
+		} else if (key_is(m, "cause")) {
+			int rc = tr_value(t, m->v, depth + 1, &n->ref);
+			if (rc)
+				return rc;
+			n->has_cause = 1;
+		} else {
+			return INVALID("'$error' fields are name, message, stack and cause");
+		}
+	}
+	return KV_OK;
+}
+
+static const char *const view_tags = "bBCwWdDhfFqQ?";
+
+/* A one-member object whose key starts with '$'. */
+static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
+{
+	char nb[64];
+	struct jv *v = m->v;
+	struct node *n = new_node(t->a, N_UNDEF);
+	NODE_OR_NOMEM(n);
+	*out = n;
+	int rc = KV_OK;
+	double d;
+
+	if (key_is(m, "$ref")) {
+		uint64_t k;
+		if (!jv_uint(v, INT64_MAX, &k) || k >= t->nobjs)
+			return INVALID("'$ref' must be the number of an earlier object (0..%zu)",
+				       t->nobjs ? t->nobjs - 1 : 0);
+		*out = t->objs[k];
+		return KV_OK;
+	}
+	if (key_is(m, "$undefined")) {
+		if (v->type != J_TRUE)
+			return INVALID("'$undefined' must be true");
+		return KV_OK;
+	}
+	if (key_is(m, "$bigint"))
+		return tr_bigint(t, v, n, "$bigint");
+	if (key_is(m, "$number")) {
+		if (v->type != J_STR || tr_number(v, &d))
+			return INVALID("'$number' must be \"NaN\", \"Infinity\", \"-Infinity\" or \"-0\"");
+		n->kind = N_NUM;
+		n->num = d;
+		return KV_OK;
+	}
+	if (key_is(m, "$u64"))
+		return INVALID("'$u64' is only allowed as the whole value");
+	if (key_is(m, "$object")) {
+		if (v->type != J_OBJ)
+			return INVALID("'$object' must be an object");
+		n->kind = N_OBJECT;
+		if ((rc = tr_register(t, n)) || (rc = tr_members(t, v, n, depth, 0)))
+			return rc;
+		return normalise(n);
+	}
+	/* the rest are objects: numbered before what they contain */
+	int kind = key_is(m, "$date") ? N_DATE : key_is(m, "$regexp") ? N_REGEXP :
+		   key_is(m, "$map") ? N_MAP : key_is(m, "$set") ? N_SET :
+		   key_is(m, "$ArrayBuffer") ? N_ABUF : key_is(m, "$error") ? N_ERROR :
+		   key_is(m, "$boxed") ? N_BOXED : key_is(m, "$sparse") ? N_ARRAY : N_UNDEF;
+	int sub = 0;
+	if (kind == N_UNDEF) {
+		if (key_is(m, "$bytes") || key_is(m, "$Uint8Array"))
+			sub = 'B';
+		for (const char *s = view_tags; !sub && *s; s++)
+			if (key_is(m, view_class(*s)))
+				sub = *s;
+		if (!sub)
+			return INVALID("unknown tag '%s'", tagname(m, nb));
+		kind = N_VIEW;
+	}
+	n->kind = (uint8_t) kind;
+	if ((rc = tr_register(t, n)))
+		return rc;
+	switch (kind) {
+	case N_DATE:
+		if (!parse_date(v, &n->num))
+			return INVALID("'$date' must be an ISO date like \"2024-01-01T00:00:00.000Z\" or \"Invalid Date\"");
+		return KV_OK;
+	case N_REGEXP:
+		return tr_regexp(v, n);
+	case N_MAP: case N_SET:
+		if (v->type != J_ARR)
+			return INVALID("'%s' must be an array", tagname(m, nb));
+		for (struct jm *e = v->first; e && !rc; e = e->next) {
+			struct member *mm = add_member(t->a, n);
+			NODE_OR_NOMEM(mm);
+			if (kind == N_SET) {
+				rc = tr_value(t, e->v, depth + 1, &mm->v);
+				continue;
+			}
+			if (e->v->type != J_ARR || e->v->n != 2)
+				return INVALID("'$map' entries must be [key, value] pairs");
+			rc = tr_value(t, e->v->first->v, depth + 2, &mm->k);
+			if (!rc)
+				rc = tr_value(t, e->v->first->next->v, depth + 2, &mm->v);
+		}
+		return rc;
+	case N_ABUF:
+		if (v->type == J_OBJ) {
+			struct jv *bytes = NULL, *max = NULL;
+			int bad = 0;
+			for (struct jm *e = v->first; e; e = e->next) {
+				if (key_is(e, "bytes"))
+					bytes = e->v;
+				else if (key_is(e, "maxByteLength"))
+					max = e->v;
+				else
+					bad = 1;
+			}
+			if (bad || !bytes || !max || !jv_uint(max, UINT32_MAX, &n->max_len))
+				return INVALID("'$ArrayBuffer' must be base64 or {\"bytes\":\"<base64>\",\"maxByteLength\":N}");
+			n->resizable = 1;
+			v = bytes;
+		}
+		if ((rc = tr_b64(t, v, "$ArrayBuffer", &n->data, &n->len)))
+			return rc;
+		if (n->resizable && n->len > n->max_len)
+			return INVALID("'$ArrayBuffer' holds more than its maxByteLength");
+		return KV_OK;
+	case N_VIEW: {
+		struct node *b = new_node(t->a, N_ABUF);
+		NODE_OR_NOMEM(b);
+		if ((rc = tr_b64(t, v, tagname(m, nb), &b->data, &b->len)))
+			return rc;
+		if (b->len % (size_t) view_element_size(sub))
+			return INVALID("'%s' byte length %zu is not a multiple of %d", tagname(m, nb),
+				       b->len, view_element_size(sub));
+		n->sub = (uint8_t) sub;
+		n->ref = b;
+		n->length = b->len;
+		return KV_OK;
+	}
+	case N_BOXED: {
+		struct node *p;
+		if ((rc = tr_value(t, v, depth + 1, &p)))
+			return rc;
+		if (p->kind != N_BOOL && p->kind != N_NUM && p->kind != N_BIGINT && p->kind != N_STR)
+			return INVALID("'$boxed' must hold a boolean, number, bigint or string");
+		n->ref = p;
+		return KV_OK;
+	}
+	case N_ERROR:
+		return tr_error(t, v, n, depth);
+	case N_ARRAY:
+		return tr_sparse(t, v, n, depth);
+	}
+	return INVALID("unknown tag '%s'", tagname(m, nb));
+}
+
+static int tr_value(struct tr *t, struct jv *v, int depth, struct node **out)
+{
+	if (depth >= MAX_JSON_DEPTH)
+		return INVALID("JSON nested deeper than %d levels", MAX_JSON_DEPTH);
+	struct node *n;
+	int rc = KV_OK;
+	switch (v->type) {
+	case J_NULL: case J_TRUE: case J_FALSE:
+		n = new_node(t->a, v->type == J_NULL ? N_NULL : N_BOOL);
+		NODE_OR_NOMEM(n);
+		n->sub = v->type == J_TRUE;
+		break;
+	case J_NUM:
+		n = new_node(t->a, N_NUM);
+		NODE_OR_NOMEM(n);
+		if ((rc = tr_number(v, &n->num)))
+			return INVALID("invalid number");
+		break;
+	case J_STR:
+		n = new_node(t->a, N_STR);
+		NODE_OR_NOMEM(n);
+		n->data = v->s;
+		n->len = v->len;
+		break;
+	case J_ARR: {
+		n = new_node(t->a, N_ARRAY);
+		NODE_OR_NOMEM(n);
+		if ((rc = tr_register(t, n)))
+			return rc;
+		uint32_t i = 0;
+		for (struct jm *e = v->first; e && !rc; e = e->next, i++) {
+			struct member *m = add_member(t->a, n);
+			NODE_OR_NOMEM(m);
+			m->is_index = 1;
+			m->index = i;
+			rc = tr_value(t, e->v, depth + 1, &m->v);
+		}
+		n->length = i;
+		break;
+	}
+	default: {
+		struct jm *first = v->first;
+		int lone = first && first->key_len && first->key[0] == '$';
+		for (struct jm *m = first; lone && (m = m->next); )
+			if (m->key_len != first->key_len || memcmp(m->key, first->key, m->key_len))
+				lone = 0;
+		if (lone) {
+			/* JSON.parse keeps the last of repeated keys */
+			struct jm *last = first;
+			while (last->next)
+				last = last->next;
+			return tr_tagged(t, last, depth, out);
+		}
+		n = new_node(t->a, N_OBJECT);
+		NODE_OR_NOMEM(n);
+		if ((rc = tr_register(t, n)) || (rc = tr_members(t, v, n, depth, 0)))
+			return rc;
+		rc = normalise(n);
+	}
+	}
+	*out = n;
+	return rc;
+}
+
+/* ==== graph -> V8 bytes ==== */
+
+struct vw {
+	kv_buf b;
+	int64_t next_id;
+};
+
+static int vw_varint(struct vw *w, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+	do {
+		t[n++] = (uint8_t) ((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return kv__buf_put(&w->b, t, n);
+}
+
+static int vw_tag(struct vw *w, int tag)
+{
+	return kv__buf_putc(&w->b, (uint8_t) tag);
+}
+
+static int vw_double(struct vw *w, double d)
+{
+	uint64_t u;
+	uint8_t t[8];
+	memcpy(&u, &d, 8);
+	for (int i = 0; i < 8; i++)
+		t[i] = (uint8_t) (u >> (8 * i));
+	return kv__buf_put(&w->b, t, 8);
+}
+
+static int vw_number(struct vw *w, double d)
+{
+	if (d >= INT32_MIN && d <= INT32_MAX && d == (double) (int32_t) d && !(d == 0 && signbit(d))) {
+		int32_t i = (int32_t) d;
+		int rc = vw_tag(w, 'I');
+		return rc ? rc : vw_varint(w, (uint32_t) ((uint32_t) i << 1 ^ (uint32_t) (i >> 31)));
+	}
+	int rc = vw_tag(w, 'N');
+	return rc ? rc : vw_double(w, d);
+}
+
+static int vw_string(struct vw *w, const uint8_t *s, size_t len)
+{
+	uint32_t cp, max = 0;
+	size_t units = 0;
+	for (size_t i = 0; i < len; ) {
+		i += wtf8_next(s + i, len - i, &cp);
+		if (cp > max)
+			max = cp;
+		units += cp > 0xFFFF ? 2 : 1;
+	}
+	int rc;
+	if (max <= 0xFF) {
+		if ((rc = vw_tag(w, '"')) || (rc = vw_varint(w, units)) || (rc = kv__buf_reserve(&w->b, units)))
+			return rc;
+		for (size_t i = 0; i < len; ) {
+			i += wtf8_next(s + i, len - i, &cp);
+			w->b.data[w->b.len++] = (uint8_t) cp;
+		}
+		return KV_OK;
+	}
+	/* V8 aligns the UTF-16 payload to an even offset from the buffer start */
+	uint64_t bytes = units * 2;
+	size_t vl = 1;
+	for (uint64_t x = bytes; x > 0x7F; x >>= 7)
+		vl++;
+	if ((w->b.len + 1 + vl) & 1 && (rc = vw_tag(w, 0)))
+		return rc;
+	if ((rc = vw_tag(w, 'c')) || (rc = vw_varint(w, bytes)) || (rc = kv__buf_reserve(&w->b, bytes)))
+		return rc;
+	for (size_t i = 0; i < len; ) {
+		i += wtf8_next(s + i, len - i, &cp);
+		uint32_t u[2] = { cp, 0 };
+		int k = 1;
+		if (cp > 0xFFFF) {
+			u[0] = 0xD800 + ((cp - 0x10000) >> 10);
+			u[1] = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+			k = 2;
+		}
+		for (int j = 0; j < k; j++) {
+			w->b.data[w->b.len++] = (uint8_t) u[j];
+			w->b.data[w->b.len++] = (uint8_t) (u[j] >> 8);
+		}
+	}
+	return KV_OK;
+}
+
+/* Z payload: V8 writes whole 64-bit digits */
+static int vw_bigint(struct vw *w, const struct node *n)
+{
+	size_t len = n->len;
+	while (len && n->data[len - 1] == 0)
+		len--;
+	size_t padded = (len + 7) / 8 * 8;
+	int rc = vw_varint(w, (uint64_t) padded << 1 | (len ? n->sub & 1 : 0));
+	if (!rc)
+		rc = kv__buf_put(&w->b, n->data, len);
+	for (size_t i = len; i < padded && !rc; i++)
+		rc = kv__buf_putc(&w->b, 0);
+	return rc;
+}
+
+static int vw_key(struct vw *w, const struct member *m)
+{
+	if (m->is_index)
+		return vw_number(w, (double) m->index);
+	return vw_string(w, m->key, m->key_len);
+}
+
+static int vw_value(struct vw *w, struct node *n, int depth);
+
+static int vw_props(struct vw *w, struct node *n, int depth, int only_named, uint64_t *count)
+{
+	int rc = KV_OK;
+	*count = 0;
+	for (struct member *m = n->first; m && !rc; m = m->next) {
+		if (only_named && m->is_index)
+			continue;
+		if (!(rc = vw_key(w, m)))
+			rc = vw_value(w, m->v, depth + 1);
+		(*count)++;
+	}
+	return rc;
+}
+
+static int vw_value(struct vw *w, struct node *n, int depth)
+{
+	int rc = KV_OK;
+	uint64_t cnt;
+
+	if (depth >= MAX_JSON_DEPTH)
+		return INVALID("value nested deeper than %d levels", MAX_JSON_DEPTH);
+	if (OBJECT_LIKE(n->kind)) {
+		if (n->v8id >= 0) {
+			if (n->writing)
+				return INVALID("an error cannot contain itself in its cause (Deno cannot read it back)");
+			if ((rc = vw_tag(w, '^')))
+				return rc;
+			return vw_varint(w, (uint64_t) n->v8id);
+		}
+		/* a view's buffer gets its id first, as V8 writes it first */
+		if (n->kind == N_VIEW && (rc = vw_value(w, n->ref, depth + 1)))
+			return rc;
+		n->v8id = w->next_id++;
+	}
+	switch (n->kind) {
+	case N_UNDEF: return vw_tag(w, '_');
+	case N_NULL: return vw_tag(w, '0');
+	case N_BOOL: return vw_tag(w, n->sub ? 'T' : 'F');
+	case N_NUM: return vw_number(w, n->num);
+	case N_STR: return vw_string(w, n->data, n->len);
+	case N_BIGINT:
+		return (rc = vw_tag(w, 'Z')) ? rc : vw_bigint(w, n);
+	case N_OBJECT:
+		if ((rc = vw_tag(w, 'o')) || (rc = vw_props(w, n, depth, 0, &cnt)) ||
+		    (rc = vw_tag(w, '{')))
+			return rc;
+		return vw_varint(w, cnt);
+	case N_ARRAY: {
+		size_t items = 0;
+		for (struct member *m = n->first; m && m->is_index; m = m->next)
+			items++;
+		if (items == n->length) {
+			/* hole-less: dense, as V8 writes a packed array */
+			if ((rc = vw_tag(w, 'A')) || (rc = vw_varint(w, n->length)))
+				return rc;
+			for (struct member *m = n->first; m && m->is_index && !rc; m = m->next)
+				rc = vw_value(w, m->v, depth + 1);
+			if (rc || (rc = vw_props(w, n, depth, 1, &cnt)) || (rc = vw_tag(w, '$')))
+				return rc;
+		} else {
+			if ((rc = vw_tag(w, 'a')) || (rc = vw_varint(w, n->length)) ||
+			    (rc = vw_props(w, n, depth, 0, &cnt)) || (rc = vw_tag(w, '@')))
+				return rc;
+		}
+		if ((rc = vw_varint(w, cnt)))
+			return rc;
+		return vw_varint(w, n->length);
+	}
+	case N_DATE:
+		return (rc = vw_tag(w, 'D')) ? rc : vw_double(w, n->num);
+	case N_REGEXP:
+		if ((rc = vw_tag(w, 'R')) || (rc = vw_string(w, n->data, n->len)))
+			return rc;
+		return vw_varint(w, n->flags);
+	case N_MAP: case N_SET:
+		if ((rc = vw_tag(w, n->kind == N_MAP ? ';' : '\'')))
+			return rc;
+		cnt = 0;
+		for (struct member *m = n->first; m && !rc; m = m->next) {
+			if (n->kind == N_MAP && (rc = vw_value(w, m->k, depth + 1)))
+				break;
+			rc = vw_value(w, m->v, depth + 1);
+			cnt += n->kind == N_MAP ? 2 : 1;
+		}
+		if (rc || (rc = vw_tag(w, n->kind == N_MAP ? ':' : ',')))
+			return rc;
+		return vw_varint(w, cnt);
+	case N_ABUF:
+		if ((rc = vw_tag(w, n->resizable ? '~' : 'B')) || (rc = vw_varint(w, n->len)))
+			return rc;
+		if (n->resizable && (rc = vw_varint(w, n->max_len)))
+			return rc;
+		return kv__buf_put(&w->b, n->data, n->len);
+	case N_VIEW:
+		if ((rc = vw_tag(w, 'V')) || (rc = vw_tag(w, n->sub)) ||
+		    (rc = vw_varint(w, n->offset)) || (rc = vw_varint(w, n->length)))
+			return rc;
+		return vw_varint(w, 0);
+	case N_BOXED: {
+		struct node *p = n->ref;
+		switch (p->kind) {
+		case N_BOOL: return vw_tag(w, p->sub ? 'y' : 'x');
+		case N_NUM: return (rc = vw_tag(w, 'n')) ? rc : vw_double(w, p->num);
+		case N_BIGINT: return (rc = vw_tag(w, 'z')) ? rc : vw_bigint(w, p);
+		default: return (rc = vw_tag(w, 's')) ? rc : vw_string(w, p->data, p->len);
+		}
+	}
+	case N_ERROR:
+		if ((rc = vw_tag(w, 'r')))
+			return rc;
+		if (n->sub && (rc = vw_tag(w, n->sub)))
+			return rc;
+		if (n->msg && ((rc = vw_tag(w, 'm')) || (rc = vw_string(w, n->msg->data, n->msg->len))))
+			return rc;
+		if (n->stack && ((rc = vw_tag(w, 's')) || (rc = vw_string(w, n->stack->data, n->stack->len))))
+			return rc;
+		if (n->has_cause) {
+			if ((rc = vw_tag(w, 'c')))
+				return rc;
+			n->writing = 1;
+			rc = vw_value(w, n->ref, depth + 1);
+			n->writing = 0;
+			if (rc)
+				return rc;
+		}
+		return vw_tag(w, '.');
+	}
+	return INVALID("internal: unknown node kind");
+}
+
+/* ==== public entry points ==== */
+
+static int finish_text(kv_buf *b, int rc, char **json, size_t *json_len)
+{
+	if (!rc)
+		rc = kv__buf_putc(b, '\0');
+	if (rc) {
+		kv__buf_free(b);
+		return rc;
+	}
+	*json = (char *) b->data;
+	*json_len = b->len - 1;
+	return KV_OK;
+}
+
+int kv_value_to_json(int encoding, const void *value, size_t value_len,
+                     int flags, char **json, size_t *json_len)
+{
+	struct jw w = { .pretty = (flags & KV_JSON_PRETTY) != 0 };
+	struct arena a = {0};
+	int rc;
+
+	kv__clear_error();
+	if (!json || !json_len || (!value && value_len))
+		return kv__error(KV_MISUSE, "kv_value_to_json: missing argument");
+	const uint8_t *v = value;
+	switch (encoding) {
+	case KV_ENCODING_U64:
+		if (value_len != 8)
+			return CORRUPT("KvU64 value of %zu bytes (must be 8)", value_len);
+		uint64_t u = 0;
+		for (int i = 7; i >= 0; i--)
+			u = u << 8 | v[i];
+		if (!(rc = jw_tag(&w, 0, "$u64")))
+			rc = kv__buf_printf(&w.b, "\"%llu\"", (unsigned long long) u);
+		if (!rc)
+			rc = jw_tag_end(&w, 0);
+		break;
+	case KV_ENCODING_BYTES:
+		if (!(rc = jw_tag(&w, 0, "$bytes")))
+			rc = jw_b64(&w, v, value_len);
+		if (!rc)
+			rc = jw_tag_end(&w, 0);
+		break;
+	case KV_ENCODING_V8: {
+		struct node *root;
+		w.a = &a;
+		if (!(rc = v8_decode(&a, v, value_len, &root)))
+			rc = jw_value(&w, root, 0);
+		break;
+	}
+	default:
+		return CORRUPT("unknown value encoding %d", encoding);
+	}
+	arena_free(&a);
+	return finish_text(&w.b, rc, json, json_len);
+}
+
+int kv_value_from_json(const char *json, size_t json_len, int *encoding,
+                       uint8_t **value, size_t *value_len)
+{
+	struct arena a = {0};
+	struct jr r = { .s = json, .p = json, .end = json + json_len, .a = &a };
+	struct tr t = { .a = &a };
+	struct vw w = {0};
+	struct jv *root;
+	int rc;
+
+	kv__clear_error();
+	if (!json || !encoding || !value || !value_len)
+		return kv__error(KV_MISUSE, "kv_value_from_json: missing argument");
+	rc = jr_value(&r, 0, &root);
+	if (!rc) {
+		jr_ws(&r);
+		if (r.p != r.end)
+			rc = INVALID("invalid JSON at byte %zu: text after the value", (size_t) (r.p - r.s));
+	}
+	kv__buf_free(&r.tmp);
+	if (rc)
+		goto out;
+
+	/* the two tags that are whole values of their own encodings */
+	struct jm *m = root->type == J_OBJ ? root->first : NULL;
+	while (m && m->next && m->next->key_len == m->key_len && !memcmp(m->next->key, m->key, m->key_len))
+		m = m->next;
+	if (m && !m->next && key_is(m, "$u64")) {
+		uint64_t u;
+		if (!parse_u64_text(m->v, &u)) {
+			rc = INVALID("'$u64' must be a decimal string in 0..18446744073709551615");
+			goto out;
+		}
+		if ((rc = kv__buf_reserve(&w.b, 8)))
+			goto out;
+		for (int i = 0; i < 8; i++)
+			w.b.data[w.b.len++] = (uint8_t) (u >> (8 * i));
+		*encoding = KV_ENCODING_U64;
+	} else if (m && !m->next && (key_is(m, "$bytes") || key_is(m, "$Uint8Array"))) {
+		const uint8_t *d;
+		size_t n;
+		if ((rc = tr_b64(&t, m->v, "$bytes", &d, &n)) || (rc = kv__buf_put(&w.b, d, n)))
+			goto out;
+		*encoding = KV_ENCODING_BYTES;
+	} else {
+		struct node *g;
+		if ((rc = tr_value(&t, root, 0, &g)))
+			goto out;
+		if ((rc = vw_tag(&w, 0xFF)) || (rc = vw_varint(&w, V8_WRITE_VERSION)) ||
+		    (rc = vw_value(&w, g, 0)))
+			goto out;
+		*encoding = KV_ENCODING_V8;
+	}
+	/* a zero-length result still needs a pointer the caller can free */
+	if (!w.b.data && (rc = kv__buf_reserve(&w.b, 1)))
+		goto out;
+	*value = w.b.data;
+	*value_len = w.b.len;
+	w.b.data = NULL;
+out:
+	kv__buf_free(&w.b);
+	free(t.objs);
+	arena_free(&a);
+	return rc;
+}
