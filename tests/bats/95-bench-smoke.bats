@@ -14,8 +14,8 @@ check_lines() {
 	# $1: impl; output in $output. Every phase prints one well-formed line.
 	local p
 	for p in $phases; do
-		echo "$output" | jq -e --arg impl "$1" --arg p "$p" \
-			'select(.phase == $p) | select(.impl == $impl and .n > 0 and .seconds >= 0 and .ops_per_s > 0)' >/dev/null ||
+		echo "$output" | jq -se --arg impl "$1" --arg p "$p" \
+			'any(.[]; .phase == $p and .impl == $impl and .n > 0 and .seconds >= 0 and .ops_per_s > 0)' >/dev/null ||
 			{ echo "no valid '$p' line for $1 in: $output" >&2; return 1; }
 	done
 }
@@ -43,7 +43,7 @@ check_lines() {
 	[ -n "$output" ]
 	# every line fsbench prints is JSON, and nothing it did was refused
 	echo "$output" | jq -e . >/dev/null
-	! echo "$output" | jq -e 'select(has("error"))' | grep -q .
+	echo "$output" | jq -se 'all(.[]; has("error") | not)' >/dev/null
 	for p in create stat read getxattr rename unlink; do
 		echo "$output" | grep -q "\"phase\":\"$p" || { echo "no $p phase" >&2; false; }
 	done
