@@ -32,7 +32,7 @@ cat_is() {
 	echo 1 >"$MNT/k"
 	run -0 t cat "$MNT/k"
 	[ "$output" = 1 ]
-	external "update kv set v = x'FF0F4984', version = -1"   # 66, one byte longer
+	external "update kv set v = x'FF0F498401', version = -1"   # 66, one byte longer
 	wait_for cat_is "$MNT/k" 66
 	[ "$(stat -c %s "$MNT/k")" -eq 3 ]
 }
