@@ -14,21 +14,19 @@
  * writer needs to know where a reference came from; both apply one rule,
  * the one V8's serializer applies: the first time an object is written in
  * full and gets the next number, every later occurrence is a reference to
- * that number. The numbers differ between the two sides:
+ * that number. Both sides number the same way, so {"$ref":K} is V8's ^K
+ * (but for views on part of a buffer, below):
  *
- *   - V8 ids count every object-like value (object, array, Date, RegExp,
- *     Map, Set, ArrayBuffer, view, boxed primitive, Error) in the order V8
- *     writes them; a view's ArrayBuffer is written, and numbered, just before
- *     the view.
- *   - $ref K counts the objects of the JSON text in document order (each
- *     counted where its text starts, before what it contains): every plain
- *     JSON object or array and every tagged value that is an object in
- *     JavaScript ($sparse, $object, $date, $regexp, $map, $set, $error,
- *     $boxed, $ArrayBuffer, $DataView, a nested $bytes and the other typed
- *     arrays). $bigint, $number, $undefined and $ref itself are not objects
- *     and are not counted. A view's ArrayBuffer is not visible in JSON and
- *     is not counted, unless the value also holds that ArrayBuffer on its
- *     own, where it is shown (once, in full, and counted) as $ArrayBuffer.
+ *   K counts the objects of the value depth first, each where it starts
+ *   (before what it contains). An object is every object-like value: a
+ *   plain object or array ($object and $sparse included), $date, $regexp,
+ *   $map, $set, $error, $boxed, $ArrayBuffer, and every view (a nested
+ *   $bytes, $DataView and the other typed arrays), which counts twice: its
+ *   ArrayBuffer, then itself, because V8 writes the buffer first. $bigint,
+ *   $number, $undefined and $ref itself are not objects.
+ *
+ * So {a: u8, b: u8} is {"a":{"$bytes":"AQID"},"b":{"$ref":2}}, and
+ * {a: u8, b: u8.buffer} is {"a":{"$bytes":"AQID"},"b":{"$ref":1}}.
  *
  * Because both writers use "first occurrence in full", the graph can be
  * written in any member order. That matters: JavaScript orders an object's
@@ -38,11 +36,21 @@
  * writer sees it, whatever order the input had.
  *
  * What JSON cannot keep of a view: only its type and the bytes it shows are
- * kept. Its offset into a larger buffer, the buffer's other bytes, sharing
- * one buffer between several views, and the length-tracking flag are lost;
- * writing the JSON back gives each view a buffer of its own holding exactly
- * its bytes. A resizable ArrayBuffer on its own keeps its maximum length:
+ * kept; writing the JSON back gives each view a buffer of its own holding
+ * exactly those bytes. When a view shows all of a fixed-size buffer, that
+ * buffer is the view's own and its identity is kept ({"$ref"} to it works).
+ * Otherwise its offset, the buffer's other bytes, the sharing of one buffer
+ * by several views and the length-tracking flag are lost; the view's own
+ * number then goes to the copy, and the real buffer, if the value also
+ * holds it elsewhere, is shown there in full as $ArrayBuffer. A resizable
+ * ArrayBuffer on its own keeps its maximum length:
  * {"$ArrayBuffer":{"bytes":"<base64>","maxByteLength":N}}.
+ *
+ * Arrays with holes or named properties are
+ * {"$sparse":{"length":L,"items":{...}}}, items holding what Object.keys
+ * lists: indices ascending, then names. Written back, an array whose items
+ * fill 0..L-1 is dense ('A'), as V8 writes a packed array, else sparse.
+ * The invalid date is {"$date":null}.
  *
  * Host objects (tag '\', Deno's web objects such as Blob) carry a payload
  * only Deno can parse, so not even their end can be found: such values are
@@ -1108,7 +1116,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-/* Date.prototype.toISOString, or "Invalid Date" (what String(date) says) */
+/* Date.prototype.toISOString (the invalid date is written null by the caller) */
 static void format_date(double t, char out[64])
 {
 	if (isnan(t)) {
@@ -1165,33 +1173,27 @@ static int jw_array(struct jw *w, struct node *n, int depth)
 		}
 		return rc ? rc : jw_close(w, i, depth, ']');
 	}
-	/* {"$sparse":{"length":L,"items":{"3":v},"props":{"k":v}}} */
+	/* {"$sparse":{"length":L,"items":{"3":v,"name":v}}}: items in Object.keys order */
 	int d1 = depth + 1, d2 = depth + 2;
 	if ((rc = jw_tag(w, depth, "$sparse")) || (rc = kv__buf_putc(&w->b, '{')) ||
 	    (rc = jw_ckey(w, 0, d1, "length")) ||
 	    (rc = kv__buf_printf(&w->b, "%llu", (unsigned long long) n->length)) ||
 	    (rc = jw_ckey(w, 1, d1, "items")) || (rc = kv__buf_putc(&w->b, '{')))
 		return rc;
-	for (m = n->first, i = 0; m && m->is_index && !rc; m = m->next, i++) {
+	for (m = n->first, i = 0; m && !rc; m = m->next, i++) {
 		char k[16];
 		int kl = snprintf(k, sizeof(k), "%u", m->index);
-		if (!(rc = jw_key(w, i, d2, (const uint8_t *) k, (size_t) kl)))
+		if (m->is_index)
+			rc = jw_key(w, i, d2, (const uint8_t *) k, (size_t) kl);
+		else
+			rc = jw_key(w, i, d2, m->key, m->key_len);
+		if (!rc)
 			rc = jw_value(w, m->v, d2 + 1);
 	}
 	if (!rc)
 		rc = jw_close(w, i, d2, '}');
-	if (props && !rc) {
-		if (!(rc = jw_ckey(w, 2, d1, "props")))
-			rc = kv__buf_putc(&w->b, '{');
-		for (i = 0; m && !rc; m = m->next, i++) {
-			if (!(rc = jw_key(w, i, d2, m->key, m->key_len)))
-				rc = jw_value(w, m->v, d2 + 1);
-		}
-		if (!rc)
-			rc = jw_close(w, i, d2, '}');
-	}
 	if (!rc)
-		rc = jw_close(w, 3, d1, '}');
+		rc = jw_close(w, 2, d1, '}');
 	return rc ? rc : jw_tag_end(w, depth);
 }
 
@@ -1208,6 +1210,20 @@ static int jw_value(struct jw *w, struct node *n, int depth)
 			if (!(rc = jw_tag(w, depth, "$ref")))
 				rc = kv__buf_printf(&w->b, "%lld", (long long) n->json_k);
 			return rc ? rc : jw_tag_end(w, depth);
+		}
+		/*
+		 * A view's buffer takes the number before the view, as in V8,
+		 * because the JSON reader gives each view a buffer of its own
+		 * numbered so. That buffer is the real one only when the view
+		 * shows all of a fixed-size buffer not numbered yet; otherwise
+		 * the number goes to the copy, and the real buffer, if the value
+		 * also holds it elsewhere, is shown there in full.
+		 */
+		if (n->kind == N_VIEW) {
+			struct node *b = n->ref;
+			if (b->json_k < 0 && n->offset == 0 && n->length == b->len && !b->resizable)
+				b->json_k = w->next_k;
+			w->next_k++;
 		}
 		n->json_k = w->next_k++;
 	}
@@ -1242,7 +1258,7 @@ static int jw_value(struct jw *w, struct node *n, int depth)
 		char t[64];
 		format_date(n->num, t);
 		if (!(rc = jw_tag(w, depth, "$date")))
-			rc = jw_cstr(w, t);
+			rc = isnan(n->num) ? kv__buf_put(&w->b, "null", 4) : jw_cstr(w, t);
 		return rc ? rc : jw_tag_end(w, depth);
 	}
 	case N_REGEXP: {
@@ -1708,12 +1724,12 @@ static int read2(const uint8_t **p, const uint8_t *end, int n, int *out)
 /*
  * The date forms JavaScript's Date.parse reads for sure: YYYY-MM-DD or
  * +-YYYYYY-MM-DD, optionally THH:mm, :ss, .fraction, then Z or +-HH:mm
- * (required with a time, as we have no local time zone). "Invalid Date"
- * is the invalid date.
+ * (required with a time, as we have no local time zone). null (what we
+ * write) or "Invalid Date" (what String(date) says) is the invalid date.
  */
 static int parse_date(const struct jv *v, double *out)
 {
-	if (jv_is_str(v, "Invalid Date")) {
+	if (v->type == J_NULL || jv_is_str(v, "Invalid Date")) {
 		*out = NAN;
 		return 1;
 	}
@@ -1834,11 +1850,9 @@ static int tr_members(struct tr *t, struct jv *o, struct node *n, int depth, int
 		m->key = v[i]->key;
 		m->key_len = v[i]->key_len;
 		m->is_index = array_index(m->key, m->key_len, &m->index);
-		if (array_items == 1 && !m->is_index)
-			rc = INVALID("'$sparse' items key is not an array index");
-		else if (array_items == 2 && (m->is_index || key_is(v[i], "length")))
-			rc = INVALID("'$sparse' props key is an array index or \"length\"; use items");
-		else if (array_items == 1 && m->index >= n->length)
+		if (array_items && !m->is_index && key_is(v[i], "length"))
+			rc = INVALID("'$sparse' items cannot set \"length\"");
+		else if (array_items && m->is_index && m->index >= n->length)
 			rc = INVALID("'$sparse' item %u is not below its length", m->index);
 		if (!rc)
 			rc = tr_value(t, v[i]->v, depth + 1, &m->v);
@@ -1849,26 +1863,19 @@ static int tr_members(struct tr *t, struct jv *o, struct node *n, int depth, int
 
 static int tr_sparse(struct tr *t, struct jv *v, struct node *n, int depth)
 {
-	struct jv *len = NULL, *items = NULL, *props = NULL;
+	struct jv *len = NULL, *items = NULL;
 	int bad = v->type != J_OBJ;
 	for (struct jm *m = bad ? NULL : v->first; m; m = m->next) {
 		if (key_is(m, "length"))
 			len = m->v;
 		else if (key_is(m, "items"))
 			items = m->v;
-		else if (key_is(m, "props"))
-			props = m->v;
 		else
 			bad = 1;
 	}
-	if (bad || !len || !jv_uint(len, 0xFFFFFFFFu, &n->length) ||
-	    (items && items->type != J_OBJ) || (props && props->type != J_OBJ))
-		return INVALID("'$sparse' must be {\"length\":L,\"items\":{...},\"props\":{...}} with L in 0..4294967295");
-	int rc = KV_OK;
-	if (items)
-		rc = tr_members(t, items, n, depth, 1);
-	if (props && !rc)
-		rc = tr_members(t, props, n, depth, 2);
+	if (bad || !len || !jv_uint(len, 0xFFFFFFFFu, &n->length) || (items && items->type != J_OBJ))
+		return INVALID("'$sparse' must be {\"length\":L,\"items\":{...}} with L in 0..4294967295");
+	int rc = items ? tr_members(t, items, n, depth, 1) : KV_OK;
 	return rc ? rc : normalise(n);
 }
 
@@ -1967,12 +1974,20 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 		kind = N_VIEW;
 	}
 	n->kind = (uint8_t) kind;
+	struct node *buf = NULL;
+	if (kind == N_VIEW) {
+		/* the view's buffer is numbered just before it, as V8 numbers them */
+		buf = new_node(t->a, N_ABUF);
+		NODE_OR_NOMEM(buf);
+		if ((rc = tr_register(t, buf)))
+			return rc;
+	}
 	if ((rc = tr_register(t, n)))
 		return rc;
 	switch (kind) {
 	case N_DATE:
 		if (!parse_date(v, &n->num))
-			return INVALID("'$date' must be an ISO date like \"2024-01-01T00:00:00.000Z\" or \"Invalid Date\"");
+			return INVALID("'$date' must be an ISO date like \"2024-01-01T00:00:00.000Z\" or null");
 		return KV_OK;
 	case N_REGEXP:
 		return tr_regexp(v, n);
@@ -2016,8 +2031,7 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 			return INVALID("'$ArrayBuffer' holds more than its maxByteLength");
 		return KV_OK;
 	case N_VIEW: {
-		struct node *b = new_node(t->a, N_ABUF);
-		NODE_OR_NOMEM(b);
+		struct node *b = buf;
 		if ((rc = tr_b64(t, v, tagname(m, nb), &b->data, &b->len)))
 			return rc;
 		if (b->len % (size_t) view_element_size(sub))
