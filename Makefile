@@ -25,8 +25,8 @@ CFLAGS     = -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize
 LDFLAGS   += -fsanitize=$(SANITIZE)
 endif
 
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 sqlite3 libcjson 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs fuse3 sqlite3 libcjson 2>/dev/null)
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 sqlite3 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs fuse3 sqlite3 2>/dev/null)
 ALL_CFLAGS   = $(WARN) -D_GNU_SOURCE -Iengine -Ifs $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LIBS         = $(DEPS_LIBS) -lpthread -lm
 
