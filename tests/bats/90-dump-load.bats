@@ -281,5 +281,6 @@ LINES
 	[[ $(tail -n 1 dump.out) == "{\"key\":[\"n\",$((n - 1))],\"value\":{\"i\":$((n - 1)),\"s\":\"value $((n - 1))\"},"* ]]
 	rss=$(awk -F': *' '/Maximum resident set size/ { print $2 }' time.txt)
 	echo "max RSS: $rss kB" >&2
-	[ "$rss" -lt 65536 ]
+	# a sanitizer build keeps freed memory in quarantine: no bound to check there
+	[ "${KVFS_BUILD:-build}" != build ] || [ "$rss" -lt 65536 ]
 }
