@@ -80,10 +80,15 @@ struct fs_scratch {
 	struct fs_scratch *next;
 };
 
-/* A directory made by mkdir with no keys under it (yet). */
+/*
+ * A directory made by mkdir with no keys under it (yet), or (`file`) a key
+ * created and closed without content: an empty file until a value is
+ * written to it.
+ */
 struct fs_memdir {
 	uint8_t *key;
 	size_t key_len;
+	int file;
 	struct fs_memdir *next;
 };
 
@@ -148,10 +153,14 @@ void fs_scratch_remove(struct fs_data *fs, struct fs_scratch *s);
 int fs_scratch_put(struct fs_scratch *s, const char *buf, size_t len, off_t off);
 int fs_scratch_truncate(struct fs_scratch *s, size_t len);
 
-/* Memory-only directories (call with fs->lock held). */
+/* Memory-only directories and empty files (call with fs->lock held). */
 int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len);      /* key or a longer one */
-int fs_memdir_exact(struct fs_data *fs, const uint8_t *key, size_t key_len);
+int fs_memdir_exact(struct fs_data *fs, const uint8_t *key, size_t key_len);    /* directories only */
+/* 'd' a directory (marked, or holding memory entries), 'f' an empty file, 0 neither. */
+int fs_memdir_type(struct fs_data *fs, const uint8_t *key, size_t key_len);
 int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len);
+int fs_memfile_add(struct fs_data *fs, const uint8_t *key, size_t key_len);
+void fs_memfile_remove(struct fs_data *fs, const uint8_t *key, size_t key_len);
 void fs_memdir_remove(struct fs_data *fs, const uint8_t *key, size_t key_len, int tree);
 /* Keys are stored under `key`: it and its ancestors need no memory entry. */
 void fs_memdir_stored(struct fs_data *fs, const uint8_t *key, size_t key_len);

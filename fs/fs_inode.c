@@ -23,9 +23,10 @@
  * it); an inode that was overwritten by the rename is detached: it keeps
  * its key for open handles but lookups no longer find it.
  *
- * Scratch files (dot-names other than the reserved ones) and directories
- * made by mkdir with no keys under them live in two short lists: they grow
- * only with what users create through the mount, so a linear scan is fine.
+ * Scratch files (dot-names other than the reserved ones), directories
+ * made by mkdir with no keys under them and keys created without content
+ * (`touch new`) live in two short lists: they grow only with what users
+ * create through the mount, so a linear scan is fine.
  *
  * Everything here runs under fs->lock, which is never held across an
  * engine or FUSE call.
@@ -456,15 +457,29 @@ int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len)
 int fs_memdir_exact(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
-		if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+		if (!m->file && m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
 			return 1;
 	return 0;
 }
 
-int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len)
+int fs_memdir_type(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
-	if (fs_memdir_exact(fs, key, key_len))
-		return 0;
+	int t = 0;
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next) {
+		if (m->key_len < key_len || memcmp(m->key, key, key_len) != 0)
+			continue;
+		if (!m->file || m->key_len > key_len)
+			return 'd';
+		t = 'f';
+	}
+	return t;
+}
+
+static int memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len, int file)
+{
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
+		if (m->file == file && m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+			return 0;
 	struct fs_memdir *m = calloc(1, sizeof(*m));
 	if (!m || !(m->key = malloc(key_len ? key_len : 1))) {
 		free(m);
@@ -472,9 +487,35 @@ int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len)
 	}
 	memcpy(m->key, key, key_len);
 	m->key_len = key_len;
+	m->file = file;
 	m->next = fs->memdirs;
 	fs->memdirs = m;
 	return 0;
+}
+
+int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	return memdir_add(fs, key, key_len, 0);
+}
+
+int fs_memfile_add(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	return memdir_add(fs, key, key_len, 1);
+}
+
+void fs_memfile_remove(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	struct fs_memdir **pp = &fs->memdirs;
+	while (*pp) {
+		struct fs_memdir *m = *pp;
+		if (m->file && m->key_len == key_len && memcmp(m->key, key, key_len) == 0) {
+			*pp = m->next;
+			free(m->key);
+			free(m);
+		} else {
+			pp = &m->next;
+		}
+	}
 }
 
 void fs_memdir_remove(struct fs_data *fs, const uint8_t *key, size_t key_len, int tree)

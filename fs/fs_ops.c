@@ -215,9 +215,10 @@ static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
 }
 
 /*
- * What a key is in the tree: 'd' directory, 'f' file, 0 absent (or an
- * errno in *err). A key with a value and a memory-only directory marker
- * is a directory too (the way to give a file key children).
+ * What a key is in the tree: 'd' directory, 'f' file, 'e' an empty file
+ * kept in memory (created, never written), 0 absent (or an errno in *err).
+ * A key with a value and a memory-only directory marker is a directory too
+ * (the way to give a file key children).
  */
 static int key_type(struct fs_data *fs, const uint8_t *key, size_t key_len,
                     kv_entry **ep, int *err)
@@ -228,23 +229,32 @@ static int key_type(struct fs_data *fs, const uint8_t *key, size_t key_len,
 
 	*err = 0;
 	pthread_mutex_lock(&fs->lock);
-	mem = fs_memdir_has(fs, key, key_len);
+	mem = fs_memdir_type(fs, key, key_len);
 	pthread_mutex_unlock(&fs->lock);
 	if (rc == KV_NOTFOUND) {
 		if (ep)
 			*ep = NULL;
-		return mem ? 'd' : 0;
+		return mem == 'f' ? 'e' : mem;
 	}
 	if (rc != KV_OK) {
 		*err = fs_errno(rc);
 		return 0;
 	}
-	int t = (e->flags & KV_ENTRY_CHILDREN) || mem ? 'd' : 'f';
+	int t = (e->flags & KV_ENTRY_CHILDREN) || mem == 'd' ? 'd' : 'f';
 	if (ep)
 		*ep = e;
 	else
 		kv_free(e);
 	return t;
+}
+
+/* Is `key` an empty file kept in memory? */
+static int is_memfile(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	pthread_mutex_lock(&fs->lock);
+	int t = fs_memdir_type(fs, key, key_len);
+	pthread_mutex_unlock(&fs->lock);
+	return t == 'f';
 }
 
 /* ---- lookup, forget, getattr, setattr ---- */
@@ -293,6 +303,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		case 'f':
 			file_attr(fs, e, &st);
 			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e);
+			break;
+		case 'e':
+			base_attr(fs, &st, S_IFREG | 0644);
+			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, NULL);
 			break;
 		default:
 			if (!err)
@@ -348,10 +362,10 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 		file_attr(fs, e, st);
 		note_seen(fs, ino, e, st->st_size);
 	} else {
-		/* Gone, or created and not yet written: only open handles see it. */
+		/* Gone, or created and not yet written: empty while kept or open. */
 		pthread_mutex_lock(&fs->lock);
 		struct fs_inode *in = fs_inode_get(fs, ino);
-		if (in && in->opens)
+		if ((in && in->opens) || fs_memdir_type(fs, key, key_len) == 'f')
 			base_attr(fs, st, S_IFREG | 0644);
 		else
 			err = ENOENT;
@@ -504,7 +518,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		h->cap = h->len;
 	} else if (rc != KV_OK && rc != KV_NOTFOUND) {
 		err = fs_errno(rc);
-	} else if (rc == KV_NOTFOUND && !h->writable) {
+	} else if (rc == KV_NOTFOUND && !h->writable && !is_memfile(fs, key, key_len)) {
 		err = ENOENT;
 	}
 	if (err)
@@ -730,6 +744,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	pthread_mutex_lock(&fs->lock);
 	/* Keys now exist under the parent: it needs no memory marker. */
 	fs_memdir_stored(fs, key, parent_len(key, key_len));
+	fs_memfile_remove(fs, key, key_len);
 	pthread_mutex_unlock(&fs->lock);
 	/* The kernel's pages hold the text as written, not as stored. */
 	fs_notify_inode(fs, h->in->ino);
@@ -807,6 +822,14 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 				err = EISDIR;
 			if (err)
 				break;
+			if (!t) {
+				/* Shown as an empty file until a value is written (touch). */
+				pthread_mutex_lock(&fs->lock);
+				err = fs_memfile_add(fs, n.key, n.key_len) < 0 ? ENOMEM : 0;
+				pthread_mutex_unlock(&fs->lock);
+				if (err)
+					break;
+			}
 		}
 		base_attr(fs, &st, S_IFREG | 0644);
 		in = fs_inode_ref(fs, FS_FILE, n.key, n.key_len, NULL, 1);
@@ -968,12 +991,22 @@ struct fs_dirent_v {
 	mode_t type;
 };
 
+/* A memory-only child (a mkdir'd directory or an empty file) to merge into the keys. */
+struct fs_dirent_m {
+	uint8_t *key;           /* the child's whole key */
+	size_t len;
+	char *name;
+	int dir;
+};
+
 struct fs_dirh {
 	pthread_mutex_t lock;
 	uint8_t *key;           /* the directory's key */
 	size_t key_len;
-	struct fs_dirent_v *virt;  /* .value, scratch files, memory-only dirs (snapshot at opendir) */
+	struct fs_dirent_v *virt;  /* .value and scratch files (snapshot at opendir) */
 	size_t nvirt;
+	struct fs_dirent_m *mem;   /* memory-only children in key order (snapshot at opendir) */
+	size_t nmem;
 	/* Key entries of the last reply, so a cookie inside it resumes there. */
 	off_t *boff;
 	uint8_t **bkey;
@@ -990,9 +1023,14 @@ static void dirh_free(struct fs_dirh *d)
 		return;
 	for (size_t i = 0; i < d->nvirt; i++)
 		free(d->virt[i].name);
+	for (size_t i = 0; i < d->nmem; i++) {
+		free(d->mem[i].key);
+		kv_free(d->mem[i].name);
+	}
 	for (size_t i = 0; i < d->nbatch; i++)
 		free(d->bkey[i]);
 	free(d->virt);
+	free(d->mem);
 	free(d->boff);
 	free(d->bkey);
 	free(d->blen);
@@ -1015,6 +1053,81 @@ static int virt_add(struct fs_dirh *d, const char *name, mode_t type)
 		return ENOMEM;
 	v[d->nvirt++].type = type;
 	return 0;
+}
+
+/* Encoded keys sort as the keys do: bytewise, a prefix first. */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static int dirent_m_cmp(const void *x, const void *y)
+{
+	const struct fs_dirent_m *a = x, *b = y;
+	int c = key_cmp(a->key, a->len, b->key, b->len);
+	return c ? c : b->dir - a->dir;   /* a directory before a file of the same key */
+}
+
+/*
+ * Snapshot the memory-only children of d->key (not yet stored), sorted,
+ * one per key. 0 or an errno.
+ */
+static int dirh_memory_children(struct fs_data *fs, struct fs_dirh *d)
+{
+	size_t n = 0, cap = 0;
+	struct fs_dirent_m *mem = NULL;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_memdir *m = fs->memdirs; m && !err; m = m->next) {
+		size_t span;
+		if (m->key_len <= d->key_len || memcmp(m->key, d->key, d->key_len) != 0 ||
+		    kv_part_span(m->key, m->key_len, d->key_len, &span) != KV_OK)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			struct fs_dirent_m *g = realloc(mem, cap * sizeof(*g));
+			if (!g) {
+				err = ENOMEM;
+				break;
+			}
+			mem = g;
+		}
+		size_t len = d->key_len + span;
+		if (!(mem[n].key = malloc(len))) {
+			err = ENOMEM;
+			break;
+		}
+		memcpy(mem[n].key, m->key, len);
+		mem[n].len = len;
+		mem[n].name = NULL;
+		mem[n].dir = !(m->file && m->key_len == len);
+		n++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (n)
+		qsort(mem, n, sizeof(*mem), dirent_m_cmp);
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		kv_entry *e = NULL;
+		int keep = !err && (out == 0 || key_cmp(mem[out - 1].key, mem[out - 1].len,
+		                                        mem[i].key, mem[i].len) != 0);
+		/* Listed from memory only while nothing is stored under it. */
+		if (keep && kv_lookup(fs->db, mem[i].key, mem[i].len, &e) != KV_NOTFOUND)
+			keep = 0;
+		kv_free(e);
+		if (keep && kv_name_from_part(mem[i].key + d->key_len, mem[i].len - d->key_len,
+		                              &mem[i].name) != KV_OK)
+			keep = 0;
+		if (keep)
+			mem[out++] = mem[i];
+		else
+			free(mem[i].key);
+	}
+	d->mem = mem;
+	d->nmem = out;
+	return err;
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1043,44 +1156,14 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		err = virt_add(d, ".value", S_IFREG);
 	kv_free(e);
 
-	/* Memory-only children: copy their names out under the lock. */
-	size_t nmem = 0;
-	uint8_t **mem = NULL;
-	size_t *memlen = NULL;
+	/* Scratch files: copy their names out under the lock. */
 	pthread_mutex_lock(&fs->lock);
 	for (struct fs_scratch *s = fs->scratch; s && !err; s = s->next)
 		if (s->dir_len == d->key_len && memcmp(s->dir, d->key, d->key_len) == 0)
 			err = virt_add(d, s->name, S_IFREG);
-	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
-		nmem++;
-	mem = calloc(nmem + 1, sizeof(*mem));
-	memlen = calloc(nmem + 1, sizeof(*memlen));
-	nmem = 0;
-	for (struct fs_memdir *m = fs->memdirs; mem && memlen && m; m = m->next) {
-		if (m->key_len <= d->key_len || memcmp(m->key, d->key, d->key_len) != 0)
-			continue;
-		size_t span;
-		if (kv_part_span(m->key, m->key_len, d->key_len, &span) != KV_OK)
-			continue;
-		if ((mem[nmem] = malloc(d->key_len + span))) {
-			memcpy(mem[nmem], m->key, d->key_len + span);
-			memlen[nmem++] = d->key_len + span;
-		}
-	}
 	pthread_mutex_unlock(&fs->lock);
-	for (size_t i = 0; i < nmem; i++) {
-		char *name = NULL;
-		/* Listed here only while nothing is stored under it (no duplicate). */
-		if (!err && kv_lookup(fs->db, mem[i], memlen[i], &e) == KV_NOTFOUND &&
-		    kv_name_from_part(mem[i] + d->key_len, memlen[i] - d->key_len, &name) == KV_OK)
-			err = virt_add(d, name, S_IFDIR);
-		kv_free(e);
-		e = NULL;
-		kv_free(name);
-		free(mem[i]);
-	}
-	free(mem);
-	free(memlen);
+	if (!err)
+		err = dirh_memory_children(fs, d);
 out:
 	if (err) {
 		dirh_free(d);
@@ -1136,8 +1219,9 @@ static ino_t pseudo_ino(const uint8_t *key, size_t len)
 }
 
 /*
- * Offsets: 1 ".", 2 "..", 3.. the snapshot of memory entries, then one
- * cookie per key entry, counting on from there. The handle remembers the
+ * Offsets: 1 ".", 2 "..", 3.. the snapshot of dot-names (.value, scratch
+ * files), then one cookie per key entry (stored keys merged in key order
+ * with the memory-only directories and empty files), counting on from there. The handle remembers the
  * key entries of its last reply, so the kernel resuming at any cookie of
  * that reply (the normal case) costs one seek; any other cookie replays
  * the listing from the start (seekdir to an older position).
@@ -1215,67 +1299,105 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		err = fs_errno(rc);
 		goto done;
 	}
-	const kv_entry *e;
-	while ((rc = kv_iter_next(it, &e)) == KV_OK) {
+	/* Stored children and memory-only ones, merged in key order. */
+	size_t mi = 0;
+	while (after_copy && mi < d->nmem &&
+	       key_cmp(d->mem[mi].key, d->mem[mi].len, after_copy, after_len) <= 0)
+		mi++;
+	const kv_entry *e = NULL;
+	int have = 0, ended = 0;
+	for (;;) {
+		if (!have && !ended) {
+			rc = kv_iter_next(it, &e);
+			have = rc == KV_OK;
+			ended = !have;
+		}
+		const struct fs_dirent_m *m = NULL;
+		if (mi < d->nmem) {
+			int c = have ? key_cmp(d->mem[mi].key, d->mem[mi].len, e->key, e->key_len) : -1;
+			if (c == 0) {
+				mi++;   /* stored since opendir: list the key */
+				continue;
+			}
+			if (c < 0)
+				m = &d->mem[mi];
+		}
+		if (!m && !have)
+			break;
+		const uint8_t *key = m ? m->key : e->key;
+		size_t key_len = m ? m->len : e->key_len;
 		if (skip) {
 			skip--;
 			next++;
+			if (m)
+				mi++;
+			else
+				have = 0;
 			continue;
 		}
-		char *name = NULL;
-		if (kv_name_from_part(e->key + d->key_len, e->key_len - d->key_len, &name) != KV_OK)
+		char *owned = NULL;
+		if (!m && kv_name_from_part(e->key + d->key_len, e->key_len - d->key_len, &owned) != KV_OK) {
+			have = 0;
 			continue;   /* a key this mount cannot name */
-		int isdir = (e->flags & KV_ENTRY_CHILDREN) != 0;
+		}
+		const char *name = m ? m->name : owned;
+		int isdir = m ? m->dir : (e->flags & KV_ENTRY_CHILDREN) != 0;
 		struct stat st;
 		size_t n;
 		if (plus) {
 			n = fuse_add_direntry_plus(req, NULL, 0, name, NULL, next);
 			if (n > size - used) {
-				kv_free(name);
+				kv_free(owned);
 				break;
 			}
 			if (isdir)
 				dir_attr(fs, &st);
+			else if (m)
+				base_attr(fs, &st, S_IFREG | 0644);
 			else
 				file_attr(fs, e, &st);
 			struct fs_inode *in = fs_inode_ref(fs, isdir ? FS_DIR : FS_FILE,
-			                                   e->key, e->key_len, NULL, 1);
+			                                   key, key_len, NULL, 1);
 			struct fuse_entry_param ep = { .attr = st };
 			if (in) {
 				ep.ino = in->ino;
 				ep.attr.st_ino = in->ino;
 				ep.attr_timeout = ep.entry_timeout = fs->opt.timeout;
-				if (!isdir)
+				if (!isdir && !m)
 					note_seen(fs, in->ino, e, st.st_size);
 			} else {
-				ep.attr.st_ino = pseudo_ino(e->key, e->key_len);
+				ep.attr.st_ino = pseudo_ino(key, key_len);
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, next);
 		} else {
 			memset(&st, 0, sizeof(st));
 			st.st_mode = isdir ? S_IFDIR : S_IFREG;
-			st.st_ino = pseudo_ino(e->key, e->key_len);
+			st.st_ino = pseudo_ino(key, key_len);
 			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
 			if (n > size - used) {
-				kv_free(name);
+				kv_free(owned);
 				break;
 			}
 		}
-		kv_free(name);
+		kv_free(owned);
 		used += n;
-		if (batch_add(d, next, e->key, e->key_len)) {
+		if (batch_add(d, next, key, key_len)) {
 			err = ENOMEM;
 			break;
 		}
 		free(d->last_key);
-		d->last_key = malloc(e->key_len);
+		d->last_key = malloc(key_len);
 		if (!d->last_key) {
 			err = ENOMEM;
 			break;
 		}
-		memcpy(d->last_key, e->key, e->key_len);
-		d->last_len = e->key_len;
+		memcpy(d->last_key, key, key_len);
+		d->last_len = key_len;
 		d->last_off = next++;
+		if (m)
+			mi++;
+		else
+			have = 0;
 	}
 	if (rc != KV_OK && rc != KV_DONE && !err)
 		err = fs_errno(rc);
@@ -1424,7 +1546,12 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			err = ENOENT;
 		else if (!err && !t)
 			err = ENOENT;
-		else if (!err) {
+		else if (!err && t == 'e') {
+			pthread_mutex_lock(&fs->lock);
+			fs_memfile_remove(fs, n.key, n.key_len);
+			pthread_mutex_unlock(&fs->lock);
+			after_remove(fs, n.dir, n.dir_len);
+		} else if (!err) {
 			int rc = kv_delete(fs->db, n.key, n.key_len, NULL);
 			err = fs_errno(rc);
 			if (err)
@@ -1564,6 +1691,7 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 	              FS_FILE, dst->key, dst->key_len, NULL);
 	pthread_mutex_lock(&fs->lock);
 	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	fs_memfile_remove(fs, dst->key, dst->key_len);
 	struct fs_inode *in = fs_inode_find(fs, FS_FILE, dst->key, dst->key_len, NULL);
 	fuse_ino_t ino = in ? in->ino : 0;
 	pthread_mutex_unlock(&fs->lock);
@@ -1664,6 +1792,7 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	if (s)
 		fs_scratch_remove(fs, s);
 	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	fs_memfile_remove(fs, dst->key, dst->key_len);
 	pthread_mutex_unlock(&fs->lock);
 	fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
 	              FS_FILE, dst->key, dst->key_len, NULL);
@@ -1676,6 +1805,53 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 out:
 	free(text);
 	return err;
+}
+
+/*
+ * An empty file kept in memory renamed: it stays in memory under its new
+ * name; nothing is stored, so it cannot replace a stored value.
+ */
+static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                          unsigned flags)
+{
+	int err = 0, t = 0;
+
+	if (dst->kind == N_KEY) {
+		if (keys_equal(src->key, src->key_len, dst->key, dst->key_len))
+			return 0;
+		t = key_type(fs, dst->key, dst->key_len, NULL, &err);
+		if (err)
+			return err;
+		if (t == 'd')
+			return EISDIR;
+		if (t && (flags & RENAME_NOREPLACE))
+			return EEXIST;
+	}
+	if (dst->kind == N_VALUE || t == 'f') {
+		log_path(fs, "store", dst->dir, dst->dir_len,
+		         dst->kind == N_VALUE ? NULL : dst->name, "an empty file is not a value");
+		return EINVAL;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (dst->kind == N_SCRATCH) {
+		if (!fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name) &&
+		    !fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name))
+			err = ENOMEM;
+	} else if (fs_memfile_add(fs, dst->key, dst->key_len) < 0) {
+		err = ENOMEM;
+	}
+	if (!err)
+		fs_memfile_remove(fs, src->key, src->key_len);
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		return err;
+	fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
+	              dst->kind == N_SCRATCH ? FS_SCRATCH : FS_FILE,
+	              dst->kind == N_SCRATCH ? dst->dir : dst->key,
+	              dst->kind == N_SCRATCH ? dst->dir_len : dst->key_len,
+	              dst->kind == N_SCRATCH ? dst->name : NULL);
+	after_remove(fs, src->dir, src->dir_len);
+	return 0;
 }
 
 /*
@@ -1702,7 +1878,7 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	t = key_type(fs, dst->key, dst->key_len, NULL, &err);
 	if (err)
 		return err;
-	if (t == 'f')
+	if (t == 'f' || t == 'e')
 		return ENOTDIR;
 	if (t == 'd') {
 		kv_entry *d = NULL;
@@ -1814,6 +1990,9 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			break;
 		case 'f':
 			err = rename_file(fs, &src, &dst, e, flags);
+			break;
+		case 'e':
+			err = rename_memfile(fs, &src, &dst, flags);
 			break;
 		default:
 			err = err ? err : ENOENT;

@@ -83,3 +83,65 @@ setup() {
 	run -0 t cat "$MNT/big/k099999"
 	[ "$output" = true ]
 }
+
+@test "memory-only directories and empty files are listed in key order with stored keys" {
+	echo 1 >"$MNT/a"
+	echo 2 >"$MNT/c"
+	echo 3 >"$MNT/7n"
+	mkdir "$MNT/b" "$MNT/5"
+	touch "$MNT/d" "$MNT/0x01"
+	mkdir "$MNT/s"
+	echo 4 >"$MNT/s/k"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 4 ]
+	# bytes < strings < bigints < numbers, stored or not
+	run -0 t ls -f "$MNT"
+	[ "$output" = "$(printf '%s\n' . .. 0x01 a b c d s 7n 5)" ]
+	# readdirplus too (ls -l), and the same order from a cold cache
+	run -0 t ls -Ual "$MNT"
+	[ "$(echo "$output" | awk 'NR > 1 { print $NF }' | tr '\n' ' ')" = ". .. 0x01 a b c d s 7n 5 " ]
+}
+
+@test "touch of a new key: an empty file kept in memory until a value is written" {
+	echo 1 >"$MNT/old"
+	before=$(rows)
+	run -0 t touch "$MNT/new"
+	[ -f "$MNT/new" ]
+	[ "$(stat -c %s "$MNT/new")" -eq 0 ]
+	run -0 t cat "$MNT/new"
+	[ -z "$output" ]
+	[ "$(rows)" = "$before" ]
+	# touch of an existing key stores nothing either
+	run -0 t touch "$MNT/old"
+	[ "$(rows)" = "$before" ]
+	# it cannot replace a stored value (EINVAL), and nothing changes
+	run -1 t mv "$MNT/new" "$MNT/old"
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot store 'old': an empty file is not a value" "$KVFS_LOG"
+	# renamed, it stays in memory; written, it is stored once
+	t mv "$MNT/new" "$MNT/new2"
+	[ ! -e "$MNT/new" ]
+	[ "$(rows)" = "$before" ]
+	echo '"v"' >"$MNT/new2"
+	run -0 t cat "$MNT/new2"
+	[ "$output" = '"v"' ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 2 ]
+	# rm of an empty file removes it; rmdir sees one as content
+	mkdir "$MNT/d"
+	touch "$MNT/d/e"
+	run -1 --separate-stderr t rmdir "$MNT/d"
+	[[ $stderr == *"Directory not empty"* ]]
+	t rm "$MNT/d/e"
+	[ ! -e "$MNT/d/e" ]
+	t rmdir "$MNT/d"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 2 ]
+}
+
+@test "mkdir of a dot-name is EPERM: dot-names are never keys" {
+	echo 1 >"$MNT/k"
+	before=$(rows)
+	run -1 --separate-stderr t mkdir "$MNT/.git"
+	[[ $stderr == *"Operation not permitted"* ]]
+	[ ! -e "$MNT/.git" ]
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot mkdir '.git': names starting with '.' are not keys" "$KVFS_LOG"
+}
