@@ -63,3 +63,35 @@ setup() {
 	run -0 t python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.kv.key").decode())' "$MNT/k"
 	[ "$output" = '["k"]' ]
 }
+
+probe() {
+	local build=${KVFS_BUILD:-build}
+	case $build in /*) ;; *) build=$ROOT/$build ;; esac
+	t "$build/tests/tools/xattr_probe" "$@"
+}
+
+@test "size probing: length for size 0, ERANGE for a short buffer, for getxattr and listxattr" {
+	echo 1 >"$MNT/k"
+	run -0 probe "$MNT/k" user.kv.key 0
+	[ "$output" = 5 ]
+	run -0 probe "$MNT/k" user.kv.key 4
+	[ "$output" = ERANGE ]
+	run -0 probe "$MNT/k" user.kv.key 5
+	[ "$output" = '5 ["k"]' ]
+	run -0 probe "$MNT/k" user.kv.versionstamp 19
+	[ "$output" = ERANGE ]
+	run -0 probe "$MNT/k" user.kv.versionstamp 20
+	[[ $output == "20 "* ]]
+	run -0 probe "$MNT/k" - 0
+	len=$output
+	[ "$len" -gt 0 ]
+	run -0 probe "$MNT/k" - $((len - 1))
+	[ "$output" = ERANGE ]
+	run -0 probe "$MNT/k" - "$len"
+	[[ $output == *"user.kv.key|"* ]]
+	[[ $output == *"user.kv.versionstamp|"* ]]
+	run -0 probe "$MNT/k" user.kv.expires_at 100
+	[ "$output" = ENODATA ]
+	run -0 probe "$MNT" user.kv.versionstamp 100
+	[ "$output" = ENODATA ]
+}
