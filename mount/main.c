@@ -45,6 +45,15 @@ static const struct fuse_opt kvfs_opts[] = {
 	KVFS_OPT("timeout=%lf", timeout, 0),
 	KVFS_OPT("poll_ms=%u", poll_ms, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	/* fstab-only words, for when mount(8) runs kvfs as /sbin/mount.fuse.kvfs */
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -120,6 +129,28 @@ static int add_fsname(struct fuse_args *args, const char *db)
 	return rc;
 }
 
+/*
+ * Make a relative DATABASE absolute: fuse_daemonize changes to "/" (in the
+ * foreground too), and the database is opened after it.
+ */
+static int absolute_database(char **path)
+{
+	char cwd[PATH_MAX];
+	char *abs;
+
+	if ((*path)[0] == '/' || strcmp(*path, ":memory:") == 0)
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	abs = malloc(strlen(cwd) + strlen(*path) + 2);
+	if (!abs)
+		return -1;
+	sprintf(abs, "%s/%s", cwd, *path);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
 /* Open the database once, to report problems before mounting. */
 static int check_database(const char *path, int readonly)
 {
@@ -186,6 +217,10 @@ int main(int argc, char **argv)
 	if (!cfg.database || !opts.mountpoint) {
 		fprintf(stderr, "kvfs: missing %s (see '%s -h')\n",
 		        cfg.database ? "MOUNTPOINT" : "DATABASE and MOUNTPOINT", argv[0]);
+		goto err_out1;
+	}
+	if (absolute_database(&cfg.database) != 0) {
+		fprintf(stderr, "kvfs: cannot find the current directory for '%s'\n", cfg.database);
 		goto err_out1;
 	}
 	if (stat(opts.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {

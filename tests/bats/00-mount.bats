@@ -110,3 +110,67 @@ load helpers
 	kvfs_unmount
 	[ "$(rows)" = "$before" ]
 }
+
+@test "unmount with an open file: busy, then lazy; nothing closed is lost" {
+	kvfs_mount
+	echo '{"closed":1}' >"$MNT/closed"
+	# another process holds a written file open; a shell cannot be that
+	# process, as its redirections close copies of the descriptor (a flush)
+	python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"{\"open\":1}\n")
+open(sys.argv[2], "w").close()
+time.sleep(60)
+' "$MNT/open" "$BATS_TEST_TMPDIR/ready" </dev/null 3>&- &
+	holder=$!
+	for i in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/ready" ] && break; sleep 0.1; done
+	[ -e "$BATS_TEST_TMPDIR/ready" ]
+	# a mount in use cannot be unmounted, and the refusal changes nothing
+	run -1 fusermount3 -u "$MNT"
+	mountpoint -q "$MNT"
+	[ "$(dump | jq -c .value)" = '{"closed":1}' ]
+	# lazy: detached now; the daemon serves the open file until it closes
+	fusermount3 -uz "$MNT"
+	! mountpoint -q "$MNT"
+	kill "$holder"
+	wait "$holder" || true
+	rc=0
+	timeout 10 tail --pid="$KVFS_PID" -f /dev/null || rc=$?
+	wait "$KVFS_PID" || rc=$?
+	KVFS_PID=
+	[ "$rc" -eq 0 ]
+	run -0 dump
+	[ "$(echo "$output" | jq -c .value | tr '\n' ' ')" = '{"closed":1} {"open":1} ' ]
+}
+
+# An fstab line with the program's path works before installing (mount(8)
+# runs mount.fuse3 for type fuse); `fuse.kvfs` needs the installed
+# /sbin/mount.fuse.kvfs, which runs kvfs with mount's arguments: fstab-only
+# options such as noauto must not stop it.
+@test "an fstab line mounts with mount -T FSTAB MOUNTPOINT; kvfs accepts fstab-only options" {
+	command -v mount.fuse3 >/dev/null || skip "mount.fuse3 is not installed"
+	mkdir -p "$MNT"
+	echo "$KVFS_BIN#$DB $MNT fuse rw,noauto,nofail,_netdev 0 0" >"$BATS_TEST_TMPDIR/fstab"
+	run -0 t mount -T "$BATS_TEST_TMPDIR/fstab" "$MNT"
+	mountpoint -q "$MNT"
+	echo 1 >"$MNT/one"
+	umount "$MNT"
+	# as /sbin/mount.fuse.kvfs DATABASE DIR -o OPTIONS
+	run -0 t "$KVFS_BIN" "$DB" "$MNT" -o rw,defaults,noauto,nofail,_netdev,user,nosuid,nodev
+	mountpoint -q "$MNT"
+	run -0 t cat "$MNT/one"
+	[ "$output" = 1 ]
+	umount "$MNT"
+}
+
+# 2025-11-23: a relative DATABASE was opened relative to "/" (fuse_daemonize
+# changes directory, in the foreground too), so `make run` wrote /kv.sqlite3.
+@test "a relative DATABASE path is the file in the current directory" {
+	cd "$BATS_TEST_TMPDIR"
+	DB=rel.sqlite3 kvfs_mount
+	echo 1 >"$MNT/k"
+	kvfs_unmount
+	[ "$(sqlite3 "$BATS_TEST_TMPDIR/rel.sqlite3" 'select count(*) from kv')" -eq 1 ]
+	[ ! -e /rel.sqlite3 ]
+}
