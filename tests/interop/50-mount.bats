@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# Deno and the mount, both ways: what Deno writes reads through the mount
+# as dump.ts (Deno's own view) prints it, with Deno's versionstamps; what
+# the shell writes through the mount Deno reads as the intended values;
+# Deno writing while the file is mounted shows up in the mount.
+
+load common
+load ../bats/helpers
+
+setup() {
+	common_setup
+}
+
+# One dump line per file of the mount, built from cat and the xattrs.
+mount_lines() {
+	find "$MNT" -type f -print0 | while IFS= read -r -d '' f; do
+		printf '{"key":%s,"value":%s,"versionstamp":"%s"}\n' \
+			"$(t getfattr --absolute-names --only-values -n user.kv.key "$f")" \
+			"$(t cat "$f")" \
+			"$(t getfattr --absolute-names --only-values -n user.kv.versionstamp "$f")"
+	done
+}
+
+@test "every key and value Deno wrote reads through the mount as Deno sees it" {
+	deno_run write-all.ts "$DB"
+	deno_run dump.ts "$DB" | sort >deno.out
+	[ "$(wc -l <deno.out)" -gt 150 ]
+	kvfs_mount
+	mount_lines | sort >mount.out
+	diff -u deno.out mount.out
+}
+
+@test "every \$ form written by the shell through the mount reads back in Deno" {
+	# the names of the keys come from a mount of the same keys
+	kvfs load names.sqlite3 <"$INTEROP/load-all.ndjson"
+	DB=$BATS_TEST_TMPDIR/names.sqlite3 kvfs_mount
+	(cd "$MNT" && find . -type f -print0 | while IFS= read -r -d '' f; do
+		printf '%s\t%s\n' "$(t getfattr --absolute-names --only-values -n user.kv.key "$f")" "$f"
+	done) >paths.tsv
+	kvfs_unmount
+	[ "$(wc -l <paths.tsv)" -eq "$(grep -c . "$INTEROP/load-all.ndjson")" ]
+	# one file per line: its path and the value text as the line has it
+	mkdir values
+	python3 - "$INTEROP/load-all.ndjson" paths.tsv values <<'PY'
+import json, sys
+paths = {}
+for row in open(sys.argv[2], encoding="utf-8", errors="surrogateescape"):
+    key, path = row.rstrip("\n").split("\t", 1)
+    paths[json.dumps(json.loads(key))] = path
+out = open(sys.argv[3] + "/list", "w", encoding="utf-8", errors="surrogateescape")
+for i, line in enumerate(open(sys.argv[1])):
+    if not line.strip():
+        continue
+    d = json.loads(line)
+    with open("%s/%d" % (sys.argv[3], i), "w") as f:
+        f.write(json.dumps(d["value"]) + "\n")
+    out.write("%d\t%s\n" % (i, paths[json.dumps(d["key"])]))
+PY
+	kvfs_mount
+	while IFS=$'\t' read -r i path; do
+		mkdir -p "$MNT/$(dirname "$path")"
+		t cp "values/$i" "$MNT/$path"
+	done <values/list
+	kvfs_unmount
+	run -0 deno_run check-load.ts "$DB"
+	[ "$output" = ok ]
+}
+
+@test "Deno writing while mounted shows up in the mount, a leaf turning into a directory too" {
+	kvfs_mount
+	cat >writer.ts <<'TS'
+const kv = await Deno.openKv(Deno.args[0]);
+const [what] = Deno.args.slice(1);
+if (what === "set") await kv.set(["live"], { n: 1 });
+if (what === "update") await kv.set(["live"], { n: 2 });
+if (what === "child") await kv.set(["live", "child"], 7n);
+kv.close();
+TS
+	run -1 t cat "$MNT/live"
+	timeout 120 "$DENO_BIN" run --unstable-kv -A writer.ts "$DB" set
+	wait_cat "$MNT/live" '{"n":1}'
+	timeout 120 "$DENO_BIN" run --unstable-kv -A writer.ts "$DB" update
+	wait_cat "$MNT/live" '{"n":2}'
+	timeout 120 "$DENO_BIN" run --unstable-kv -A writer.ts "$DB" child
+	wait_cat "$MNT/live/child" '{"$bigint":"7"}'
+	run -0 t cat "$MNT/live/.value"
+	[ "$output" = '{"n":2}' ]
+}
+
+# wait_cat FILE TEXT: the documented bound is 1 s; wait up to 5 s.
+wait_cat() {
+	local i
+	for i in $(seq 50); do
+		[ "$(t cat "$1" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	[ "$(t cat "$1")" = "$2" ]
+}
