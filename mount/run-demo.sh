@@ -5,7 +5,7 @@ mkdir -p kv
 if grep -q " $PWD/kv fuse" /proc/mounts; then fusermount3 -u kv; fi
 cat <<MSG
 kvfs: mounting ./kv.sqlite3 at ./kv (Ctrl-C to unmount). In another shell, try:
-  echo '{"theme":"dark"}' > kv/preferences/ada   # set ["preferences","ada"]
+  mkdir -p kv/preferences && echo '{"theme":"dark"}' > kv/preferences/ada   # set ["preferences","ada"]
   ls kv/preferences; cat kv/preferences/ada      # list and read
   getfattr -n user.kv.versionstamp kv/preferences/ada
 MSG
