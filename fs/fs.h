@@ -115,6 +115,9 @@ struct fs_data {
 	int started;
 	pthread_t thread;
 	uint64_t last_version;
+
+	struct fs_ctl *ctl;     /* the control trees .tx, .commit (fs_tx.c) */
+	struct fs_watch *watch; /* open .watch files and their thread (fs_watch.c) */
 };
 
 /* ---- fs_inode.c ---- */
@@ -193,5 +196,26 @@ void fs_notify_inode(struct fs_data *fs, fuse_ino_t ino);
 void fs_notify_entry(struct fs_data *fs, fuse_ino_t parent, const char *name);
 /* Queue an entry invalidation for a key's name in its parent directory. */
 void fs_notify_key(struct fs_data *fs, const uint8_t *key, size_t key_len);
+
+/* ---- fs_tx.c: the control trees and the op table that routes to them ---- */
+
+/* The key tree's operations (fs_ops.c); fs_ops routes everything else here. */
+extern const struct fuse_lowlevel_ops fs_key_ops;
+/* Control inodes (.tx, .commit, .watch and below) have numbers from here. */
+#define FS_CTL_INO ((fuse_ino_t) 1 << 62)
+int fs_ctl_start(struct fs_data *fs);
+void fs_ctl_free(struct fs_data *fs);
+
+/* ---- fs_watch.c: streaming reads of .watch files ---- */
+
+int fs_watch_start(struct fs_data *fs);
+void fs_watch_stop(struct fs_data *fs);
+/* Something was committed through this mount: look for changes now. */
+void fs_watch_poke(struct fs_data *fs);
+/* Handlers for a .watch file; `key` is the watched key or prefix. */
+int fs_watch_open(struct fs_data *fs, const uint8_t *key, size_t key_len,
+                  int prefix, struct fuse_file_info *fi);
+void fs_watch_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_watch_release(fuse_req_t req, struct fuse_file_info *fi);
 
 #endif

@@ -237,6 +237,8 @@ static void *notifier(void *arg)
 int fs_start(struct fs_data *fs, struct fuse_session *se)
 {
 	fs->se = se;
+	if (fs_ctl_start(fs) < 0 || fs_watch_start(fs) < 0)
+		return -ENOMEM;
 	kv_version(fs->db, &fs->last_version);
 	pthread_mutex_lock(&fs->qlock);
 	fs->started = 1;
@@ -266,6 +268,7 @@ void fs_stop(struct fs_data *fs)
 	pthread_mutex_unlock(&fs->qlock);
 	if (started)
 		pthread_join(fs->thread, NULL);
+	fs_watch_stop(fs);
 }
 
 void fs_free(struct fs_data *fs)
@@ -281,6 +284,7 @@ void fs_free(struct fs_data *fs)
 		free(n);
 	}
 	fs_inode_table_free(fs);
+	fs_ctl_free(fs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);

@@ -2027,7 +2027,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 /* ---- the op table ---- */
 
-const struct fuse_lowlevel_ops fs_ops = {
+const struct fuse_lowlevel_ops fs_key_ops = {
 	.lookup       = fs_lookup,
 	.forget       = fs_forget,
 	.forget_multi = fs_forget_multi,

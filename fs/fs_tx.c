@@ -1,0 +1,2674 @@
+/*
+ * fs_tx.c - the control trees: transactions (.tx, .commit) and the
+ * directories of .watch, and the op table that routes requests to them.
+ *
+ * Design
+ *
+ * The root holds three control entries that open by name and are never
+ * listed: `.tx`, `.commit` and `.watch`. Everything below them lives in
+ * this file's own small inode table, with numbers from FS_CTL_INO up, so
+ * the op table (fs_ops, at the end) can tell at once whether a request
+ * belongs to the key tree (fs_key_ops in fs_ops.c) or to a control tree,
+ * without touching the key tree's table. Control entries are answered
+ * with entry and attribute timeouts of 0 and files open with direct_io:
+ * what they show depends on staged changes and commits, and the kernel
+ * must never serve an old copy.
+ *
+ * A transaction is `mkdir .tx/T`. It lives in memory only: an ordered
+ * list of staged mutations (set, delete, sum, min, max; a set or delete of
+ * a key replaces the previous set or delete of that key), a list of checks
+ * and a few marks (directories made and files created empty inside T).
+ * Inside `.tx/T` every lookup, listing and read computes the view: the
+ * stored entry with T's mutations of that key applied in order, and the
+ * prefixes under which T stages a value shown as directories. Opening a
+ * file for reading records a check on the version it read (absent when it
+ * read nothing), unless T itself set or deleted that key, since then the
+ * read did not depend on the store; the first check of a key is kept, an
+ * explicit `user.kv.check` replaces it.
+ *
+ * Memory is bounded by Deno's own limits: KV_MAX_MUTATIONS staged
+ * mutations, KV_MAX_CHECKS checks, KV_MAX_COMMIT_BYTES of keys and values.
+ * The step that would exceed one fails with E2BIG and poisons T: it can no
+ * longer be committed (the commit fails with E2BIG, nothing is stored) and
+ * is kept for inspection until `rm -rf` or `rmdir` aborts it. This is what
+ * makes "1001 sets" fail as a whole instead of silently storing 1000.
+ *
+ * `mv .tx/T .commit/T` is one kv_atomic commit: checks first, then the
+ * mutations in order. On success T leaves .tx and `.commit/T` reads
+ * {"ok":true,"versionstamp":"..."}; the last RESULTS_MAX results are kept
+ * (until unmount), and `mkdir .tx/T` forgets an old result named T so the
+ * next `mv` onto that name is not refused by the kernel. A failed check is
+ * EAGAIN, a limit E2BIG (EFBIG for a value, ENAMETOOLONG for a key), a
+ * sum/min/max on a value that is not a KvU64 EINVAL; every refusal leaves
+ * T in .tx and logs one line. Transactions of a mount that ends are
+ * dropped with it.
+ *
+ * One mutex (ctl->lock) guards the table, the transactions and the
+ * results; views and commits run under it, so transactions are serialized
+ * against each other (never against the key tree). It is never held
+ * across a FUSE reply or notify call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "fs.h"
+
+#define INO_TXS      (FS_CTL_INO + 1)   /* .tx */
+#define INO_RESULTS  (FS_CTL_INO + 2)   /* .commit */
+#define INO_WATCH    (FS_CTL_INO + 3)   /* .watch */
+#define NBUCKETS     4096
+#define RESULTS_MAX  64
+#define MTIME_EPOCH  1704067200          /* as fs_ops.c: mtime = epoch + version ns */
+#define MAX_TEXT     (8 * (size_t) KV_MAX_VALUE)
+
+#define X_CHECK  "user.kv.check"
+#define X_SUM    "user.kv.sum"
+#define X_MIN    "user.kv.min"
+#define X_MAX    "user.kv.max"
+#define X_KEY    "user.kv.key"
+#define X_STAMP  "user.kv.versionstamp"
+
+enum node_type {
+	N_TXS = 1,      /* .tx: one directory per transaction */
+	N_RESULTS,      /* .commit: one file per recent commit */
+	N_TXDIR,        /* a prefix inside a transaction (its top: the empty key) */
+	N_TXFILE,       /* a key's value inside a transaction */
+	N_RESULT,       /* .commit/NAME */
+	N_WDIR,         /* a prefix under .watch (.watch itself: the empty key) */
+	N_WKEY,         /* .watch/...: one key's changes */
+	N_WALL,         /* .watch/.../.all: every change under a prefix */
+};
+
+struct node {
+	fuse_ino_t ino;
+	enum node_type type;
+	uint64_t tx;            /* N_TXDIR, N_TXFILE */
+	uint8_t *key;
+	size_t key_len;
+	char *name;             /* N_RESULT */
+	uint64_t nlookup;
+	unsigned opens;
+	struct node *next_ino, *next_id;
+};
+
+enum op_kind { OP_SET = 1, OP_DELETE, OP_SUM, OP_MIN, OP_MAX };
+
+struct op {
+	enum op_kind kind;
+	uint8_t *key;
+	size_t key_len;
+	int enc;                /* OP_SET */
+	uint8_t *value;
+	size_t value_len;
+	uint64_t operand;       /* OP_SUM, OP_MIN, OP_MAX */
+};
+
+struct check {
+	uint8_t *key;
+	size_t key_len;
+	int absent;
+	uint64_t version;
+};
+
+/* mkdir inside T (a directory) or a file created and not yet written. */
+struct mark {
+	uint8_t *key;
+	size_t key_len;
+	int file;
+};
+
+struct tx {
+	uint64_t id;
+	char *name;
+	struct op *ops;
+	size_t nops, capops;
+	struct check *checks;
+	size_t nchecks, capchecks;
+	struct mark *marks;
+	size_t nmarks, capmarks;
+	size_t bytes;           /* keys and values staged, as Deno counts a commit */
+	int failed;             /* a limit was hit: the errno every commit gets */
+	struct tx *next;
+};
+
+struct result {
+	char *name;
+	char *text;
+	struct result *next;    /* older */
+};
+
+struct fs_ctl {
+	pthread_mutex_t lock;   /* everything below */
+	struct node *by_ino[NBUCKETS], *by_id[NBUCKETS];
+	fuse_ino_t next_ino;
+	uint64_t next_tx;
+	struct tx *txs;
+	struct result *results; /* newest first */
+	size_t nresults;
+};
+
+static struct fs_data *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int is_ctl(fuse_ino_t ino)
+{
+	return ino >= FS_CTL_INO;
+}
+
+static int under(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
+{
+	return len > plen && (!plen || memcmp(key, prefix, plen) == 0);
+}
+
+static int same_key(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static uint8_t *dup_bytes(const void *p, size_t n)
+{
+	uint8_t *d = malloc(n ? n : 1);
+	if (d && n)
+		memcpy(d, p, n);
+	return d;
+}
+
+/* ---- the inode table (ctl->lock held) ---- */
+
+static size_t hash_id(enum node_type type, uint64_t tx, const uint8_t *key,
+                      size_t len, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ ((uint64_t) type << 32) ^ tx;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	if (name)
+		for (const char *p = name; *p; p++)
+			h = (h ^ (uint8_t) *p) * 1099511628211ULL;
+	return (size_t) (h % NBUCKETS);
+}
+
+static struct node *node_get(struct fs_ctl *c, fuse_ino_t ino)
+{
+	for (struct node *n = c->by_ino[ino % NBUCKETS]; n; n = n->next_ino)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+static struct node *node_ref(struct fs_ctl *c, enum node_type type, uint64_t tx,
+                             const uint8_t *key, size_t len, const char *name)
+{
+	size_t b = hash_id(type, tx, key, len, name);
+	struct node *n;
+
+	for (n = c->by_id[b]; n; n = n->next_id)
+		if (n->type == type && n->tx == tx && same_key(n->key, n->key_len, key, len) &&
+		    (!name || strcmp(n->name, name) == 0))
+			goto found;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->key = dup_bytes(key, len);
+	n->name = name ? strdup(name) : NULL;
+	if (!n->key || (name && !n->name)) {
+		free(n->key);
+		free(n->name);
+		free(n);
+		return NULL;
+	}
+	n->key_len = len;
+	n->type = type;
+	n->tx = tx;
+	n->ino = c->next_ino++;
+	n->next_id = c->by_id[b];
+	c->by_id[b] = n;
+	n->next_ino = c->by_ino[n->ino % NBUCKETS];
+	c->by_ino[n->ino % NBUCKETS] = n;
+found:
+	n->nlookup++;
+	return n;
+}
+
+static void node_drop_if_unused(struct fs_ctl *c, struct node *n)
+{
+	if (n->nlookup || n->opens || n->ino <= INO_WATCH)
+		return;
+	struct node **pp;
+	for (pp = &c->by_ino[n->ino % NBUCKETS]; *pp; pp = &(*pp)->next_ino)
+		if (*pp == n) {
+			*pp = n->next_ino;
+			break;
+		}
+	for (pp = &c->by_id[hash_id(n->type, n->tx, n->key, n->key_len, n->name)]; *pp;
+	     pp = &(*pp)->next_id)
+		if (*pp == n) {
+			*pp = n->next_id;
+			break;
+		}
+	free(n->key);
+	free(n->name);
+	free(n);
+}
+
+static void node_forget(struct fs_ctl *c, fuse_ino_t ino, uint64_t nlookup)
+{
+	pthread_mutex_lock(&c->lock);
+	struct node *n = node_get(c, ino);
+	if (n) {
+		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+		node_drop_if_unused(c, n);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A copy of a node's fields, for use without the lock. */
+struct nodeinfo {
+	enum node_type type;
+	uint64_t tx;
+	uint8_t *key;
+	size_t key_len;
+	char *name;
+};
+
+static void info_free(struct nodeinfo *i)
+{
+	free(i->key);
+	free(i->name);
+	i->key = NULL;
+	i->name = NULL;
+}
+
+static int node_info(struct fs_ctl *c, fuse_ino_t ino, struct nodeinfo *i)
+{
+	int err = 0;
+
+	memset(i, 0, sizeof(*i));
+	pthread_mutex_lock(&c->lock);
+	struct node *n = node_get(c, ino);
+	if (!n) {
+		err = ENOENT;
+	} else {
+		i->type = n->type;
+		i->tx = n->tx;
+		i->key = dup_bytes(n->key, n->key_len);
+		i->key_len = n->key_len;
+		i->name = n->name ? strdup(n->name) : NULL;
+		if (!i->key || (n->name && !i->name))
+			err = ENOMEM;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (err)
+		info_free(i);
+	return err;
+}
+
+static void node_open(struct fs_ctl *c, fuse_ino_t ino, int delta)
+{
+	pthread_mutex_lock(&c->lock);
+	struct node *n = node_get(c, ino);
+	if (n) {
+		if (delta > 0)
+			n->opens++;
+		else if (n->opens)
+			n->opens--;
+		node_drop_if_unused(c, n);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- transactions (ctl->lock held) ---- */
+
+static struct tx *tx_by_id(struct fs_ctl *c, uint64_t id)
+{
+	for (struct tx *t = c->txs; t; t = t->next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+static struct tx *tx_by_name(struct fs_ctl *c, const char *name)
+{
+	for (struct tx *t = c->txs; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static void tx_free(struct tx *t)
+{
+	for (size_t i = 0; i < t->nops; i++) {
+		free(t->ops[i].key);
+		free(t->ops[i].value);
+	}
+	for (size_t i = 0; i < t->nchecks; i++)
+		free(t->checks[i].key);
+	for (size_t i = 0; i < t->nmarks; i++)
+		free(t->marks[i].key);
+	free(t->ops);
+	free(t->checks);
+	free(t->marks);
+	free(t->name);
+	free(t);
+}
+
+static void tx_unlink(struct fs_ctl *c, struct tx *t)
+{
+	for (struct tx **pp = &c->txs; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, nc * size);
+	if (!p)
+		return ENOMEM;
+	*arr = p;
+	*cap = nc;
+	return 0;
+}
+
+static void result_forget(struct fs_ctl *c, const char *name)
+{
+	for (struct result **pp = &c->results; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->name, name) == 0) {
+			struct result *r = *pp;
+			*pp = r->next;
+			free(r->name);
+			free(r->text);
+			free(r);
+			c->nresults--;
+			return;
+		}
+}
+
+static void result_add(struct fs_ctl *c, const char *name, const char *text)
+{
+	struct result *r = calloc(1, sizeof(*r));
+	if (!r || !(r->name = strdup(name)) || !(r->text = strdup(text))) {
+		if (r)
+			free(r->name);
+		free(r);
+		return;
+	}
+	result_forget(c, name);
+	r->next = c->results;
+	c->results = r;
+	if (++c->nresults > RESULTS_MAX) {
+		struct result **pp = &c->results;
+		while ((*pp)->next)
+			pp = &(*pp)->next;
+		free((*pp)->name);
+		free((*pp)->text);
+		free(*pp);
+		*pp = NULL;
+		c->nresults--;
+	}
+}
+
+static void mark_remove(struct tx *t, const uint8_t *key, size_t len, int tree)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < t->nmarks; i++) {
+		struct mark *m = &t->marks[i];
+		int hit = same_key(m->key, m->key_len, key, len) ||
+		          (tree && under(m->key, m->key_len, key, len));
+		if (hit)
+			free(m->key);
+		else
+			t->marks[o++] = *m;
+	}
+	t->nmarks = o;
+}
+
+static int mark_add(struct tx *t, const uint8_t *key, size_t len, int file)
+{
+	if (t->nmarks >= KV_MAX_MUTATIONS)
+		return E2BIG;
+	if (grow((void **) &t->marks, &t->capmarks, t->nmarks, sizeof(*t->marks)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->marks[t->nmarks++] = (struct mark) { k, len, file };
+	return 0;
+}
+
+/*
+ * Stage one mutation. A set or delete replaces the key's last set or
+ * delete; anything else is appended. E2BIG poisons the transaction.
+ */
+static int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
+                    int enc, const uint8_t *value, size_t value_len, uint64_t operand)
+{
+	struct op *last = NULL;
+
+	if (t->failed)
+		return t->failed;
+	for (size_t i = 0; i < t->nops; i++)
+		if (same_key(t->ops[i].key, t->ops[i].key_len, key, len))
+			last = &t->ops[i];
+	if (last && (kind == OP_SET || kind == OP_DELETE) &&
+	    (last->kind == OP_SET || last->kind == OP_DELETE)) {
+		if (t->bytes - last->value_len + value_len > KV_MAX_COMMIT_BYTES)
+			return t->failed = E2BIG;
+		uint8_t *v = value_len ? dup_bytes(value, value_len) : NULL;
+		if (value_len && !v)
+			return ENOMEM;
+		t->bytes = t->bytes - last->value_len + value_len;
+		free(last->value);
+		last->kind = kind;
+		last->enc = enc;
+		last->value = v;
+		last->value_len = value_len;
+		return 0;
+	}
+	if (t->nops >= KV_MAX_MUTATIONS ||
+	    t->bytes + len + value_len + (kind >= OP_SUM ? 8 : 0) > KV_MAX_COMMIT_BYTES)
+		return t->failed = E2BIG;
+	if (grow((void **) &t->ops, &t->capops, t->nops, sizeof(*t->ops)))
+		return ENOMEM;
+	struct op o = { .kind = kind, .key_len = len, .enc = enc, .value_len = value_len,
+	                .operand = operand };
+	o.key = dup_bytes(key, len);
+	o.value = value_len ? dup_bytes(value, value_len) : NULL;
+	if (!o.key || (value_len && !o.value)) {
+		free(o.key);
+		free(o.value);
+		return ENOMEM;
+	}
+	t->ops[t->nops++] = o;
+	t->bytes += len + value_len + (kind >= OP_SUM ? 8 : 0);
+	mark_remove(t, key, len, 0);
+	return 0;
+}
+
+/* Record a check; a read's check never replaces an earlier one, an explicit one does. */
+static int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
+                    uint64_t version, int explicit)
+{
+	for (size_t i = 0; i < t->nchecks; i++)
+		if (same_key(t->checks[i].key, t->checks[i].key_len, key, len)) {
+			if (explicit) {
+				t->checks[i].absent = absent;
+				t->checks[i].version = version;
+			}
+			return 0;
+		}
+	if (t->failed)
+		return t->failed;
+	if (t->nchecks >= KV_MAX_CHECKS || t->bytes + len > KV_MAX_COMMIT_BYTES)
+		return t->failed = E2BIG;
+	if (grow((void **) &t->checks, &t->capchecks, t->nchecks, sizeof(*t->checks)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->checks[t->nchecks++] = (struct check) { k, len, absent, version };
+	t->bytes += len;
+	return 0;
+}
+
+/* ---- the view of a key inside a transaction (ctl->lock held) ---- */
+
+struct view {
+	int value;              /* holds a value */
+	int dir;                /* shown as a directory */
+	int empty;              /* created inside T and not yet written */
+	int staged;             /* T set or deleted exactly this key */
+	int stored;             /* the store holds a value */
+	uint64_t version;       /* its version, when stored */
+	int enc;
+	uint8_t *data;
+	size_t len;
+};
+
+static void view_free(struct view *v)
+{
+	free(v->data);
+	v->data = NULL;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t x = 0;
+	for (int i = 7; i >= 0; i--)
+		x = x << 8 | p[i];
+	return x;
+}
+
+static void put_u64(uint8_t *p, uint64_t x)
+{
+	for (int i = 0; i < 8; i++, x >>= 8)
+		p[i] = (uint8_t) x;
+}
+
+/* `t` may be NULL: the key space as stored. 0 or an errno. */
+static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
+                   struct view *v)
+{
+	kv_entry *e = NULL;
+	int rc = kv_lookup(fs->db, key, len, &e);
+
+	memset(v, 0, sizeof(*v));
+	if (rc != KV_OK && rc != KV_NOTFOUND)
+		return fs_errno(rc);
+	if (e && (e->flags & KV_ENTRY_VALUE)) {
+		v->value = v->stored = 1;
+		v->version = e->version;
+		v->enc = e->encoding;
+		v->len = e->value_len;
+		v->data = dup_bytes(e->value, e->value_len);
+		if (!v->data) {
+			kv_free(e);
+			return ENOMEM;
+		}
+	}
+	v->dir = !len || (e && (e->flags & KV_ENTRY_CHILDREN));
+	kv_free(e);
+	for (size_t i = 0; t && i < t->nops; i++) {
+		struct op *o = &t->ops[i];
+		if (under(o->key, o->key_len, key, len) && o->kind != OP_DELETE)
+			v->dir = 1;
+		if (!same_key(o->key, o->key_len, key, len))
+			continue;
+		if (o->kind == OP_SET || o->kind == OP_DELETE) {
+			free(v->data);
+			v->data = NULL;
+			v->staged = 1;
+			v->value = o->kind == OP_SET;
+			v->enc = o->enc;
+			v->len = o->value_len;
+			if (v->value && !(v->data = dup_bytes(o->value, o->value_len)))
+				return ENOMEM;
+			continue;
+		}
+		if (v->value && (v->enc != KV_ENCODING_U64 || v->len != 8))
+			continue;       /* the commit will fail with KV_TYPE; show what is there */
+		uint64_t cur = v->value ? get_u64(v->data) : o->operand, x = o->operand;
+		if (v->value)
+			cur = o->kind == OP_SUM ? cur + x : o->kind == OP_MIN ? (x < cur ? x : cur)
+			                                                       : (x > cur ? x : cur);
+		if (!v->value) {
+			free(v->data);
+			if (!(v->data = malloc(8)))
+				return ENOMEM;
+		}
+		v->value = 1;
+		v->enc = KV_ENCODING_U64;
+		v->len = 8;
+		put_u64(v->data, cur);
+	}
+	for (size_t i = 0; t && i < t->nmarks; i++) {
+		struct mark *m = &t->marks[i];
+		if (under(m->key, m->key_len, key, len) ||
+		    (!m->file && same_key(m->key, m->key_len, key, len)))
+			v->dir = 1;
+		else if (m->file && same_key(m->key, m->key_len, key, len) && !v->value)
+			v->empty = 1;
+	}
+	return 0;
+}
+
+/* The value as a file shows it: JSON and a newline (heap). */
+static int value_text(const struct view *v, char **text, size_t *len)
+{
+	char *json = NULL;
+	size_t n = 0;
+	int rc = kv_value_to_json(v->enc, v->data, v->len, 0, &json, &n);
+	if (rc != KV_OK)
+		return fs_errno(rc);
+	*text = malloc(n + 2);
+	if (!*text) {
+		kv_free(json);
+		return ENOMEM;
+	}
+	memcpy(*text, json, n);
+	(*text)[n] = '\n';
+	(*text)[n + 1] = 0;
+	*len = n + 1;
+	kv_free(json);
+	return 0;
+}
+
+/* ---- attributes ---- */
+
+static void attr_of(struct fs_data *fs, struct stat *st, mode_t mode, off_t size,
+                    uint64_t version)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	st->st_size = S_ISDIR(mode) ? 4096 : size;
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
+	if (version) {
+		st->st_mtim.tv_sec = MTIME_EPOCH + (time_t) (version / 1000000000ULL);
+		st->st_mtim.tv_nsec = (long) (version % 1000000000ULL);
+		st->st_ctim = st->st_mtim;
+	}
+}
+
+static void view_attr(struct fs_data *fs, const struct view *v, struct stat *st)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (v->dir) {
+		attr_of(fs, st, S_IFDIR | 0755, 0, 0);
+		return;
+	}
+	if (v->value && value_text(v, &text, &len) != 0)
+		len = 0;
+	free(text);
+	attr_of(fs, st, S_IFREG | 0644, (off_t) len, v->staged ? 0 : v->version);
+}
+
+/* Attributes of a node; 0 or an errno. Takes ctl->lock. */
+static int node_attr(struct fs_data *fs, fuse_ino_t ino, const struct nodeinfo *i,
+                     struct stat *st)
+{
+	struct fs_ctl *c = fs->ctl;
+	struct view v;
+	int err = 0;
+
+	switch (i->type) {
+	case N_TXS:
+	case N_RESULTS:
+		attr_of(fs, st, S_IFDIR | 0755, 0, 0);
+		break;
+	case N_WDIR:
+		attr_of(fs, st, S_IFDIR | 0555, 0, 0);
+		break;
+	case N_WKEY:
+	case N_WALL:
+		attr_of(fs, st, S_IFREG | 0444, 0, 0);
+		break;
+	case N_RESULT:
+		pthread_mutex_lock(&c->lock);
+		struct result *r = c->results;
+		while (r && strcmp(r->name, i->name) != 0)
+			r = r->next;
+		if (r)
+			attr_of(fs, st, S_IFREG | 0444, (off_t) strlen(r->text), 0);
+		else
+			err = ENOENT;
+		pthread_mutex_unlock(&c->lock);
+		break;
+	case N_TXDIR:
+	case N_TXFILE:
+		pthread_mutex_lock(&c->lock);
+		struct tx *t = tx_by_id(c, i->tx);
+		struct node *n = node_get(c, ino);
+		if (!t) {
+			err = ENOENT;
+		} else if (!(err = view_of(fs, t, i->key, i->key_len, &v))) {
+			if (i->type == N_TXDIR)
+				v.dir = 1;     /* the node was a directory when looked up */
+			else
+				v.dir = 0;
+			if (i->type == N_TXFILE && !v.value && !v.empty && !(n && n->opens))
+				err = ENOENT;
+			else
+				view_attr(fs, &v, st);
+			view_free(&v);
+		}
+		pthread_mutex_unlock(&c->lock);
+		break;
+	}
+	if (!err)
+		st->st_ino = ino;
+	return err;
+}
+
+static void reply_node(fuse_req_t req, struct fs_data *fs, enum node_type type,
+                       uint64_t tx, const uint8_t *key, size_t len, const char *name,
+                       struct stat *st)
+{
+	struct fs_ctl *c = fs->ctl;
+
+	pthread_mutex_lock(&c->lock);
+	struct node *n = node_ref(c, type, tx, key, len, name);
+	fuse_ino_t ino = n ? n->ino : 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!ino) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	struct fuse_entry_param ep = { .ino = ino, .attr = *st };
+	ep.attr.st_ino = ino;
+	if (fuse_reply_entry(req, &ep) != 0)
+		node_forget(c, ino, 1);
+}
+
+static void log_tx(struct fs_data *fs, const char *what, const char *tx,
+                   const uint8_t *key, size_t len, const char *name, const char *reason)
+{
+	char *path = fs_path(key, len, name);
+	fs_log(fs, "cannot %s '.tx/%s%s%s': %s", what, tx ? tx : "?",
+	       path && *path ? "/" : "", path ? path : "", reason);
+	free(path);
+}
+
+static const char *tx_name(struct fs_ctl *c, uint64_t id)
+{
+	struct tx *t = tx_by_id(c, id);
+	return t ? t->name : "?";
+}
+
+/* Key of `name` inside directory key `dir` (heap). 0 or an errno. */
+static int child_key(const uint8_t *dir, size_t dir_len, const char *name, int creating,
+                     uint8_t **key, size_t *len)
+{
+	uint8_t *part = NULL;
+	size_t plen;
+	int rc = kv_name_to_part(name, strlen(name), &part, &plen);
+
+	if (rc != KV_OK)
+		return rc == KV_NOMEM ? ENOMEM : creating ? EINVAL : ENOENT;
+	*len = dir_len + plen;
+	if (*len > KV_MAX_KEY_WRITE) {
+		kv_free(part);
+		return ENAMETOOLONG;
+	}
+	*key = malloc(*len);
+	if (!*key) {
+		kv_free(part);
+		return ENOMEM;
+	}
+	memcpy(*key, dir, dir_len);
+	memcpy(*key + dir_len, part, plen);
+	kv_free(part);
+	return 0;
+}
+
+/* ---- lookup ---- */
+
+static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	struct stat st;
+	struct view v;
+	uint8_t *key = NULL;
+	size_t len = 0;
+	int err;
+
+	if (parent == FUSE_ROOT_ID) {
+		fuse_ino_t ino = strcmp(name, ".tx") == 0 ? INO_TXS
+		               : strcmp(name, ".commit") == 0 ? INO_RESULTS : INO_WATCH;
+		attr_of(fs, &st, S_IFDIR | (ino == INO_WATCH ? 0555 : 0755), 0, 0);
+		pthread_mutex_lock(&c->lock);
+		node_get(c, ino)->nlookup++;
+		pthread_mutex_unlock(&c->lock);
+		struct fuse_entry_param ep = { .ino = ino, .attr = st };
+		ep.attr.st_ino = ino;
+		fuse_reply_entry(req, &ep);
+		return;
+	}
+	if ((err = node_info(c, parent, &i))) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	switch (i.type) {
+	case N_TXS:
+		pthread_mutex_lock(&c->lock);
+		struct tx *t = tx_by_name(c, name);
+		uint64_t id = t ? t->id : 0;
+		pthread_mutex_unlock(&c->lock);
+		if (!id) {
+			err = ENOENT;
+			break;
+		}
+		attr_of(fs, &st, S_IFDIR | 0755, 0, 0);
+		reply_node(req, fs, N_TXDIR, id, NULL, 0, NULL, &st);
+		break;
+	case N_RESULTS: {
+		size_t n = 0;
+		pthread_mutex_lock(&c->lock);
+		struct result *r = c->results;
+		while (r && strcmp(r->name, name) != 0)
+			r = r->next;
+		if (r)
+			n = strlen(r->text);
+		pthread_mutex_unlock(&c->lock);
+		if (!r) {
+			err = ENOENT;
+			break;
+		}
+		attr_of(fs, &st, S_IFREG | 0444, (off_t) n, 0);
+		reply_node(req, fs, N_RESULT, 0, NULL, 0, name, &st);
+		break;
+	}
+	case N_TXDIR:
+		if (name[0] == '.' && !(strcmp(name, ".value") == 0 && i.key_len)) {
+			err = ENOENT;
+			break;
+		}
+		int value = name[0] == '.';
+		if (value) {
+			key = dup_bytes(i.key, i.key_len);
+			len = i.key_len;
+			err = key ? 0 : ENOMEM;
+		} else {
+			err = child_key(i.key, i.key_len, name, 0, &key, &len);
+		}
+		if (err)
+			break;
+		pthread_mutex_lock(&c->lock);
+		t = tx_by_id(c, i.tx);
+		err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+		pthread_mutex_unlock(&c->lock);
+		if (err)
+			break;
+		if (value)
+			v.dir = 0;
+		if (v.dir) {
+			view_attr(fs, &v, &st);
+			reply_node(req, fs, N_TXDIR, i.tx, key, len, NULL, &st);
+		} else if (v.value || v.empty) {
+			view_attr(fs, &v, &st);
+			reply_node(req, fs, N_TXFILE, i.tx, key, len, NULL, &st);
+		} else {
+			err = ENOENT;
+		}
+		view_free(&v);
+		break;
+	case N_WDIR:
+		if (strcmp(name, ".all") == 0) {
+			attr_of(fs, &st, S_IFREG | 0444, 0, 0);
+			reply_node(req, fs, N_WALL, 0, i.key, i.key_len, NULL, &st);
+			break;
+		}
+		if (strcmp(name, ".value") == 0 && i.key_len) {
+			attr_of(fs, &st, S_IFREG | 0444, 0, 0);
+			reply_node(req, fs, N_WKEY, 0, i.key, i.key_len, NULL, &st);
+			break;
+		}
+		if (name[0] == '.') {
+			err = ENOENT;
+			break;
+		}
+		if ((err = child_key(i.key, i.key_len, name, 0, &key, &len)))
+			break;
+		kv_entry *e = NULL;
+		int rc = kv_lookup(fs->db, key, len, &e);
+		int dir = rc == KV_OK && (e->flags & KV_ENTRY_CHILDREN);
+		kv_free(e);
+		if (rc != KV_OK && rc != KV_NOTFOUND) {
+			err = fs_errno(rc);
+			break;
+		}
+		/* An absent key is a file too: watching it waits for its first value. */
+		attr_of(fs, &st, dir ? S_IFDIR | 0555 : S_IFREG | 0444, 0, 0);
+		reply_node(req, fs, dir ? N_WDIR : N_WKEY, 0, key, len, NULL, &st);
+		break;
+	default:
+		err = ENOTDIR;
+	}
+	if (err)
+		fuse_reply_err(req, err);
+	free(key);
+	info_free(&i);
+}
+
+static void ctl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct nodeinfo i;
+	struct stat st;
+	int err = node_info(fs->ctl, ino, &i);
+
+	(void) fi;
+	if (!err)
+		err = node_attr(fs, ino, &i, &st);
+	info_free(&i);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+/* ---- file handles: transaction files and commit results ---- */
+
+struct ctl_handle {
+	enum node_type type;
+	fuse_ino_t ino;
+	uint64_t tx;
+	uint8_t *key;
+	size_t key_len;
+	pthread_mutex_t lock;   /* the fields below (dup, fork) */
+	char *buf;
+	size_t len, cap;
+	int writable;
+	int written;            /* written since the last stage */
+	int failed;             /* refused at write(): never staged */
+	kv_json_check *check;
+	size_t fed;
+};
+
+static void handle_free(struct ctl_handle *h)
+{
+	if (!h)
+		return;
+	kv_json_check_free(h->check);
+	pthread_mutex_destroy(&h->lock);
+	free(h->buf);
+	free(h->key);
+	free(h);
+}
+
+static int buf_reserve(struct ctl_handle *h, size_t n)
+{
+	if (n <= h->cap)
+		return 0;
+	size_t cap = h->cap ? h->cap : 256;
+	while (cap < n)
+		cap *= 2;
+	char *b = realloc(h->buf, cap);
+	if (!b)
+		return ENOMEM;
+	h->buf = b;
+	h->cap = cap;
+	return 0;
+}
+
+static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse_file_info *fi,
+                       int created, struct ctl_handle *h)
+{
+	struct fs_ctl *c = fs->ctl;
+	int acc = fi->flags & O_ACCMODE, err = 0;
+	struct view v = { 0 };
+
+	h->writable = acc != O_RDONLY;
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i->tx);
+	if (!t) {
+		err = ENOENT;
+		goto out;
+	}
+	if ((err = view_of(fs, t, h->key, h->key_len, &v)))
+		goto out;
+	if (h->writable && t->failed) {
+		err = t->failed;
+		log_tx(fs, "write", t->name, h->key, h->key_len, NULL,
+		       "the transaction already exceeded a limit");
+		goto out;
+	}
+	if (h->writable && t->nops >= KV_MAX_MUTATIONS) {
+		int staged = 0;
+		for (size_t k = 0; k < t->nops && !staged; k++)
+			staged = same_key(t->ops[k].key, t->ops[k].key_len, h->key, h->key_len) &&
+			         t->ops[k].kind <= OP_DELETE;
+		if (!staged) {
+			err = t->failed = E2BIG;
+			log_tx(fs, "write", t->name, h->key, h->key_len, NULL,
+			       "more than 1000 mutations in one transaction");
+			goto out;
+		}
+	}
+	if (!v.value && !v.empty && !created && !h->writable) {
+		err = ENOENT;
+		goto out;
+	}
+	if (acc != O_WRONLY && !created && !v.staged) {
+		/* A read inside T: the commit checks that what was read still holds. */
+		err = tx_check(t, h->key, h->key_len, !v.stored, v.version, 0);
+		if (err) {
+			log_tx(fs, "read", t->name, h->key, h->key_len, NULL,
+			       "more than 100 checks in one transaction");
+			goto out;
+		}
+	}
+	if (v.value && !created && !(h->writable && (fi->flags & O_TRUNC))) {
+		err = value_text(&v, &h->buf, &h->len);
+		h->cap = h->len;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	view_free(&v);
+	return err;
+}
+
+static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+                     int created, struct ctl_handle **out)
+{
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	int err = node_info(c, ino, &i);
+	struct ctl_handle *h = NULL;
+
+	*out = NULL;
+	if (err)
+		return err;
+	fi->direct_io = 1;
+	if (i.type == N_WKEY || i.type == N_WALL) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			err = EACCES;
+		else
+			err = fs_watch_open(fs, i.key, i.key_len, i.type == N_WALL, fi);
+		if (!err)
+			node_open(c, ino, 1);
+		info_free(&i);
+		return err;
+	}
+	if (i.type != N_TXFILE && i.type != N_RESULT) {
+		info_free(&i);
+		return EISDIR;
+	}
+	if (!(h = calloc(1, sizeof(*h)))) {
+		info_free(&i);
+		return ENOMEM;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	h->type = i.type;
+	h->ino = ino;
+	h->tx = i.tx;
+	h->key = i.key;
+	h->key_len = i.key_len;
+	i.key = NULL;
+	if (i.type == N_RESULT) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			err = EACCES;
+		} else {
+			pthread_mutex_lock(&c->lock);
+			struct result *r = c->results;
+			while (r && strcmp(r->name, i.name) != 0)
+				r = r->next;
+			if (!r)
+				err = ENOENT;
+			else if (!(h->buf = strdup(r->text)))
+				err = ENOMEM;
+			else
+				h->len = strlen(h->buf);
+			pthread_mutex_unlock(&c->lock);
+		}
+	} else {
+		err = open_txfile(fs, &i, fi, created, h);
+	}
+	info_free(&i);
+	if (err) {
+		handle_free(h);
+		return err;
+	}
+	node_open(c, ino, 1);
+	*out = h;
+	return 0;
+}
+
+static void ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct ctl_handle *h = NULL;
+	int err = open_node(fs, ino, fi, 0, &h);
+
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	if (h)
+		fi->fh = (uintptr_t) h;
+	if (fuse_reply_open(req, fi) != 0 && h) {
+		node_open(fs->ctl, ino, -1);
+		handle_free(h);
+	}
+}
+
+static int is_watch_node(struct fs_data *fs, fuse_ino_t ino)
+{
+	struct fs_ctl *c = fs->ctl;
+	pthread_mutex_lock(&c->lock);
+	struct node *n = node_get(c, ino);
+	int w = n && (n->type == N_WKEY || n->type == N_WALL);
+	pthread_mutex_unlock(&c->lock);
+	return w;
+}
+
+static void ctl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+
+	if (is_watch_node(fs, ino)) {
+		fs_watch_read(req, size, off, fi);
+		return;
+	}
+	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
+	pthread_mutex_lock(&h->lock);
+	size_t n = 0;
+	if ((size_t) off < h->len)
+		n = h->len - (size_t) off < size ? h->len - (size_t) off : size;
+	fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* As in fs_ops.c: refuse content at write() as soon as it cannot be a value. */
+static int check_content(struct ctl_handle *h, size_t old_len, off_t off)
+{
+	if (!h->check || (size_t) off != h->fed || old_len != h->fed) {
+		kv_json_check_free(h->check);
+		h->check = NULL;
+		h->fed = 0;
+		if (kv_json_check_new(&h->check) != KV_OK)
+			return ENOMEM;
+	}
+	if (kv_json_check_feed(h->check, h->buf + h->fed, h->len - h->fed) != KV_OK) {
+		h->fed = h->len;
+		return EINVAL;
+	}
+	h->fed = h->len;
+	if (h->len > MAX_TEXT)
+		return EFBIG;
+	if (h->len > KV_MAX_VALUE) {
+		int enc;
+		uint8_t *v = NULL;
+		size_t vlen = 0;
+		int rc = kv_value_from_json(h->buf, h->len, &enc, &v, &vlen);
+		kv_free(v);
+		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
+			return EFBIG;
+	}
+	return 0;
+}
+
+static void handle_log(struct fs_data *fs, struct ctl_handle *h, const char *reason)
+{
+	struct fs_ctl *c = fs->ctl;
+	pthread_mutex_lock(&c->lock);
+	char *name = strdup(tx_name(c, h->tx));
+	pthread_mutex_unlock(&c->lock);
+	log_tx(fs, "stage", name, h->key, h->key_len, NULL, reason);
+	free(name);
+}
+
+static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+                      off_t off, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
+	int err = 0;
+
+	(void) ino;
+	if (!h || h->type != N_TXFILE || !h->writable) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->failed) {
+		err = h->failed;
+		goto out;
+	}
+	if (fi->flags & O_APPEND)
+		off = (off_t) h->len;
+	size_t old_len = h->len, end = (size_t) off + size;
+	if (end > MAX_TEXT + 1) {
+		err = EFBIG;
+	} else if (!(err = buf_reserve(h, end))) {
+		if ((size_t) off > h->len)
+			memset(h->buf + h->len, ' ', (size_t) off - h->len);
+		memcpy(h->buf + off, buf, size);
+		if (end > h->len)
+			h->len = end;
+		h->written = 1;
+		err = check_content(h, old_len, off);
+	}
+	if (err == EINVAL || err == EFBIG) {
+		h->failed = err;
+		h->written = 1;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (err == EINVAL || err == EFBIG)
+		handle_log(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_write(req, size);
+}
+
+/* Stage what a handle wrote as one set. Called with h->lock held. */
+static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
+{
+	struct fs_ctl *c = fs->ctl;
+	uint8_t *value = NULL;
+	size_t value_len = 0, i;
+	int enc, rc, err;
+	char reason[300];
+
+	if (h->type != N_TXFILE || !h->written)
+		return 0;
+	h->written = 0;
+	if (h->failed)
+		return h->failed;
+	for (i = 0; i < h->len && strchr(" \t\r\n", h->buf[i]); i++)
+		;
+	if (i == h->len) {
+		handle_log(fs, h, "empty file");
+		return EINVAL;
+	}
+	rc = kv_value_from_json(h->buf, h->len, &enc, &value, &value_len);
+	if (rc != KV_OK) {
+		const char *msg = kv_errmsg(fs->db);
+		snprintf(reason, sizeof(reason), "%s%s%s",
+		         rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON",
+		         *msg ? ": " : "", msg);
+		handle_log(fs, h, reason);
+		return rc == KV_TOOBIG_VALUE ? EFBIG : EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, h->tx);
+	err = t ? tx_stage(t, OP_SET, h->key, h->key_len, enc, value, value_len, 0) : ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	kv_free(value);
+	if (err == E2BIG)
+		handle_log(fs, h, "the transaction exceeds 1000 mutations or 800 KiB");
+	else if (err == ENOENT)
+		handle_log(fs, h, "the transaction is gone");
+	return err;
+}
+
+static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
+	int err = 0;
+
+	(void) ino;
+	if (h && !is_watch_node(fs_of(req), ino)) {
+		pthread_mutex_lock(&h->lock);
+		err = stage_handle(fs_of(req), h);
+		pthread_mutex_unlock(&h->lock);
+	}
+	fuse_reply_err(req, err);
+}
+
+static void ctl_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void) datasync;
+	ctl_flush(req, ino, fi);
+}
+
+static void ctl_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+
+	if (is_watch_node(fs, ino)) {
+		node_open(fs->ctl, ino, -1);
+		fs_watch_release(req, fi);
+		return;
+	}
+	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		stage_handle(fs, h);   /* only the log can report a failure now */
+		pthread_mutex_unlock(&h->lock);
+		/* A file created and never written stays an empty file in T. */
+		handle_free(h);
+	}
+	node_open(fs->ctl, ino, -1);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- names: create, mkdir, unlink, rmdir ---- */
+
+static void ctl_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                       mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	struct view v = { 0 };
+	uint8_t *key = NULL;
+	size_t len = 0;
+	int err = node_info(c, parent, &i);
+	struct ctl_handle *h = NULL;
+
+	(void) mode;
+	if (err)
+		goto fail;
+	if (i.type != N_TXDIR || name[0] == '.') {
+		err = EPERM;
+		if (i.type == N_TXDIR)
+			log_tx(fs, "create", "", i.key, i.key_len, name,
+			       "names starting with '.' are not keys");
+		goto fail;
+	}
+	if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
+		if (err == EINVAL)
+			log_tx(fs, "create", "", i.key, i.key_len, name, "not a valid key name");
+		goto fail;
+	}
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i.tx);
+	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (!err && v.dir)
+		err = EISDIR;
+	if (!err && !v.value && !v.empty)
+		err = mark_add(t, key, len, 1);
+	struct node *n = err ? NULL : node_ref(c, N_TXFILE, i.tx, key, len, NULL);
+	fuse_ino_t ino = n ? n->ino : 0;
+	if (!err && !n)
+		err = ENOMEM;
+	pthread_mutex_unlock(&c->lock);
+	view_free(&v);
+	if (err)
+		goto fail;
+	err = open_node(fs, ino, fi, 1, &h);
+	if (err) {
+		node_forget(c, ino, 1);
+		goto fail;
+	}
+	fi->fh = (uintptr_t) h;
+	struct fuse_entry_param ep = { .ino = ino };
+	attr_of(fs, &ep.attr, S_IFREG | 0644, 0, 0);
+	ep.attr.st_ino = ino;
+	if (fuse_reply_create(req, &ep, fi) != 0) {
+		node_open(c, ino, -1);
+		handle_free(h);
+		node_forget(c, ino, 1);
+	}
+	free(key);
+	info_free(&i);
+	return;
+fail:
+	free(key);
+	info_free(&i);
+	fuse_reply_err(req, err);
+}
+
+static void ctl_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	struct stat st;
+	struct view v = { 0 };
+	uint8_t *key = NULL;
+	size_t len = 0;
+	int err = node_info(c, parent, &i);
+
+	(void) mode;
+	if (err)
+		goto out;
+	if (i.type == N_TXS) {
+		/* Begin a transaction. */
+		struct tx *t = calloc(1, sizeof(*t));
+		if (!t || !(t->name = strdup(name))) {
+			free(t);
+			err = ENOMEM;
+			goto out;
+		}
+		pthread_mutex_lock(&c->lock);
+		if (tx_by_name(c, name)) {
+			err = EEXIST;
+			tx_free(t);
+		} else {
+			t->id = ++c->next_tx;
+			t->next = c->txs;
+			c->txs = t;
+			result_forget(c, name);   /* `mv` onto .commit/NAME must find no file */
+		}
+		uint64_t id = err ? 0 : t->id;
+		pthread_mutex_unlock(&c->lock);
+		if (!err) {
+			attr_of(fs, &st, S_IFDIR | 0755, 0, 0);
+			reply_node(req, fs, N_TXDIR, id, NULL, 0, NULL, &st);
+			info_free(&i);
+			return;
+		}
+		goto out;
+	}
+	if (i.type != N_TXDIR || name[0] == '.') {
+		err = EPERM;
+		goto out;
+	}
+	if ((err = child_key(i.key, i.key_len, name, 1, &key, &len)))
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i.tx);
+	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (!err && (v.dir || v.value || v.empty))
+		err = EEXIST;
+	if (!err)
+		err = mark_add(t, key, len, 0);
+	pthread_mutex_unlock(&c->lock);
+	view_free(&v);
+	if (err)
+		goto out;
+	attr_of(fs, &st, S_IFDIR | 0755, 0, 0);
+	reply_node(req, fs, N_TXDIR, i.tx, key, len, NULL, &st);
+	free(key);
+	info_free(&i);
+	return;
+out:
+	free(key);
+	info_free(&i);
+	fuse_reply_err(req, err);
+}
+
+static void ctl_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	struct view v = { 0 };
+	uint8_t *key = NULL;
+	size_t len = 0;
+	int err = node_info(c, parent, &i);
+
+	if (err)
+		goto out;
+	if (i.type == N_RESULTS) {
+		pthread_mutex_lock(&c->lock);
+		struct result *r = c->results;
+		while (r && strcmp(r->name, name) != 0)
+			r = r->next;
+		if (r)
+			result_forget(c, name);
+		pthread_mutex_unlock(&c->lock);
+		err = r ? 0 : ENOENT;
+		goto out;
+	}
+	if (i.type != N_TXDIR) {
+		err = EPERM;
+		goto out;
+	}
+	if (strcmp(name, ".value") == 0 && i.key_len) {
+		key = dup_bytes(i.key, i.key_len);
+		len = i.key_len;
+		err = key ? 0 : ENOMEM;
+	} else if (name[0] == '.') {
+		err = ENOENT;
+	} else {
+		err = child_key(i.key, i.key_len, name, 0, &key, &len);
+	}
+	if (err)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i.tx);
+	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (!err && v.dir && name[0] != '.')
+		err = EISDIR;
+	else if (!err && v.empty)
+		mark_remove(t, key, len, 0);
+	else if (!err && !v.value)
+		err = ENOENT;
+	else if (!err) {
+		err = tx_stage(t, OP_DELETE, key, len, 0, NULL, 0, 0);
+		if (err == E2BIG)
+			log_tx(fs, "remove", t->name, key, len, NULL,
+			       "the transaction exceeds 1000 mutations");
+	}
+	pthread_mutex_unlock(&c->lock);
+	view_free(&v);
+out:
+	free(key);
+	info_free(&i);
+	fuse_reply_err(req, err);
+}
+
+/* Does the view show anything under `key`? Called with ctl->lock held. */
+static int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
+                             size_t len, int *err)
+{
+	kv_iter *it = NULL;
+	const kv_entry *e;
+	int found = 0, rc;
+
+	*err = 0;
+	for (size_t k = 0; k < t->nops; k++)
+		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && t->ops[k].kind != OP_DELETE)
+			return 1;
+	for (size_t k = 0; k < t->nmarks; k++)
+		if (under(t->marks[k].key, t->marks[k].key_len, key, len))
+			return 1;
+	rc = kv_children(fs->db, key, len, NULL, 0, &it);
+	while (rc == KV_OK && !found && (rc = kv_iter_next(it, &e)) == KV_OK) {
+		struct view v;
+		if ((*err = view_of(fs, t, e->key, e->key_len, &v)))
+			break;
+		found = v.value || v.dir;
+		view_free(&v);
+	}
+	if (rc != KV_OK && rc != KV_DONE && !*err)
+		*err = fs_errno(rc);
+	kv_iter_free(it);
+	return found;
+}
+
+static void ctl_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	struct view v = { 0 };
+	uint8_t *key = NULL;
+	size_t len = 0;
+	int err = node_info(c, parent, &i);
+
+	if (err)
+		goto out;
+	if (i.type == N_TXS) {
+		/* Abort: whatever T shows, nothing of it is kept. */
+		pthread_mutex_lock(&c->lock);
+		struct tx *t = tx_by_name(c, name);
+		if (t) {
+			tx_unlink(c, t);
+			tx_free(t);
+		}
+		pthread_mutex_unlock(&c->lock);
+		err = t ? 0 : ENOENT;
+		goto out;
+	}
+	if (i.type != N_TXDIR) {
+		err = EPERM;
+		goto out;
+	}
+	if (name[0] == '.') {
+		err = strcmp(name, ".value") == 0 ? ENOTDIR : ENOENT;
+		goto out;
+	}
+	if ((err = child_key(i.key, i.key_len, name, 0, &key, &len)))
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i.tx);
+	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (!err && !v.dir)
+		err = v.value || v.empty ? ENOTDIR : ENOENT;
+	else if (!err && (v.value || view_has_children(fs, t, key, len, &err)))
+		err = err ? err : ENOTEMPTY;
+	if (!err)
+		mark_remove(t, key, len, 1);
+	pthread_mutex_unlock(&c->lock);
+	view_free(&v);
+out:
+	free(key);
+	info_free(&i);
+	fuse_reply_err(req, err);
+}
+
+/* ---- commit ---- */
+
+/* One kv_atomic commit of T (ctl->lock held). 0 or an errno; `why` for the log. */
+static int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **why)
+{
+	kv_atomic *a = NULL;
+	int rc;
+
+	*why = "";
+	if (t->failed) {
+		*why = "the transaction exceeded a limit while staging";
+		return t->failed;
+	}
+	rc = kv_atomic_begin(fs->db, &a);
+	for (size_t i = 0; rc == KV_OK && i < t->nchecks; i++) {
+		struct check *k = &t->checks[i];
+		rc = kv_atomic_check(a, k->key, k->key_len, k->absent ? NULL : &k->version);
+	}
+	for (size_t i = 0; rc == KV_OK && i < t->nops; i++) {
+		struct op *o = &t->ops[i];
+		switch (o->kind) {
+		case OP_SET:
+			rc = kv_atomic_set(a, o->key, o->key_len, o->enc, o->value, o->value_len, -1);
+			break;
+		case OP_DELETE:
+			rc = kv_atomic_delete(a, o->key, o->key_len);
+			break;
+		case OP_SUM:
+			rc = kv_atomic_sum(a, o->key, o->key_len, o->operand);
+			break;
+		case OP_MIN:
+			rc = kv_atomic_min(a, o->key, o->key_len, o->operand);
+			break;
+		case OP_MAX:
+			rc = kv_atomic_max(a, o->key, o->key_len, o->operand);
+			break;
+		}
+	}
+	if (rc == KV_OK) {
+		rc = kv_atomic_commit(a, version);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	switch (rc) {
+	case KV_OK:
+		return 0;
+	case KV_CONFLICT:
+		*why = "a check failed: a key changed since it was read";
+		return EAGAIN;
+	case KV_TYPE:
+		*why = "sum, min or max on a value that is not a KvU64";
+		return EINVAL;
+	case KV_TOOBIG:
+		*why = "the commit exceeds a limit of Deno KV";
+		return E2BIG;
+	case KV_TOOBIG_VALUE:
+		*why = "a value is too large";
+		return EFBIG;
+	case KV_TOOBIG_KEY:
+		*why = "a key is too long";
+		return ENAMETOOLONG;
+	default:
+		*why = kv_errstr(rc);
+		return fs_errno(rc);
+	}
+}
+
+static int commit_tx(struct fs_data *fs, const char *name, const char *result)
+{
+	struct fs_ctl *c = fs->ctl;
+	uint64_t version = 0;
+	const char *why = "";
+	char msg[512];
+	uint8_t **keys = NULL;
+	size_t *lens = NULL, nkeys = 0;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_name(c, name);
+	if (!t) {
+		pthread_mutex_unlock(&c->lock);
+		return ENOENT;
+	}
+	err = tx_commit(fs, t, &version, &why);
+	if (err) {
+		/* Limits and unexpected failures carry the engine's detail. */
+		const char *detail = err == EAGAIN || err == EINVAL || t->failed ? "" : kv_errmsg(fs->db);
+		snprintf(msg, sizeof(msg), "%s%s%s", why, *detail ? ": " : "", detail);
+		pthread_mutex_unlock(&c->lock);
+		fs_log(fs, "cannot commit '.tx/%s': %s", name, msg);
+		return err;
+	}
+	char stamp[21], text[80];
+	kv_versionstamp_format(version, stamp);
+	snprintf(text, sizeof(text), "{\"ok\":true,\"versionstamp\":\"%s\"}\n", stamp);
+	result_add(c, result, text);
+	tx_unlink(c, t);
+	/* Hand the keys over: the key tree's caches and memory-only names follow. */
+	keys = calloc(t->nops + 1, sizeof(*keys));
+	lens = calloc(t->nops + 1, sizeof(*lens));
+	for (size_t i = 0; keys && lens && i < t->nops; i++) {
+		keys[nkeys] = t->ops[i].key;
+		lens[nkeys++] = t->ops[i].key_len;
+		t->ops[i].key = NULL;
+	}
+	tx_free(t);
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < nkeys; i++) {
+		pthread_mutex_lock(&fs->lock);
+		fs_memfile_remove(fs, keys[i], lens[i]);
+		pthread_mutex_unlock(&fs->lock);
+		fs_notify_key(fs, keys[i], lens[i]);
+		free(keys[i]);
+	}
+	free(keys);
+	free(lens);
+	fs_watch_poke(fs);
+	return 0;
+}
+
+static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                       fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo s = { 0 }, d = { 0 };
+	uint8_t *skey = NULL, *dkey = NULL;
+	size_t slen = 0, dlen = 0;
+	int err;
+
+	if (!is_ctl(parent) || !is_ctl(newparent)) {
+		err = EXDEV;
+		goto out;
+	}
+	if ((err = node_info(c, parent, &s)) || (err = node_info(c, newparent, &d)))
+		goto out;
+	if (flags & RENAME_EXCHANGE) {
+		err = EINVAL;
+	} else if (s.type == N_TXS && d.type == N_RESULTS) {
+		err = commit_tx(fs, name, newname);
+	} else if (s.type == N_TXS && d.type == N_TXS) {
+		pthread_mutex_lock(&c->lock);
+		struct tx *t = tx_by_name(c, name), *o = tx_by_name(c, newname);
+		char *nn = strdup(newname);
+		if (!t)
+			err = ENOENT;
+		else if (o && o != t)
+			err = EEXIST;
+		else if (!nn)
+			err = ENOMEM;
+		if (!err) {
+			free(t->name);
+			t->name = nn;
+		} else {
+			free(nn);
+		}
+		pthread_mutex_unlock(&c->lock);
+	} else if (s.type == N_TXDIR && d.type == N_TXDIR && s.tx == d.tx &&
+	           name[0] != '.' && newname[0] != '.') {
+		/* A file inside T: stage its delete and its set. */
+		struct view v = { 0 }, w = { 0 };
+		if ((err = child_key(s.key, s.key_len, name, 0, &skey, &slen)) ||
+		    (err = child_key(d.key, d.key_len, newname, 1, &dkey, &dlen)))
+			goto out;
+		pthread_mutex_lock(&c->lock);
+		struct tx *t = tx_by_id(c, s.tx);
+		err = t ? view_of(fs, t, skey, slen, &v) : ENOENT;
+		if (!err)
+			err = view_of(fs, t, dkey, dlen, &w);
+		if (!err && v.dir)
+			err = EXDEV;          /* mv copies a directory file by file */
+		else if (!err && w.dir)
+			err = EISDIR;
+		else if (!err && !v.value)
+			err = ENOENT;
+		else if (!err && (w.value || w.empty) && (flags & RENAME_NOREPLACE))
+			err = EEXIST;
+		if (!err && !same_key(skey, slen, dkey, dlen)) {
+			err = tx_stage(t, OP_SET, dkey, dlen, v.enc, v.data, v.len, 0);
+			if (!err)
+				err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
+			if (err == E2BIG)
+				log_tx(fs, "move", t->name, skey, slen, NULL,
+				       "the transaction exceeds 1000 mutations");
+		}
+		pthread_mutex_unlock(&c->lock);
+		view_free(&v);
+		view_free(&w);
+	} else {
+		err = EXDEV;
+	}
+out:
+	free(skey);
+	free(dkey);
+	info_free(&s);
+	info_free(&d);
+	fuse_reply_err(req, err);
+}
+
+/* ---- extended attributes ---- */
+
+static int parse_u64(const char *v, size_t size, uint64_t *out)
+{
+	char buf[32];
+	char *end;
+
+	if (size == 0 || size >= sizeof(buf))
+		return EINVAL;
+	memcpy(buf, v, size);
+	buf[size] = 0;
+	if (buf[size - 1] == '\n')
+		buf[size - 1] = 0;
+	if (buf[0] < '0' || buf[0] > '9')
+		return EINVAL;
+	errno = 0;
+	unsigned long long x = strtoull(buf, &end, 10);
+	if (errno || *end)
+		return EINVAL;
+	*out = (uint64_t) x;
+	return 0;
+}
+
+static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                         const char *value, size_t size, int flags)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	int err = node_info(c, ino, &i);
+	uint64_t x = 0;
+	int absent = 0;
+	enum op_kind kind = 0;
+
+	(void) flags;
+	if (err)
+		goto out;
+	int known = strcmp(name, X_CHECK) == 0 || strcmp(name, X_SUM) == 0 ||
+	            strcmp(name, X_MIN) == 0 || strcmp(name, X_MAX) == 0;
+	if (!known || (i.type != N_TXFILE && i.type != N_TXDIR) || !i.key_len) {
+		err = known || strncmp(name, "user.", 5) == 0 ? EPERM : ENOTSUP;
+		goto out;
+	}
+	if (strcmp(name, X_CHECK) == 0) {
+		char buf[32];
+		size_t n = size < sizeof(buf) - 1 ? size : sizeof(buf) - 1;
+		memcpy(buf, value, n);
+		buf[n] = 0;
+		if (n && buf[n - 1] == '\n')
+			buf[--n] = 0;
+		if (strcmp(buf, "null") == 0)
+			absent = 1;
+		else if (size > 21 || kv_versionstamp_parse(buf, &x) != KV_OK)
+			err = EINVAL;
+		if (err) {
+			log_tx(fs, "check", "", i.key, i.key_len, NULL,
+			       "not a versionstamp (20 hex digits) or null");
+			goto out;
+		}
+	} else {
+		kind = name[8] == 's' ? OP_SUM : name[9] == 'i' ? OP_MIN : OP_MAX;
+		if ((err = parse_u64(value, size, &x))) {
+			log_tx(fs, name + 8, "", i.key, i.key_len, NULL,
+			       "not an unsigned 64-bit decimal number");
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i.tx);
+	if (!t)
+		err = ENOENT;
+	else if (kind)
+		err = tx_stage(t, kind, i.key, i.key_len, 0, NULL, 0, x);
+	else
+		err = tx_check(t, i.key, i.key_len, absent, x, 1);
+	if (err == E2BIG)
+		log_tx(fs, kind ? "stage" : "check", t->name, i.key, i.key_len, NULL,
+		       "the transaction exceeds 1000 mutations or 100 checks");
+	pthread_mutex_unlock(&c->lock);
+out:
+	info_free(&i);
+	fuse_reply_err(req, err);
+}
+
+static void reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	char *json = NULL;
+	int err = 0;
+
+	if (strcmp(name, X_KEY) != 0 && strcmp(name, X_STAMP) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if ((err = node_info(c, ino, &i))) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	int keyed = i.type == N_TXDIR || i.type == N_TXFILE || i.type == N_WDIR ||
+	            i.type == N_WKEY || i.type == N_WALL;
+	if (!keyed) {
+		err = ENODATA;
+	} else if (strcmp(name, X_KEY) == 0) {
+		if (!i.key_len)
+			reply_xattr(req, "[]", 2, size);
+		else if (kv_key_to_json(i.key, i.key_len, &json) != KV_OK)
+			err = EIO;
+		else
+			reply_xattr(req, json, strlen(json), size);
+	} else if (i.type != N_TXFILE) {
+		err = ENODATA;
+	} else {
+		/* The stored versionstamp, as long as T did not replace the value. */
+		struct view v;
+		pthread_mutex_lock(&c->lock);
+		struct tx *t = tx_by_id(c, i.tx);
+		err = t ? view_of(fs, t, i.key, i.key_len, &v) : ENOENT;
+		pthread_mutex_unlock(&c->lock);
+		if (!err) {
+			int staged = v.staged || !v.stored;
+			if (!staged && t) {
+				pthread_mutex_lock(&c->lock);
+				t = tx_by_id(c, i.tx);
+				for (size_t k = 0; t && k < t->nops && !staged; k++)
+					staged = same_key(t->ops[k].key, t->ops[k].key_len, i.key, i.key_len);
+				pthread_mutex_unlock(&c->lock);
+			}
+			if (staged) {
+				err = ENODATA;
+			} else {
+				char stamp[21];
+				kv_versionstamp_format(v.version, stamp);
+				reply_xattr(req, stamp, 20, size);
+			}
+			view_free(&v);
+		}
+	}
+	if (err)
+		fuse_reply_err(req, err);
+	kv_free(json);
+	info_free(&i);
+}
+
+static void ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs_data *fs = fs_of(req);
+	struct nodeinfo i;
+	int err = node_info(fs->ctl, ino, &i);
+	static const char names[] = X_KEY;
+
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	if (i.type == N_TXS || i.type == N_RESULTS || i.type == N_RESULT)
+		reply_xattr(req, "", 0, size);
+	else
+		reply_xattr(req, names, sizeof(names), size);
+	info_free(&i);
+}
+
+static void ctl_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void) ino;
+	fuse_reply_err(req, strncmp(name, "user.kv.", 8) == 0 ? EPERM : ENODATA);
+}
+
+static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+                        int to_set, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct nodeinfo i;
+	struct stat st;
+	int err = node_info(fs->ctl, ino, &i);
+
+	if (!err)
+		err = node_attr(fs, ino, &i, &st);
+	if (err)
+		goto out;
+	if (((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
+	    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)) {
+		err = EPERM;
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct ctl_handle *h = fi && i.type == N_TXFILE
+			? (struct ctl_handle *) (uintptr_t) fi->fh : NULL;
+		if (S_ISDIR(st.st_mode)) {
+			err = EISDIR;
+		} else if (!h || !h->writable) {
+			err = i.type == N_TXFILE && attr->st_size == st.st_size ? 0 : EPERM;
+		} else {
+			pthread_mutex_lock(&h->lock);
+			size_t n = (size_t) attr->st_size;
+			if (!(err = buf_reserve(h, n))) {
+				if (n > h->len)
+					memset(h->buf + h->len, ' ', n - h->len);
+				h->len = n;
+				h->written = 1;
+				h->fed = 0;
+				kv_json_check_free(h->check);
+				h->check = NULL;
+			}
+			pthread_mutex_unlock(&h->lock);
+			st.st_size = attr->st_size;
+		}
+	}
+out:
+	info_free(&i);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+/* ---- listings ---- */
+
+struct ctl_dirh {
+	enum node_type type;
+	uint64_t tx;
+	uint8_t *key;
+	size_t key_len;
+	char **names;           /* .tx, .commit: a snapshot of the names */
+	size_t nnames;
+	int value;              /* a transaction directory with its own value: `.value` */
+	uint8_t **over;         /* children that exist only through T (sorted, unique) */
+	size_t *over_len, nover;
+	off_t last_off;         /* cookie of the last key entry sent */
+	uint8_t *last_key;
+	size_t last_len;
+	pthread_mutex_t lock;
+};
+
+static void dirh_free(struct ctl_dirh *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nnames; i++)
+		free(d->names[i]);
+	for (size_t i = 0; i < d->nover; i++)
+		free(d->over[i]);
+	free(d->names);
+	free(d->over);
+	free(d->over_len);
+	free(d->key);
+	free(d->last_key);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static int add_name(struct ctl_dirh *d, const char *name)
+{
+	char **n = realloc(d->names, (d->nnames + 1) * sizeof(*n));
+	if (!n)
+		return ENOMEM;
+	d->names = n;
+	if (!(n[d->nnames] = strdup(name)))
+		return ENOMEM;
+	d->nnames++;
+	return 0;
+}
+
+/* The child of `dir` that `key` lies under (its length), or 0. */
+static size_t child_span(const uint8_t *key, size_t len, const uint8_t *dir, size_t dlen)
+{
+	size_t span;
+	if (!under(key, len, dir, dlen) || kv_part_span(key, len, dlen, &span) != KV_OK)
+		return 0;
+	return dlen + span;
+}
+
+static int add_over(struct ctl_dirh *d, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < d->nover; i++)
+		if (same_key(d->over[i], d->over_len[i], key, len))
+			return 0;
+	uint8_t **o = realloc(d->over, (d->nover + 1) * sizeof(*o));
+	if (o)
+		d->over = o;
+	size_t *l = realloc(d->over_len, (d->nover + 1) * sizeof(*l));
+	if (l)
+		d->over_len = l;
+	if (!o || !l || !(o[d->nover] = dup_bytes(key, len)))
+		return ENOMEM;
+	l[d->nover++] = len;
+	return 0;
+}
+
+static void ctl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct nodeinfo i;
+	struct ctl_dirh *d = calloc(1, sizeof(*d));
+	int err = d ? node_info(c, ino, &i) : ENOMEM;
+
+	if (err) {
+		free(d);
+		fuse_reply_err(req, err);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	d->type = i.type;
+	d->tx = i.tx;
+	d->key = i.key;
+	d->key_len = i.key_len;
+	i.key = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (i.type == N_TXS) {
+		for (struct tx *t = c->txs; t && !err; t = t->next)
+			err = add_name(d, t->name);
+	} else if (i.type == N_RESULTS) {
+		for (struct result *r = c->results; r && !err; r = r->next)
+			err = add_name(d, r->name);
+	} else if (i.type == N_TXDIR) {
+		struct tx *t = tx_by_id(c, i.tx);
+		struct view v;
+		if (!t) {
+			err = ENOENT;
+		} else if (!(err = view_of(fs, t, d->key, d->key_len, &v))) {
+			d->value = d->key_len && v.value;
+			view_free(&v);
+		}
+		for (size_t k = 0; t && !err && k < t->nops; k++) {
+			size_t n = child_span(t->ops[k].key, t->ops[k].key_len, d->key, d->key_len);
+			if (n && t->ops[k].kind != OP_DELETE)
+				err = add_over(d, t->ops[k].key, n);
+		}
+		for (size_t k = 0; t && !err && k < t->nmarks; k++) {
+			size_t n = child_span(t->marks[k].key, t->marks[k].key_len, d->key, d->key_len);
+			if (n)
+				err = add_over(d, t->marks[k].key, n);
+		}
+	} else if (i.type != N_WDIR) {
+		err = ENOTDIR;
+	}
+	pthread_mutex_unlock(&c->lock);
+	info_free(&i);
+	/* Sort the overlay in key order (few entries: insertion sort). */
+	for (size_t a = 1; a < d->nover; a++)
+		for (size_t b = a; b > 0 && key_cmp(d->over[b - 1], d->over_len[b - 1],
+		                                    d->over[b], d->over_len[b]) > 0; b--) {
+			uint8_t *k = d->over[b];
+			size_t l = d->over_len[b];
+			d->over[b] = d->over[b - 1], d->over_len[b] = d->over_len[b - 1];
+			d->over[b - 1] = k, d->over_len[b - 1] = l;
+		}
+	if (err) {
+		dirh_free(d);
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uintptr_t) d;
+	if (fuse_reply_open(req, fi) != 0)
+		dirh_free(d);
+}
+
+static size_t add_entry(fuse_req_t req, char *buf, size_t room, const char *name,
+                        mode_t type, ino_t ino, off_t next, int plus)
+{
+	struct stat st = { .st_mode = type, .st_ino = ino };
+	if (plus) {
+		struct fuse_entry_param ep = { .attr = st };   /* ino 0: no lookup implied */
+		return fuse_add_direntry_plus(req, buf, room, name, &ep, next);
+	}
+	return fuse_add_direntry(req, buf, room, name, &st, next);
+}
+
+static ino_t pseudo_ino(const uint8_t *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	return (ino_t) (h | (1ULL << 63));
+}
+
+/*
+ * Key entries: stored children merged with T's overlay in key order, each
+ * shown as the view has it. Cookies count entries; the handle remembers
+ * the last one sent so the usual resume costs one seek, any other cookie
+ * replays from the start.
+ */
+static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                             struct fuse_file_info *fi, int plus)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_ctl *c = fs->ctl;
+	struct ctl_dirh *d = (struct ctl_dirh *) (uintptr_t) fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0, n, skip = 0;
+	off_t next = off + 1, first = 3 + d->value;
+	kv_iter *it = NULL;
+	uint8_t *after = NULL;
+	size_t after_len = 0;
+	int err = 0, rc = KV_OK;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	for (; next < 3; next++) {
+		n = add_entry(req, buf + used, size - used, next == 1 ? "." : "..", S_IFDIR,
+		              next == 1 ? ino : FUSE_ROOT_ID, next, plus);
+		if (n > size - used)
+			goto done;
+		used += n;
+	}
+	if (d->type == N_TXS || d->type == N_RESULTS) {
+		for (; (size_t) (next - 3) < d->nnames; next++) {
+			const char *name = d->names[next - 3];
+			n = add_entry(req, buf + used, size - used, name,
+			              d->type == N_TXS ? S_IFDIR : S_IFREG,
+			              pseudo_ino((const uint8_t *) name, strlen(name)), next, plus);
+			if (n > size - used)
+				break;
+			used += n;
+		}
+		goto done;
+	}
+	if (next < first) {
+		n = add_entry(req, buf + used, size - used, ".value", S_IFREG, 2, next, plus);
+		if (n > size - used)
+			goto done;
+		used += n;
+		next++;
+	}
+	if (off >= first && off == d->last_off && d->last_key) {
+		after = d->last_key;
+		after_len = d->last_len;
+		d->last_key = NULL;
+	} else if (off >= first) {
+		skip = (size_t) (off - first + 1);
+		next = first;
+	}
+	if (d->type == N_TXDIR)
+		pthread_mutex_lock(&c->lock);
+	struct tx *t = d->type == N_TXDIR ? tx_by_id(c, d->tx) : NULL;
+	if (d->type == N_TXDIR && !t) {
+		err = ENOENT;
+		goto unlock;
+	}
+	rc = kv_children(fs->db, d->key, d->key_len, after, after_len, &it);
+	size_t oi = 0;
+	while (after && oi < d->nover && key_cmp(d->over[oi], d->over_len[oi], after, after_len) <= 0)
+		oi++;
+	const kv_entry *e = NULL;
+	int have = 0, ended = rc != KV_OK;
+	for (;;) {
+		if (!have && !ended) {
+			rc = kv_iter_next(it, &e);
+			have = rc == KV_OK;
+			ended = !have;
+		}
+		const uint8_t *key;
+		size_t len;
+		int from_over = 0;
+		if (oi < d->nover && (!have || key_cmp(d->over[oi], d->over_len[oi], e->key, e->key_len) <= 0)) {
+			key = d->over[oi];
+			len = d->over_len[oi];
+			from_over = 1;
+			if (have && same_key(key, len, e->key, e->key_len))
+				have = 0;       /* both: one entry */
+		} else if (have) {
+			key = e->key;
+			len = e->key_len;
+		} else {
+			break;
+		}
+		int isdir, shown;
+		if (t) {
+			struct view v;
+			if ((err = view_of(fs, t, key, len, &v)))
+				break;
+			isdir = v.dir;
+			shown = v.dir || v.value || v.empty;
+			view_free(&v);
+		} else {
+			isdir = (e->flags & KV_ENTRY_CHILDREN) != 0;
+			shown = 1;
+		}
+		char *name = NULL;
+		if (shown && kv_name_from_part(key + d->key_len, len - d->key_len, &name) != KV_OK)
+			shown = 0;
+		if (shown && skip) {
+			skip--;
+			next++;
+			shown = 0;
+		}
+		if (shown) {
+			n = add_entry(req, buf + used, size - used, name, isdir ? S_IFDIR : S_IFREG,
+			              pseudo_ino(key, len), next, plus);
+			if (n > size - used) {
+				kv_free(name);
+				break;
+			}
+			used += n;
+			uint8_t *copy = dup_bytes(key, len);
+			if (copy) {
+				free(d->last_key);
+				d->last_key = copy;
+				d->last_len = len;
+				d->last_off = next;
+			}
+			next++;
+		}
+		kv_free(name);
+		if (from_over)
+			oi++;
+		else
+			have = 0;
+	}
+	if (rc != KV_OK && rc != KV_DONE && !err)
+		err = fs_errno(rc);
+unlock:
+	if (d->type == N_TXDIR)
+		pthread_mutex_unlock(&c->lock);
+done:
+	pthread_mutex_unlock(&d->lock);
+	kv_iter_free(it);
+	free(after);
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                        struct fuse_file_info *fi)
+{
+	ctl_readdir_plus(req, ino, size, off, fi, 0);
+}
+
+static void ctl_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                            struct fuse_file_info *fi)
+{
+	ctl_readdir_plus(req, ino, size, off, fi, 1);
+}
+
+static void ctl_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void) ino;
+	dirh_free((struct ctl_dirh *) (uintptr_t) fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- lifecycle ---- */
+
+int fs_ctl_start(struct fs_data *fs)
+{
+	struct fs_ctl *c = calloc(1, sizeof(*c));
+	static const enum node_type fixed[] = { N_TXS, N_RESULTS, N_WDIR };
+
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	c->next_ino = INO_TXS;
+	for (size_t i = 0; i < 3; i++)
+		if (!node_ref(c, fixed[i], 0, NULL, 0, NULL)) {
+			fs->ctl = c;
+			fs_ctl_free(fs);
+			return -ENOMEM;
+		}
+	fs->ctl = c;
+	return 0;
+}
+
+void fs_ctl_free(struct fs_data *fs)
+{
+	struct fs_ctl *c = fs ? fs->ctl : NULL;
+
+	if (!c)
+		return;
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		struct node *n = c->by_ino[b], *next;
+		for (; n; n = next) {
+			next = n->next_ino;
+			free(n->key);
+			free(n->name);
+			free(n);
+		}
+	}
+	while (c->txs) {
+		struct tx *t = c->txs;
+		c->txs = t->next;
+		tx_free(t);
+	}
+	while (c->results)
+		result_forget(c, c->results->name);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	fs->ctl = NULL;
+}
+
+/* ---- the op table: the key tree, or a control tree ---- */
+
+static int is_reserved_root(fuse_ino_t parent, const char *name)
+{
+	return parent == FUSE_ROOT_ID && (strcmp(name, ".tx") == 0 ||
+	       strcmp(name, ".commit") == 0 || strcmp(name, ".watch") == 0);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (is_ctl(parent) || is_reserved_root(parent, name))
+		ctl_lookup(req, parent, name);
+	else
+		fs_key_ops.lookup(req, parent, name);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (is_ctl(ino)) {
+		node_forget(fs_of(req)->ctl, ino, nlookup);
+		fuse_reply_none(req);
+	} else {
+		fs_key_ops.forget(req, ino, nlookup);
+	}
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs_data *fs = fs_of(req);
+	for (size_t i = 0; i < count; i++) {
+		if (is_ctl(forgets[i].ino))
+			node_forget(fs->ctl, forgets[i].ino, forgets[i].nlookup);
+		else
+			fs_inode_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	}
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_getattr : fs_key_ops.getattr)(req, ino, fi);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	if (is_ctl(ino)) {
+		ctl_setattr(req, ino, attr, to_set, fi);
+		return;
+	}
+	fs_key_ops.setattr(req, ino, attr, to_set, fi);
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		fs_watch_poke(fs_of(req));
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_open : fs_key_ops.open)(req, ino, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_read : fs_key_ops.read)(req, ino, size, off, fi);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+                     off_t off, struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_write : fs_key_ops.write)(req, ino, buf, size, off, fi);
+}
+
+/* Operations of the key tree that may commit wake the watchers after. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	if (is_ctl(ino)) {
+		ctl_flush(req, ino, fi);
+		return;
+	}
+	fs_key_ops.flush(req, ino, fi);
+	fs_watch_poke(fs);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	if (is_ctl(ino)) {
+		ctl_fsync(req, ino, datasync, fi);
+		return;
+	}
+	fs_key_ops.fsync(req, ino, datasync, fi);
+	fs_watch_poke(fs);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	if (is_ctl(ino)) {
+		ctl_release(req, ino, fi);
+		return;
+	}
+	int writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	fs_key_ops.release(req, ino, fi);
+	if (writable)
+		fs_watch_poke(fs);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+	(is_ctl(parent) ? ctl_create : fs_key_ops.create)(req, parent, name, mode, fi);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_opendir : fs_key_ops.opendir)(req, ino, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_readdir : fs_key_ops.readdir)(req, ino, size, off, fi);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_readdirplus : fs_key_ops.readdirplus)(req, ino, size, off, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(is_ctl(ino) ? ctl_releasedir : fs_key_ops.releasedir)(req, ino, fi);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(is_ctl(parent) ? ctl_mkdir : fs_key_ops.mkdir)(req, parent, name, mode);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (is_ctl(parent)) {
+		ctl_unlink(req, parent, name);
+		return;
+	}
+	fs_key_ops.unlink(req, parent, name);
+	fs_watch_poke(fs_of(req));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(is_ctl(parent) ? ctl_rmdir : fs_key_ops.rmdir)(req, parent, name);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	if (is_ctl(parent) || is_ctl(newparent)) {
+		ctl_rename(req, parent, name, newparent, newname, flags);
+		return;
+	}
+	fs_key_ops.rename(req, parent, name, newparent, newname, flags);
+	fs_watch_poke(fs_of(req));
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                     dev_t rdev)
+{
+	if (is_ctl(parent))
+		fuse_reply_err(req, EPERM);
+	else
+		fs_key_ops.mknod(req, parent, name, mode, rdev);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	if (is_ctl(parent))
+		fuse_reply_err(req, EPERM);
+	else
+		fs_key_ops.symlink(req, link, parent, name);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	if (is_ctl(ino) || is_ctl(newparent))
+		fuse_reply_err(req, EPERM);
+	else
+		fs_key_ops.link(req, ino, newparent, newname);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+	if (is_ctl(ino)) {
+		ctl_setxattr(req, ino, name, value, size, flags);
+		return;
+	}
+	fs_key_ops.setxattr(req, ino, name, value, size, flags);
+	fs_watch_poke(fs_of(req));
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	(is_ctl(ino) ? ctl_getxattr : fs_key_ops.getxattr)(req, ino, name, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(is_ctl(ino) ? ctl_listxattr : fs_key_ops.listxattr)(req, ino, size);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	if (is_ctl(ino)) {
+		ctl_removexattr(req, ino, name);
+		return;
+	}
+	fs_key_ops.removexattr(req, ino, name);
+	fs_watch_poke(fs_of(req));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	fs_key_ops.statfs(req, is_ctl(ino) ? FUSE_ROOT_ID : ino);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.lookup       = op_lookup,
+	.forget       = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr      = op_getattr,
+	.setattr      = op_setattr,
+	.open         = op_open,
+	.read         = op_read,
+	.write        = op_write,
+	.flush        = op_flush,
+	.fsync        = op_fsync,
+	.release      = op_release,
+	.create       = op_create,
+	.opendir      = op_opendir,
+	.readdir      = op_readdir,
+	.readdirplus  = op_readdirplus,
+	.releasedir   = op_releasedir,
+	.statfs       = op_statfs,
+	.mkdir        = op_mkdir,
+	.unlink       = op_unlink,
+	.rmdir        = op_rmdir,
+	.rename       = op_rename,
+	.mknod        = op_mknod,
+	.symlink      = op_symlink,
+	.link         = op_link,
+	.setxattr     = op_setxattr,
+	.getxattr     = op_getxattr,
+	.listxattr    = op_listxattr,
+	.removexattr  = op_removexattr,
+};
