@@ -39,8 +39,9 @@
  * (until unmount), and `mkdir .tx/T` forgets an old result named T so the
  * next `mv` onto that name is not refused by the kernel. A failed check is
  * EAGAIN, a limit E2BIG (EFBIG for a value, ENAMETOOLONG for a key), a
- * sum/min/max on a value that is not a KvU64 EINVAL; every refusal leaves
- * T in .tx and logs one line. Transactions of a mount that ends are
+ * sum/min/max on a value that is not a KvU64 EDOM (not EINVAL, which mv
+ * reports as "cannot move to a subdirectory of itself"); every refusal
+ * leaves T in .tx and logs one line. Transactions of a mount that ends are
  * dropped with it.
  *
  * One mutex (ctl->lock) guards the table, the transactions and the
@@ -1657,8 +1658,9 @@ static int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const 
 		*why = "a check failed: a key changed since it was read";
 		return EAGAIN;
 	case KV_TYPE:
+		/* Not EINVAL: mv reports that as "a subdirectory of itself". */
 		*why = "sum, min or max on a value that is not a KvU64";
-		return EINVAL;
+		return EDOM;
 	case KV_TOOBIG:
 		*why = "the commit exceeds a limit of Deno KV";
 		return E2BIG;
@@ -1693,7 +1695,7 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	err = tx_commit(fs, t, &version, &why);
 	if (err) {
 		/* Limits and unexpected failures carry the engine's detail. */
-		const char *detail = err == EAGAIN || err == EINVAL || t->failed ? "" : kv_errmsg(fs->db);
+		const char *detail = err == EAGAIN || err == EDOM || t->failed ? "" : kv_errmsg(fs->db);
 		snprintf(msg, sizeof(msg), "%s%s%s", why, *detail ? ": " : "", detail);
 		pthread_mutex_unlock(&c->lock);
 		fs_log(fs, "cannot commit '.tx/%s': %s", name, msg);

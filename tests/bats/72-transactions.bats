@@ -1,0 +1,257 @@
+#!/usr/bin/env bats
+# Transactions: mkdir .tx/T, stage inside it, mv .tx/T .commit/T commits
+# everything in one atomic commit or nothing.
+
+load helpers
+
+setup() {
+	kvfs_mount
+}
+
+stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
+
+@test "a staged set is stored only by the commit, in one versionstamp" {
+	echo 1 >"$MNT/a"
+	mkdir "$MNT/.tx/T"
+	echo '{"theme":"light"}' >"$MNT/.tx/T/b"
+	echo 2 >"$MNT/.tx/T/a"
+	run -1 t cat "$MNT/b"
+	run -0 t cat "$MNT/a"
+	[ "$output" = 1 ]
+	[ "$(dump | jq -c .key)" = '["a"]' ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/.commit/T"
+	[[ $output =~ $stamp_re ]]
+	vs=$(jq -r .versionstamp <<<"$output")
+	run -0 t cat "$MNT/b"
+	[ "$output" = '{"theme":"light"}' ]
+	run -0 t cat "$MNT/a"
+	[ "$output" = 2 ]
+	[ "$(dump | jq -r .versionstamp | sort -u)" = "$vs" ]
+	[ "$(getfattr --only-values -n user.kv.versionstamp "$MNT/b")" = "$vs" ]
+	run -0 t ls "$MNT/.tx"
+	[ -z "$output" ]
+	run -0 t ls "$MNT/.commit"
+	[ "$output" = T ]
+}
+
+@test "inside a transaction its own changes show, outside they do not" {
+	mkdir "$MNT/d"
+	echo 1 >"$MNT/d/a"
+	echo 1 >"$MNT/top"
+	mkdir "$MNT/.tx/T"
+	echo 2 >"$MNT/.tx/T/d/a"
+	echo 3 >"$MNT/.tx/T/d/b"
+	rm "$MNT/.tx/T/top"
+	mkdir "$MNT/.tx/T/new"
+	echo '"x"' >"$MNT/.tx/T/new/k"
+	run -0 t cat "$MNT/.tx/T/d/a" "$MNT/.tx/T/d/b" "$MNT/.tx/T/new/k"
+	[ "$output" = "$(printf '2\n3\n"x"')" ]
+	run -0 t ls "$MNT/.tx/T"
+	[ "$output" = "$(printf 'd\nnew')" ]
+	run -0 t ls "$MNT/.tx/T/d"
+	[ "$output" = "$(printf 'a\nb')" ]
+	[ ! -e "$MNT/.tx/T/top" ]
+	run -0 t ls "$MNT"
+	[ "$output" = "$(printf 'd\ntop')" ]
+	run -0 t ls "$MNT/d"
+	[ "$output" = a ]
+	run -0 t cat "$MNT/d/a" "$MNT/top"
+	[ "$output" = "$(printf '1\n1')" ]
+	# The root's listing never shows the control entries.
+	run -0 t ls -A "$MNT"
+	[ "$output" = "$(printf 'd\ntop')" ]
+}
+
+@test "a key read inside T and changed through the mount fails the commit with EAGAIN" {
+	echo 1 >"$MNT/a"
+	mkdir "$MNT/.tx/T"
+	run -0 t cat "$MNT/.tx/T/a"
+	echo 5 >"$MNT/.tx/T/b"
+	echo 2 >"$MNT/a"
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(rows)" = "$before" ]
+	run -0 t ls "$MNT/.tx"
+	[ "$output" = T ]
+	run -0 t cat "$MNT/.tx/T/b"
+	[ "$output" = 5 ]
+	grep -q "cannot commit '.tx/T': a check failed" "$KVFS_LOG"
+	[ ! -e "$MNT/.commit/T" ]
+	rm -rf "$MNT/.tx/T"
+}
+
+@test "a key read inside T and changed by another process fails the commit" {
+	echo 1 >"$MNT/a"
+	mkdir "$MNT/.tx/T"
+	run -0 t cat "$MNT/.tx/T/a"
+	echo 9 >"$MNT/.tx/T/a"
+	echo '{"key":["a"],"value":7}' | load_lines
+	before=$(rows)
+	run -1 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(rows)" = "$before" ]
+	[ "$(dump | jq -c .value)" = 7 ]
+	[ -d "$MNT/.tx/T" ]
+}
+
+@test "a read of an absent key checks that it stays absent" {
+	mkdir "$MNT/.tx/T"
+	run -1 t cat "$MNT/.tx/T/nothing"
+	# The lookup failed before any open: no check. An explicit one:
+	touch "$MNT/.tx/T/n"
+	[ -f "$MNT/.tx/T/n" ]
+	setfattr -n user.kv.check -v null "$MNT/.tx/T/n"
+	echo 1 >"$MNT/.tx/T/other"
+	echo outside | sed 's/.*/"&"/' >"$MNT/n"
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	run -1 t cat "$MNT/other"
+	rm -rf "$MNT/.tx/T"
+	# The same check holds when nobody writes the key.
+	mkdir "$MNT/.tx/U"
+	touch "$MNT/.tx/U/m"
+	setfattr -n user.kv.check -v null "$MNT/.tx/U/m"
+	echo 1 >"$MNT/.tx/U/m"
+	run -0 t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	run -0 t cat "$MNT/m"
+	[ "$output" = 1 ]
+}
+
+@test "an explicit versionstamp check holds until the key changes" {
+	echo 1 >"$MNT/a"
+	vs=$(getfattr --only-values -n user.kv.versionstamp "$MNT/a")
+	mkdir "$MNT/.tx/T"
+	setfattr -n user.kv.check -v "$vs" "$MNT/.tx/T/a"
+	echo 2 >"$MNT/.tx/T/b"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	mkdir "$MNT/.tx/T"
+	setfattr -n user.kv.check -v "$vs" "$MNT/.tx/T/a"
+	echo 3 >"$MNT/.tx/T/b"
+	echo 4 >"$MNT/a"
+	run -1 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/b"
+	[ "$output" = 2 ]
+	run -1 --separate-stderr t setfattr -n user.kv.check -v nonsense "$MNT/.tx/T/a"
+	[[ $stderr == *"Invalid argument"* ]]
+}
+
+@test "a staged delete removes the key at the commit" {
+	echo 1 >"$MNT/a"
+	echo 2 >"$MNT/b"
+	mkdir "$MNT/.tx/T"
+	rm "$MNT/.tx/T/a"
+	[ ! -e "$MNT/.tx/T/a" ]
+	run -1 t rm "$MNT/.tx/T/a"
+	run -0 t cat "$MNT/a"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -1 t cat "$MNT/a"
+	[ "$(dump | jq -c .key)" = '["b"]' ]
+}
+
+@test "sum, min and max stage KvU64 arithmetic" {
+	echo '{"$u64":"10"}' >"$MNT/c"
+	mkdir "$MNT/.tx/T"
+	setfattr -n user.kv.sum -v 5 "$MNT/.tx/T/c"
+	run -0 t cat "$MNT/.tx/T/c"
+	[ "$output" = '{"$u64":"15"}' ]
+	touch "$MNT/.tx/T/lo" "$MNT/.tx/T/hi"
+	setfattr -n user.kv.min -v 7 "$MNT/.tx/T/lo"
+	setfattr -n user.kv.min -v 3 "$MNT/.tx/T/lo"
+	setfattr -n user.kv.max -v 3 "$MNT/.tx/T/hi"
+	setfattr -n user.kv.max -v 9 "$MNT/.tx/T/hi"
+	run -0 t cat "$MNT/c"
+	[ "$output" = '{"$u64":"10"}' ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/c" "$MNT/lo" "$MNT/hi"
+	[ "$output" = "$(printf '{"$u64":"15"}\n{"$u64":"3"}\n{"$u64":"9"}')" ]
+	run -1 t setfattr -n user.kv.sum -v -1 "$MNT/c"
+}
+
+@test "sum on a value that is not a KvU64 fails the commit with EDOM" {
+	echo 1 >"$MNT/n"
+	mkdir "$MNT/.tx/T"
+	setfattr -n user.kv.sum -v 1 "$MNT/.tx/T/n"
+	echo 2 >"$MNT/.tx/T/other"
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Numerical argument out of domain"* ]]
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot commit '.tx/T': sum, min or max on a value that is not a KvU64" "$KVFS_LOG"
+	run -1 --separate-stderr t setfattr -n user.kv.sum -v abc "$MNT/.tx/T/n"
+	[[ $stderr == *"Invalid argument"* ]]
+}
+
+@test "rm -rf aborts a transaction; its name can be used again" {
+	mkdir "$MNT/d"
+	echo 1 >"$MNT/d/a"
+	mkdir "$MNT/.tx/T"
+	echo 2 >"$MNT/.tx/T/d/a"
+	echo 3 >"$MNT/.tx/T/b"
+	before=$(rows)
+	run -0 t rm -rf "$MNT/.tx/T"
+	[ ! -e "$MNT/.tx/T" ]
+	[ "$(rows)" = "$before" ]
+	mkdir "$MNT/.tx/T"
+	run -0 t cat "$MNT/.tx/T/d/a"
+	[ "$output" = 1 ]
+	[ ! -e "$MNT/.tx/T/b" ]
+	run -0 t rmdir "$MNT/.tx/T"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "the commit result stays readable and a new T forgets the old one" {
+	mkdir "$MNT/.tx/T"
+	echo 1 >"$MNT/.tx/T/k"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/.commit/T"
+	[[ $output =~ $stamp_re ]]
+	first=$output
+	run -0 t cat "$MNT/.commit/T"
+	[ "$output" = "$first" ]
+	mkdir "$MNT/.tx/T"
+	[ ! -e "$MNT/.commit/T" ]
+	echo 2 >"$MNT/.tx/T/k"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/.commit/T"
+	[[ $output =~ $stamp_re ]]
+	[ "$output" != "$first" ]
+}
+
+@test "bad content inside T is refused at write and stages nothing" {
+	mkdir "$MNT/.tx/T"
+	run -1 --separate-stderr t bash -c "echo hello > '$MNT/.tx/T/k'"
+	[[ $stderr == *"Invalid argument"* ]]
+	# As outside a transaction, the created name stays as an empty file.
+	run -0 t cat "$MNT/.tx/T/k"
+	[ -z "$output" ]
+	grep -q "cannot stage '.tx/T/k': invalid JSON" "$KVFS_LOG"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ -z "$(rows)" ]
+}
+
+@test "1001 staged sets exceed the mutation limit: E2BIG, nothing stored" {
+	mkdir "$MNT/.tx/T"
+	run -1 --separate-stderr timeout 120 bash -c "
+		for i in \$(seq 1001); do
+			echo \$i > '$MNT/.tx/T/k'\$i || { echo \"failed at \$i\" >&2; exit 1; }
+		done"
+	[[ $stderr == *"Argument list too long"* ]]
+	[[ $stderr == *"failed at 1001"* ]]
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Argument list too long"* ]]
+	[ -z "$(rows)" ]
+	[ -d "$MNT/.tx/T" ]
+	grep -q "more than 1000 mutations" "$KVFS_LOG"
+	run -0 t rmdir "$MNT/.tx/T"
+}
+
+@test "transactions of a mount that ends are dropped" {
+	mkdir "$MNT/.tx/T"
+	echo 1 >"$MNT/.tx/T/k"
+	kvfs_unmount
+	kvfs_mount
+	run -0 t ls "$MNT/.tx"
+	[ -z "$output" ]
+	[ -z "$(rows)" ]
+}
