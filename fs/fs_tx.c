@@ -2462,13 +2462,15 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
+
 	if (is_ctl(ino)) {
 		ctl_setattr(req, ino, attr, to_set, fi);
 		return;
 	}
 	fs_key_ops.setattr(req, ino, attr, to_set, fi);
 	if (to_set & FUSE_SET_ATTR_SIZE)
-		fs_watch_poke(fs_of(req));
+		fs_watch_poke(fs);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -2559,12 +2561,14 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
+
 	if (is_ctl(parent)) {
 		ctl_unlink(req, parent, name);
 		return;
 	}
 	fs_key_ops.unlink(req, parent, name);
-	fs_watch_poke(fs_of(req));
+	fs_watch_poke(fs);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -2575,12 +2579,14 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
+
 	if (is_ctl(parent) || is_ctl(newparent)) {
 		ctl_rename(req, parent, name, newparent, newname, flags);
 		return;
 	}
 	fs_key_ops.rename(req, parent, name, newparent, newname, flags);
-	fs_watch_poke(fs_of(req));
+	fs_watch_poke(fs);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -2611,12 +2617,14 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
+
 	if (is_ctl(ino)) {
 		ctl_setxattr(req, ino, name, value, size, flags);
 		return;
 	}
 	fs_key_ops.setxattr(req, ino, name, value, size, flags);
-	fs_watch_poke(fs_of(req));
+	fs_watch_poke(fs);
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -2631,12 +2639,14 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
+
 	if (is_ctl(ino)) {
 		ctl_removexattr(req, ino, name);
 		return;
 	}
 	fs_key_ops.removexattr(req, ino, name);
-	fs_watch_poke(fs_of(req));
+	fs_watch_poke(fs);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

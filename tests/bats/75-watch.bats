@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# Watching: reading .watch/PATH streams one JSON line per change of the key,
+# the first line at once; .watch/PREFIX/.all streams every change under it.
+# Loops wait up to 5 s for a line: a bound, not a timing.
+
+load helpers
+
+WATCHERS=()
+
+setup() {
+	kvfs_mount
+}
+
+teardown() {
+	local p
+	for p in "${WATCHERS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${WATCHERS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	kvfs_unmount
+	kvfs_log_clean
+}
+
+# watch PATH OUT: cat .watch/PATH into OUT in the background.
+watch() {
+	timeout 60 cat "$MNT/.watch/$1" >"$2" 2>&1 3>&- &
+	WATCHERS+=($!)
+}
+
+# opened PATH: wait up to 5 s until a watcher has .watch/PATH open (.all
+# streams only changes after the open, so there is no first line to wait for).
+opened() {
+	local i p
+	for i in $(seq 50); do
+		for p in "${WATCHERS[@]}"; do
+			for p in $p $(pgrep -P "$p"); do
+				find "/proc/$p/fd" -lname "*/.watch/$1" 2>/dev/null | grep -q . && return 0
+			done
+		done
+		sleep 0.1
+	done
+	echo "nobody opened .watch/$1" >&2
+	return 1
+}
+
+# lines_at_least N FILE: wait up to 5 s for N lines.
+lines_at_least() {
+	local i
+	for i in $(seq 50); do
+		[ "$(wc -l <"$2")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "only $(wc -l <"$2") lines in $2:" >&2
+	cat "$2" >&2
+	return 1
+}
+
+@test "the first line is the key's current state, at once" {
+	echo '{"a":1}' >"$MNT/k"
+	vs=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/k")
+	run -0 --separate-stderr t head -n 1 "$MNT/.watch/k"
+	[ "$output" = "{\"key\":[\"k\"],\"value\":{\"a\":1},\"versionstamp\":\"$vs\"}" ]
+	[ -z "$stderr" ]
+	run -0 t head -n 1 "$MNT/.watch/absent"
+	[ "$output" = '{"key":["absent"],"value":null,"versionstamp":null}' ]
+	mkdir "$MNT/d"
+	echo 2 >"$MNT/d/x"
+	run -0 t head -n 1 "$MNT/.watch/d/x"
+	[ "$(jq -c .key <<<"$output")" = '["d","x"]' ]
+}
+
+@test "a write through the mount adds a line" {
+	echo 1 >"$MNT/k"
+	watch k "$BATS_TEST_TMPDIR/out"
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	echo 2 >"$MNT/k"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	vs=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/k")
+	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/out")" = "{\"key\":[\"k\"],\"value\":2,\"versionstamp\":\"$vs\"}" ]
+	rm "$MNT/k"
+	lines_at_least 3 "$BATS_TEST_TMPDIR/out"
+	[ "$(sed -n 3p "$BATS_TEST_TMPDIR/out")" = '{"key":["k"],"value":null,"versionstamp":null}' ]
+}
+
+@test "a write by another process adds a line" {
+	watch k "$BATS_TEST_TMPDIR/out"
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	echo '{"key":["k"],"value":"from load"}' | load_lines
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/out" | jq -c .value)" = '"from load"' ]
+}
+
+@test "a transaction's commit adds a line" {
+	watch k "$BATS_TEST_TMPDIR/out"
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	mkdir "$MNT/.tx/T"
+	echo 5 >"$MNT/.tx/T/k"
+	mv "$MNT/.tx/T" "$MNT/.commit/T"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	vs=$(jq -r .versionstamp "$MNT/.commit/T")
+	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/out" | jq -r .versionstamp)" = "$vs" ]
+}
+
+@test "a while-read loop gets one line per change" {
+	echo 1 >"$MNT/k"
+	timeout 60 bash -c "n=0; while read -r line; do echo \"\$line\"; n=\$((n+1)); [ \$n = 2 ] && break; done <'$MNT/.watch/k'" \
+		>"$BATS_TEST_TMPDIR/out" 3>&- &
+	WATCHERS+=($!)
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	echo 2 >"$MNT/k"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	wait "${WATCHERS[0]}"
+	[ "$(jq -c .value "$BATS_TEST_TMPDIR/out" | tr '\n' ' ')" = "1 2 " ]
+}
+
+@test "SIGINT and SIGTERM end a blocked read" {
+	echo 1 >"$MNT/k"
+	run -124 timeout -k 10 -s INT 1 cat "$MNT/.watch/k"
+	[ "$output" = "$(head -n 1 "$MNT/.watch/k")" ]
+	run -124 timeout -k 10 -s TERM 1 cat "$MNT/.watch/k"
+	run -124 timeout -k 10 -s INT 1 cat "$MNT/.watch/k" "$MNT/.watch/k"
+}
+
+@test "12 blocked watchers do not stall the mount" {
+	echo 0 >"$MNT/other"
+	for i in $(seq 12); do
+		watch "k$i" "$BATS_TEST_TMPDIR/out$i"
+	done
+	for i in $(seq 12); do
+		lines_at_least 1 "$BATS_TEST_TMPDIR/out$i"
+	done
+	run -0 timeout 5 cat "$MNT/other"
+	[ "$output" = 0 ]
+	run -0 timeout 5 bash -c "echo 1 > '$MNT/k7'"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out7"
+	run -0 timeout 5 ls "$MNT"
+}
+
+@test ".all streams every change under a prefix" {
+	mkdir "$MNT/d"
+	echo 0 >"$MNT/d/old"
+	echo 0 >"$MNT/outside"
+	watch d/.all "$BATS_TEST_TMPDIR/out"
+	opened d/.all
+	echo 1 >"$MNT/d/a"
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	echo 1 >"$MNT/outside"
+	mkdir "$MNT/d/sub"
+	echo 2 >"$MNT/d/sub/b"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	rm "$MNT/d/old"
+	lines_at_least 3 "$BATS_TEST_TMPDIR/out"
+	echo '{"key":["d","c"],"value":3}' | load_lines
+	lines_at_least 4 "$BATS_TEST_TMPDIR/out"
+	run -0 jq -c '[.key, .value]' "$BATS_TEST_TMPDIR/out"
+	[ "$output" = "$(printf '%s\n' '[["d","a"],1]' '[["d","sub","b"],2]' '[["d","old"],null]' '[["d","c"],3]')" ]
+}
+
+@test "the root listing, find and grep -r never enter .watch" {
+	echo 1 >"$MNT/k"
+	run -0 timeout 5 find "$MNT"
+	[[ $output != *".watch"* && $output != *".tx"* && $output != *".commit"* ]]
+	run -0 timeout 5 grep -r 1 "$MNT"
+	[ "$output" = "$MNT/k:1" ]
+	run -0 t ls "$MNT/.watch"
+	[ "$output" = k ]
+}
