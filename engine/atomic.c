@@ -492,12 +492,16 @@ static int write_version(kv__conn *c, uint64_t v)
 	return src == SQLITE_DONE ? KV_OK : kv__sqlite_error(c, src, "cannot write data_version");
 }
 
-/* The leader's work: one transaction for the whole batch. */
-static void run_group(kv_db *db, kv_atomic *batch)
+/*
+ * The leader's work: one transaction for the whole batch. Returns 1 when
+ * it committed, with the data_version found at the start and left at the
+ * end in *start and *end.
+ */
+static int run_group(kv_db *db, kv_atomic *batch, uint64_t *start, uint64_t *end)
 {
 	kv__conn *c = db->writer;
 	uint64_t cur = 0;
-	int any = 0, rc;
+	int any = 0, committed = 0, rc;
 
 	pthread_mutex_lock(&db->write_lock);
 	if (db->memory)
@@ -507,6 +511,7 @@ static void run_group(kv_db *db, kv_atomic *batch)
 		rc = read_version(c, &cur);
 	if (rc)
 		goto group_failed;
+	*start = cur;
 	for (kv_atomic *a = batch; a; a = a->next) {
 		int r = apply(c, a, &cur);
 		set_result(a, r);
@@ -521,6 +526,8 @@ static void run_group(kv_db *db, kv_atomic *batch)
 		goto group_failed;
 	if ((rc = kv__exec(c, KV__S_COMMIT)))
 		goto group_failed;
+	*end = cur;
+	committed = 1;
 	goto out;
 
 group_failed:
@@ -538,6 +545,7 @@ out:
 		for (kv_atomic *a = batch; a; a = a->next)
 			if (a->rc == KV_OK && a->earliest_expiry >= 0)
 				kv__collector_hint(db, a->earliest_expiry);
+	return committed;
 }
 
 /* Wait for the one post of a->wake. */
@@ -580,9 +588,15 @@ static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 	db->queue_head = db->queue_tail = NULL;
 	pthread_mutex_unlock(&db->gc_lock);
 
-	run_group(db, batch);
+	uint64_t start = 0, end = 0;
+	int committed = run_group(db, batch, &start, &end);
 
 	pthread_mutex_lock(&db->gc_lock);
+	if (committed) {
+		if (start != db->own_version)
+			db->others_version = start;
+		db->own_version = end;
+	}
 	kv_atomic *heir = db->queue_head;
 	if (heir) {
 		heir->lead = 1;

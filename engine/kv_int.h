@@ -164,6 +164,12 @@ struct kv_db {
 	struct kv_atomic *queue_head, *queue_tail;
 	int leader_active;
 	uint64_t rng;              /* version steps; used by the leader only */
+	/*
+	 * Under gc_lock: data_version after this handle's last group, and
+	 * the version a group found at its start when it was not own_version
+	 * (another writer committed in between). kv_version_others.
+	 */
+	uint64_t own_version, others_version;
 
 	/* expiry collector (expire.c), under col_lock */
 	pthread_mutex_t col_lock;

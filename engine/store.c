@@ -530,3 +530,20 @@ int kv_version(kv_db *db, uint64_t *out)
 	kv__reader_done(db, c);
 	return rc;
 }
+
+int kv_version_others(kv_db *db, uint64_t *out)
+{
+	uint64_t v;
+	int rc = kv_version(db, &v);
+
+	if (rc)
+		return rc;
+	/*
+	 * v is our last group's version only when nobody wrote after it; then
+	 * the last foreign version seen by a group (at its start) stands in.
+	 */
+	pthread_mutex_lock(&db->gc_lock);
+	*out = v == db->own_version ? db->others_version : v;
+	pthread_mutex_unlock(&db->gc_lock);
+	return KV_OK;
+}

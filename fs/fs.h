@@ -114,7 +114,8 @@ struct fs_data {
 	int stop;
 	int started;
 	pthread_t thread;
-	uint64_t last_version;
+	uint64_t last_version;  /* kv_version_others at the last poll (notifier thread) */
+	int poll_due;           /* under qlock: poll at the next turn even if that did not move */
 
 	struct fs_ctl *ctl;     /* the control trees .tx, .commit (fs_tx.c) */
 	struct fs_watch *watch; /* open .watch files and their thread (fs_watch.c) */
@@ -194,8 +195,17 @@ int64_t fs_expire_in(int64_t expires_at);
 /* Queue work for the notifier thread (never notify from a handler). */
 void fs_notify_inode(struct fs_data *fs, fuse_ino_t ino);
 void fs_notify_entry(struct fs_data *fs, fuse_ino_t parent, const char *name);
-/* Queue an entry invalidation for a key's name in its parent directory. */
+/*
+ * Queue an entry invalidation for a key's name in its parent directory,
+ * and a poll: the commit behind it may have changed more than that name.
+ */
 void fs_notify_key(struct fs_data *fs, const uint8_t *key, size_t key_len);
+/*
+ * Commits through the mount do not wake the poller (their handlers queue
+ * precise invalidations); one that changed more than it can describe
+ * asks for a poll.
+ */
+void fs_notify_poll(struct fs_data *fs);
 
 /* ---- fs_tx.c: the control trees and the op table that routes to them ---- */
 

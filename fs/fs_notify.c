@@ -8,9 +8,13 @@
  *     queues the precise invalidation (the file's inode, or a name whose
  *     type flipped between file and directory) and replies;
  *   - changes made by other writers (Deno, another mount, `kvfs load`):
- *     the poller reads kv_version every poll_ms; when it moved, it re-reads
- *     the files the kernel holds and invalidates those whose version moved,
- *     and the names whose type changed or that vanished.
+ *     the poller reads kv_version_others every poll_ms; when it moved, it
+ *     re-reads the files the kernel holds and invalidates those whose
+ *     version moved, and the names whose type changed or that vanished.
+ *     Our own commits do not move it (re-reading every inode after each
+ *     of them cost more than the commits); a commit whose effects reach
+ *     beyond what its handler invalidated (a transaction, a directory
+ *     rename) asks for a poll with fs_notify_key or fs_notify_poll.
  *
  * Both go through this thread because a notify call made from inside a
  * handler (or while holding a lock a handler needs) can deadlock against
@@ -50,6 +54,16 @@ static void enqueue(struct fs_data *fs, struct fs_notice *n)
 	else
 		fs->queue = n;
 	fs->queue_tail = n;
+	if (n->key)
+		fs->poll_due = 1;
+	pthread_cond_signal(&fs->qcond);
+	pthread_mutex_unlock(&fs->qlock);
+}
+
+void fs_notify_poll(struct fs_data *fs)
+{
+	pthread_mutex_lock(&fs->qlock);
+	fs->poll_due = 1;
 	pthread_cond_signal(&fs->qcond);
 	pthread_mutex_unlock(&fs->qlock);
 }
@@ -199,7 +213,7 @@ static void *notifier(void *arg)
 
 	pthread_mutex_lock(&fs->qlock);
 	while (!fs->stop) {
-		if (!fs->queue) {
+		if (!fs->queue && !fs->poll_due) {
 			if (fs->opt.poll_ms) {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
@@ -212,7 +226,9 @@ static void *notifier(void *arg)
 			}
 		}
 		struct fs_notice *n = fs->queue;
+		int due = fs->poll_due;
 		fs->queue = fs->queue_tail = NULL;
+		fs->poll_due = 0;
 		pthread_mutex_unlock(&fs->qlock);
 
 		while (n) {
@@ -224,7 +240,8 @@ static void *notifier(void *arg)
 			n = next;
 		}
 		uint64_t v;
-		if (fs->opt.poll_ms && kv_version(fs->db, &v) == KV_OK && v != fs->last_version) {
+		if (fs->opt.poll_ms && kv_version_others(fs->db, &v) == KV_OK &&
+		    (v != fs->last_version || due)) {
 			fs->last_version = v;
 			poll_changes(fs);
 		}
@@ -239,7 +256,7 @@ int fs_start(struct fs_data *fs, struct fuse_session *se)
 	fs->se = se;
 	if (fs_ctl_start(fs) < 0 || fs_watch_start(fs) < 0)
 		return -ENOMEM;
-	kv_version(fs->db, &fs->last_version);
+	kv_version_others(fs->db, &fs->last_version);
 	pthread_mutex_lock(&fs->qlock);
 	fs->started = 1;
 	pthread_mutex_unlock(&fs->qlock);

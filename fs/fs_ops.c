@@ -1955,6 +1955,9 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	pthread_mutex_unlock(&fs->lock);
 	fs_inode_rekey(fs, FS_DIR, src->key, src->key_len, dst->key, dst->key_len, 1);
 	after_remove(fs, src->dir, src->dir_len);
+	/* Every moved value has a new version: the kernel's files below need it. */
+	if (moved)
+		fs_notify_poll(fs);
 	return 0;
 }
 

@@ -331,6 +331,37 @@ static void test_store__readonly(void)
 	kv_close(db);
 }
 
+/* kv_version_others moves for another handle's commits, not for our own. */
+static void test_store__version_others(void)
+{
+	kv_db *a, *b;
+	uint8_t k[16];
+	size_t kl = skey("k", k);
+	uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+
+	make_dir();
+	CHECK_RC(kv_open(path_in("others.sqlite3"), 0, &a), KV_OK);
+	CHECK_RC(kv_open(path_in("others.sqlite3"), 0, &b), KV_OK);
+	CHECK_RC(kv_version_others(a, &t0), KV_OK);
+	CHECK_RC(kv_set(a, k, kl, KV_ENCODING_BYTES, "1", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_version_others(a, &t1), KV_OK);
+	CHECK(t1 == t0);
+	/* another writer, seen right away and after our next commit */
+	CHECK_RC(kv_set(b, k, kl, KV_ENCODING_BYTES, "2", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_version_others(a, &t2), KV_OK);
+	CHECK(t2 != t1);
+	CHECK_RC(kv_set(a, k, kl, KV_ENCODING_BYTES, "3", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_version_others(a, &t3), KV_OK);
+	CHECK(t3 == t2);
+	/* another writer followed by ours before anyone looked */
+	CHECK_RC(kv_set(b, k, kl, KV_ENCODING_BYTES, "4", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(a, k, kl, KV_ENCODING_BYTES, "5", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_version_others(a, &t1), KV_OK);
+	CHECK(t1 != t3);
+	kv_close(a);
+	kv_close(b);
+}
+
 static void test_store__versionstamp_text(void)
 {
 	char s[21];
@@ -358,6 +389,7 @@ int main(void)
 	RUN(test_store__memory_is_private);
 	RUN(test_store__get_set_delete);
 	RUN(test_store__readonly);
+	RUN(test_store__version_others);
 	RUN(test_store__versionstamp_text);
 	return DONE();
 }
