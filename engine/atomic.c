@@ -492,16 +492,12 @@ static int write_version(kv__conn *c, uint64_t v)
 	return src == SQLITE_DONE ? KV_OK : kv__sqlite_error(c, src, "cannot write data_version");
 }
 
-/*
- * The leader's work: one transaction for the whole batch. Returns 1 when
- * it committed, with the data_version found at the start and left at the
- * end in *start and *end.
- */
-static int run_group(kv_db *db, kv_atomic *batch, uint64_t *start, uint64_t *end)
+/* The leader's work: one transaction for the whole batch. */
+static void run_group(kv_db *db, kv_atomic *batch)
 {
 	kv__conn *c = db->writer;
 	uint64_t cur = 0;
-	int any = 0, committed = 0, rc;
+	int any = 0, rc;
 
 	pthread_mutex_lock(&db->write_lock);
 	if (db->memory)
@@ -511,7 +507,11 @@ static int run_group(kv_db *db, kv_atomic *batch, uint64_t *start, uint64_t *end
 		rc = read_version(c, &cur);
 	if (rc)
 		goto group_failed;
-	*start = cur;
+	/* For kv_version_others: another writer committed since our last group. */
+	pthread_mutex_lock(&db->gc_lock);
+	if (cur != db->own_version)
+		db->others_version = cur;
+	pthread_mutex_unlock(&db->gc_lock);
 	for (kv_atomic *a = batch; a; a = a->next) {
 		int r = apply(c, a, &cur);
 		set_result(a, r);
@@ -524,10 +524,18 @@ static int run_group(kv_db *db, kv_atomic *batch, uint64_t *start, uint64_t *end
 	}
 	if (any && (rc = write_version(c, cur)))
 		goto group_failed;
-	if ((rc = kv__exec(c, KV__S_COMMIT)))
+	/* ours from the moment COMMIT can make it visible */
+	pthread_mutex_lock(&db->gc_lock);
+	db->own_pending = cur;
+	pthread_mutex_unlock(&db->gc_lock);
+	rc = kv__exec(c, KV__S_COMMIT);
+	pthread_mutex_lock(&db->gc_lock);
+	if (!rc)
+		db->own_version = cur;
+	db->own_pending = db->own_version;
+	pthread_mutex_unlock(&db->gc_lock);
+	if (rc)
 		goto group_failed;
-	*end = cur;
-	committed = 1;
 	goto out;
 
 group_failed:
@@ -545,7 +553,6 @@ out:
 		for (kv_atomic *a = batch; a; a = a->next)
 			if (a->rc == KV_OK && a->earliest_expiry >= 0)
 				kv__collector_hint(db, a->earliest_expiry);
-	return committed;
 }
 
 /* Wait for the one post of a->wake. */
@@ -588,15 +595,9 @@ static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 	db->queue_head = db->queue_tail = NULL;
 	pthread_mutex_unlock(&db->gc_lock);
 
-	uint64_t start = 0, end = 0;
-	int committed = run_group(db, batch, &start, &end);
+	run_group(db, batch);
 
 	pthread_mutex_lock(&db->gc_lock);
-	if (committed) {
-		if (start != db->own_version)
-			db->others_version = start;
-		db->own_version = end;
-	}
 	kv_atomic *heir = db->queue_head;
 	if (heir) {
 		heir->lead = 1;

@@ -106,9 +106,9 @@ int kv_version(kv_db *db, uint64_t *out);
 /*
  * A version that commits through this handle leave alone: it changes after
  * every commit of another writer (another process or handle, the expiry
- * collector), so a poller comparing it for equality misses none of theirs
- * and skips its own. It may also change, rarely, on a commit of this
- * handle that runs concurrently with the call. Compare for inequality only.
+ * collector), even one followed by commits of this handle, so a poller
+ * comparing it for equality misses none of theirs and skips its own.
+ * Thread-safe; as cheap as kv_version.
  */
 int kv_version_others(kv_db *db, uint64_t *out);
 

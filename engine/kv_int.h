@@ -165,11 +165,12 @@ struct kv_db {
 	int leader_active;
 	uint64_t rng;              /* version steps; used by the leader only */
 	/*
-	 * Under gc_lock: data_version after this handle's last group, and
-	 * the version a group found at its start when it was not own_version
-	 * (another writer committed in between). kv_version_others.
+	 * kv_version_others, under gc_lock: data_version after this handle's
+	 * last group; the version its group in flight is committing (else
+	 * own_version); the version a group found at its start when it was
+	 * neither (another writer committed in between).
 	 */
-	uint64_t own_version, others_version;
+	uint64_t own_version, own_pending, others_version;
 
 	/* expiry collector (expire.c), under col_lock */
 	pthread_mutex_t col_lock;

@@ -539,11 +539,14 @@ int kv_version_others(kv_db *db, uint64_t *out)
 	if (rc)
 		return rc;
 	/*
-	 * v is our last group's version only when nobody wrote after it; then
-	 * the last foreign version seen by a group (at its start) stands in.
+	 * Versions only grow. Up to our last group's version (v may be older
+	 * when a group finished since it was read) every other writer's
+	 * commit was seen by one of our groups at its start, and the last
+	 * such version stands in; so it does for the version of a group
+	 * still committing. Above that, v is another writer's.
 	 */
 	pthread_mutex_lock(&db->gc_lock);
-	*out = v == db->own_version ? db->others_version : v;
+	*out = v <= db->own_version || v == db->own_pending ? db->others_version : v;
 	pthread_mutex_unlock(&db->gc_lock);
 	return KV_OK;
 }

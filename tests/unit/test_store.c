@@ -3,6 +3,7 @@
  * refusing files that are not ours (bytes unchanged), ":memory:", and the
  * basic get/set/delete round trip.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -362,6 +363,46 @@ static void test_store__version_others(void)
 	kv_close(b);
 }
 
+struct committer {
+	kv_db *db;
+	int n;
+};
+
+static void *commit_loop(void *arg)
+{
+	struct committer *c = arg;
+	uint8_t k[16];
+	size_t kl = skey("busy", k);
+
+	for (int i = 0; i < c->n; i++)
+		if (kv_set(c->db, k, kl, KV_ENCODING_BYTES, "x", 1, -1, NULL) != KV_OK)
+			break;
+	return NULL;
+}
+
+/* Our own commits, however they interleave with the reads, never move it. */
+static void test_store__version_others_concurrent(void)
+{
+	kv_db *db;
+	pthread_t t;
+	struct committer c = { NULL, 2000 };
+	uint64_t t0 = 0, t1 = 0;
+	int moved = 0;
+
+	make_dir();
+	CHECK_RC(kv_open(path_in("busy.sqlite3"), 0, &db), KV_OK);
+	c.db = db;
+	CHECK_RC(kv_version_others(db, &t0), KV_OK);
+	CHECK(pthread_create(&t, NULL, commit_loop, &c) == 0);
+	for (int i = 0; i < 20000; i++) {
+		CHECK_RC(kv_version_others(db, &t1), KV_OK);
+		moved += t1 != t0;
+	}
+	pthread_join(t, NULL);
+	CHECK(moved == 0);
+	kv_close(db);
+}
+
 static void test_store__versionstamp_text(void)
 {
 	char s[21];
@@ -390,6 +431,7 @@ int main(void)
 	RUN(test_store__get_set_delete);
 	RUN(test_store__readonly);
 	RUN(test_store__version_others);
+	RUN(test_store__version_others_concurrent);
 	RUN(test_store__versionstamp_text);
 	return DONE();
 }
