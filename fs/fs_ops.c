@@ -478,20 +478,28 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
 	return h;
 }
 
-/* Set up a handle for `fi->flags`; fills keep_cache. 0 or an errno. */
+/*
+ * Set up a handle for `fi->flags`; fills keep_cache. 0 or an errno.
+ * `known`, when not NULL, holds the key's entry as the caller just read it
+ * (NULL: absent); it is taken over, and not read again.
+ */
 static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *fi,
-                       int created, struct fs_handle **out)
+                       int created, kv_entry **known, struct fs_handle **out)
 {
 	enum fs_kind kind;
 	size_t key_len;
 	char *name = NULL;
 	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &name);
 	int acc = fi->flags & O_ACCMODE, err = 0;
-	kv_entry *e = NULL;
+	kv_entry *e = known ? *known : NULL;
 	struct fs_handle *h = NULL;
 
-	if (!key)
+	if (known)
+		*known = NULL;
+	if (!key) {
+		kv_free(e);
 		return ENOENT;
+	}
 	if (kind == FS_DIR) {
 		err = EISDIR;
 		goto out;
@@ -513,7 +521,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 			err = ENOENT;
 		goto out;
 	}
-	int rc = kv_get(fs->db, key, key_len, &e);
+	int rc = known ? (e ? KV_OK : KV_NOTFOUND) : kv_get(fs->db, key, key_len, &e);
 	if (rc == KV_OK && !(created || (h->writable && (fi->flags & O_TRUNC)))) {
 		err = value_text(fs, e, &h->buf, &h->len);
 		h->cap = h->len;
@@ -549,7 +557,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_data *fs = fs_of(req);
 	struct fs_handle *h;
-	int err = open_handle(fs, ino, fi, 0, &h);
+	int err = open_handle(fs, ino, fi, 0, NULL, &h);
 
 	if (err) {
 		fuse_reply_err(req, err);
@@ -698,6 +706,19 @@ out:
 		fuse_reply_write(req, size);
 }
 
+/* Does the file show the committed value as exactly the text the handle wrote? */
+static int stored_as_written(const struct fs_handle *h, int enc, const uint8_t *value,
+                             size_t value_len)
+{
+	char *json = NULL;
+	size_t n = 0;
+	int same = kv_value_to_json(enc, value, value_len, 0, &json, &n) == KV_OK &&
+	           h->len == n + 1 && memcmp(h->buf, json, n) == 0 && h->buf[n] == '\n';
+
+	kv_free(json);
+	return same;
+}
+
 /* Commit what a handle wrote: one kv_set. Called with h->lock held. */
 static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 {
@@ -742,13 +763,20 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		err = fs_errno(rc);
 		goto out;
 	}
+	int same = stored_as_written(h, enc, value, value_len);
 	pthread_mutex_lock(&fs->lock);
 	/* Keys now exist under the parent: it needs no memory marker. */
 	fs_memdir_stored(fs, key, parent_len(key, key_len));
 	fs_memfile_remove(fs, key, key_len);
+	same = same && h->in->opens == 1;
 	pthread_mutex_unlock(&fs->lock);
-	/* The kernel's pages hold the text as written, not as stored. */
-	fs_notify_inode(fs, h->in->ino);
+	/*
+	 * The kernel's pages hold the text as written, not as stored; when
+	 * they are the same text (and no other handle wrote), the write
+	 * already made the kernel drop the size and mtime it had cached.
+	 */
+	if (!same)
+		fs_notify_inode(fs, h->in->ino);
 out:
 	kv_free(value);
 	free(key);
@@ -793,7 +821,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	struct fs_inode *in = NULL;
 	struct fs_handle *h = NULL;
-	int err = resolve(fs, parent, name, 1, &n);
+	kv_entry *e = NULL;
+	int known = 0, err = resolve(fs, parent, name, 1, &n);
 
 	(void) mode;
 	if (err)
@@ -818,7 +847,9 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	case N_VALUE:
 	case N_KEY:
 		if (n.kind == N_KEY) {
-			int t = key_type(fs, n.key, n.key_len, NULL, &err);
+			/* open_handle needs the entry too: read it once */
+			int t = key_type(fs, n.key, n.key_len, &e, &err);
+			known = 1;
 			if (t == 'd')
 				err = EISDIR;
 			if (err)
@@ -842,7 +873,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = ENOMEM;
 		goto fail;
 	}
-	err = open_handle(fs, in->ino, fi, 1, &h);
+	err = open_handle(fs, in->ino, fi, 1, known ? &e : NULL, &h);
 	if (err) {
 		fs_inode_forget(fs, in->ino, 1);
 		goto fail;
@@ -867,6 +898,7 @@ fail:
 		fs_log(fs, "cannot create '%s': not a valid key name", path ? path : name);
 		free(path);
 	}
+	kv_free(e);
 	name_free(&n);
 	fuse_reply_err(req, err);
 }
@@ -1698,7 +1730,9 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 	pthread_mutex_unlock(&fs->lock);
 	if (ino)
 		fs_notify_inode(fs, ino);
-	if (src->kind == N_KEY)
+	/* A key stored in the same directory keeps it non-empty: nothing to check. */
+	if (src->kind == N_KEY &&
+	    !(dst->kind == N_KEY && keys_equal(src->dir, src->dir_len, dst->dir, dst->dir_len)))
 		after_remove(fs, src->dir, src->dir_len);
 	return 0;
 }
