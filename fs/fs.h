@@ -31,6 +31,7 @@ struct fs_options {
 extern const struct fuse_lowlevel_ops fs_ops;
 
 struct fs_data;
+struct fs_handle;
 /* `db` may be NULL and attached later (after daemonizing) with fs_attach. */
 struct fs_data *fs_new(kv_db *db, const struct fs_options *opt);
 void fs_attach(struct fs_data *fs, kv_db *db);
@@ -38,6 +39,9 @@ void fs_attach(struct fs_data *fs, kv_db *db);
 int fs_start(struct fs_data *fs, struct fuse_session *se);
 /* Stop the notifier (before closing the database). NULL is fine. */
 void fs_stop(struct fs_data *fs);
+/* Commit and free the file handles the kernel never released (after the
+ * session loop, before the database is closed). */
+void fs_close_handles(struct fs_data *fs);
 /* Stop and free everything; the session must no longer run. NULL is fine. */
 void fs_free(struct fs_data *fs);
 
@@ -117,6 +121,7 @@ struct fs_data {
 	uint64_t last_version;  /* kv_version_others at the last poll (notifier thread) */
 	int poll_due;           /* under qlock: poll at the next turn even if that did not move */
 
+	struct fs_handle *handles;  /* open file handles of the key tree (fs_ops.c), under lock */
 	struct fs_ctl *ctl;     /* the control trees .tx, .commit (fs_tx.c) */
 	struct fs_watch *watch; /* open .watch files and their thread (fs_watch.c) */
 };

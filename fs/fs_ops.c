@@ -405,6 +405,7 @@ struct fs_handle {
 	int failed;             /* content refused at write(): never committed */
 	kv_json_check *check;
 	size_t fed;             /* bytes of buf fed to check */
+	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
 };
 
 static struct fs_handle *handle_of(struct fuse_file_info *fi)
@@ -416,6 +417,14 @@ static void handle_free(struct fs_data *fs, struct fs_handle *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&fs->lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else if (fs->handles == h)
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->lock);
 	fs_inode_close(fs, h->in);
 	kv_json_check_free(h->check);
 	pthread_mutex_destroy(&h->lock);
@@ -467,8 +476,13 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
 		return NULL;
 	pthread_mutex_lock(&fs->lock);
 	h->in = fs_inode_get(fs, ino);
-	if (h->in)
+	if (h->in) {
 		h->in->opens++;
+		h->next = fs->handles;
+		if (h->next)
+			h->next->prev = h;
+		fs->handles = h;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!h->in) {
 		free(h);
@@ -811,6 +825,26 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	pthread_mutex_unlock(&h->lock);
 	handle_free(fs, h);
 	fuse_reply_err(req, 0);
+}
+
+/*
+ * After the session loop: a SIGTERM, or the last user of a lazily unmounted
+ * tree, can end the loop before the kernel sent RELEASE for every handle.
+ * Commit what they wrote, as release would have, and free them.
+ */
+void fs_close_handles(struct fs_data *fs)
+{
+	for (;;) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_handle *h = fs->handles;
+		pthread_mutex_unlock(&fs->lock);
+		if (!h)
+			break;
+		pthread_mutex_lock(&h->lock);
+		commit_handle(fs, h);
+		pthread_mutex_unlock(&h->lock);
+		handle_free(fs, h);
+	}
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,

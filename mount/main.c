@@ -287,6 +287,7 @@ int main(int argc, char **argv)
 	/* 0 after an unmount, the signal number after SIGINT/SIGTERM: both clean. */
 	ret = ret < 0 ? 1 : 0;
 err_out6:
+	fs_close_handles(fs);
 	fs_stop(fs);
 	kv_close(db);
 err_out5:
