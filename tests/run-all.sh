@@ -11,6 +11,10 @@ export DENO_BIN=${DENO_BIN:-$PWD/node_modules/.bin/deno}
 what=${1:-all}
 log=$(mktemp)
 status=0
+# bats makes its run directories under TMPDIR: one of our own, so the check
+# for leftover mounts below sees this run's mounts only
+runtmp=$(mktemp -d)
+export TMPDIR=$runtmp
 
 if [ ! -e /dev/fuse ] && [ "$what" != unit ]; then
 	echo "kvfs tests: /dev/fuse is missing; the mount tests need FUSE" >&2
@@ -49,9 +53,12 @@ if [ "$what" = all ] || [ "$what" = interop ]; then
 	set -- tests/interop/*.bats
 	[ -e "$1" ] && run_tap "interop" bats --tap "$@"
 fi
-if [ "$what" != unit ] && grep -q ' fuse.kvfs ' /proc/mounts 2>/dev/null && grep ' fuse.kvfs ' /proc/mounts | grep -q bats-run; then
-	echo "not ok - a kvfs mount made by the tests is still mounted:"; grep ' fuse.kvfs ' /proc/mounts
+if grep ' fuse.kvfs ' /proc/mounts | grep -qF " $runtmp/"; then
+	echo "not ok - a kvfs mount made by the tests is still mounted:"
+	grep ' fuse.kvfs ' /proc/mounts | grep -F " $runtmp/"
 	echo 1 >>"$log.fail"
+else
+	rm -rf "$runtmp"
 fi
 passed=$(awk '{s+=$1} END {print s+0}' "$log.pass")
 failed=$(awk '{s+=$1} END {print s+0}' "$log.fail")
