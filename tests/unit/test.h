@@ -11,6 +11,7 @@
 #ifndef KV_TEST_H
 #define KV_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,5 +67,32 @@ static int test_count, test_failed, test_cur_failed;
 } while (0)
 
 #define DONE() (printf("1..%d\n", test_count), test_failed ? 1 : 0)
+
+/*
+ * Hex text to bytes: pairs of hex digits, anything else (spaces) skipped.
+ * Returns the byte count; writes at most cap bytes. unhex(h, array) passes
+ * the array's size.
+ */
+static inline size_t test_unhex(const char *h, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+	int hi = -1;
+	for (; *h; h++) {
+		int d = *h >= '0' && *h <= '9' ? *h - '0' : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10 :
+			*h >= 'A' && *h <= 'F' ? *h - 'A' + 10 : -1;
+		if (d < 0)
+			continue;
+		if (hi < 0) {
+			hi = d;
+		} else {
+			if (n < cap)
+				out[n] = (uint8_t) (hi << 4 | d);
+			n++;
+			hi = -1;
+		}
+	}
+	return n;
+}
+#define unhex(h, array) test_unhex((h), (array), sizeof(array))
 
 #endif /* KV_TEST_H */

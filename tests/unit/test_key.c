@@ -10,22 +10,6 @@
 
 /* ---- helpers ---- */
 
-static size_t unhex(const char *hex, uint8_t *out)
-{
-	size_t n = 0;
-	for (const char *p = hex; *p; ) {
-		if (*p == ' ') {
-			p++;
-			continue;
-		}
-		unsigned v;
-		sscanf(p, "%2x", &v);
-		out[n++] = (uint8_t) v;
-		p += 2;
-	}
-	return n;
-}
-
 static kv_part str_part(const char *s, size_t len)
 {
 	kv_part p = { KV_PART_STRING, (const uint8_t *) s, len, 0, 0 };

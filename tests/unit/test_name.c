@@ -5,22 +5,6 @@
 #include <stdint.h>
 #include "test.h"
 
-static size_t unhex(const char *hex, uint8_t *out)
-{
-	size_t n = 0;
-	for (const char *p = hex; *p; ) {
-		if (*p == ' ') {
-			p++;
-			continue;
-		}
-		unsigned v;
-		sscanf(p, "%2x", &v);
-		out[n++] = (uint8_t) v;
-		p += 2;
-	}
-	return n;
-}
-
 /* A name (given with its length, so it may hold NUL) and its part's encoding. */
 struct row {
 	const char *name;

@@ -13,27 +13,6 @@
 #include <stdint.h>
 #include "test.h"
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	int hi = -1;
-	for (; *h; h++) {
-		int d = *h >= '0' && *h <= '9' ? *h - '0' : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10 :
-			*h >= 'A' && *h <= 'F' ? *h - 'A' + 10 : -1;
-		if (d < 0)
-			continue;       /* spaces for readability */
-		if (hi < 0) {
-			hi = d;
-		} else {
-			if (n < cap)
-				out[n] = (uint8_t) (hi << 4 | d);
-			n++;
-			hi = -1;
-		}
-	}
-	return n;
-}
-
 struct vec {
 	int encoding;
 	const char *hex;        /* stored bytes */
@@ -164,7 +143,7 @@ static void test_value__decodes_deno_vectors(void)
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		const struct vec *v = &vectors[i];
 		uint8_t bytes[256];
-		size_t n = unhex(v->hex, bytes, sizeof(bytes));
+		size_t n = test_unhex(v->hex, bytes, sizeof(bytes));
 		char *json = NULL;
 		size_t jl = 0;
 		int rc = kv_value_to_json(v->encoding, bytes, n, 0, &json, &jl);
@@ -184,7 +163,7 @@ static void test_value__encodes_like_deno(void)
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		const struct vec *v = &vectors[i];
 		uint8_t want[256];
-		size_t wl = unhex(v->enc_hex ? v->enc_hex : v->hex, want, sizeof(want));
+		size_t wl = test_unhex(v->enc_hex ? v->enc_hex : v->hex, want, sizeof(want));
 		if (!v->enc_hex && v->encoding == V8)
 			want[1] = 0x0F;
 		uint8_t *got = NULL;
@@ -375,7 +354,7 @@ static void test_value__two_byte_alignment(void)
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		uint8_t want[64], *v;
-		size_t wl = unhex(t[i].hex, want, sizeof(want)), vl;
+		size_t wl = test_unhex(t[i].hex, want, sizeof(want)), vl;
 		int enc;
 		CHECK_RC(kv_value_from_json(t[i].json, strlen(t[i].json), &enc, &v, &vl), KV_OK);
 		CHECK_MEM(v, vl, want, wl);
@@ -407,7 +386,7 @@ static void test_value__corrupt_inputs(void)
 {
 	for (size_t i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
 		uint8_t b[64];
-		size_t n = unhex(corrupt[i].hex, b, sizeof(b));
+		size_t n = test_unhex(corrupt[i].hex, b, sizeof(b));
 		char *json = NULL;
 		size_t jl;
 		int rc = kv_value_to_json(corrupt[i].encoding, b, n, 0, &json, &jl);
@@ -488,7 +467,7 @@ static void test_value__fuzz(void)
 	uint8_t b[512];
 	/* truncations and byte flips of every vector */
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
-		size_t n = unhex(vectors[i].hex, b, sizeof(b));
+		size_t n = test_unhex(vectors[i].hex, b, sizeof(b));
 		for (size_t k = 0; k <= n; k++)
 			check_stable(vectors[i].encoding, b, k);
 		for (int r = 0; r < 300; r++) {
