@@ -109,7 +109,6 @@ check-asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=address,undefined all
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp KVFS_BUILD=build-asan sh tests/run-all.sh
-	$(Q)$(MAKE) --no-print-directory all
 
 bench: all
 	$(Q)sh bench/run.sh
