@@ -108,7 +108,11 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-/* Add -o fsname=DATABASE so mount tables show what is mounted. */
+/*
+ * Add -o fsname=DATABASE so mount tables show what is mounted, and
+ * -o subtype=kvfs so the type is fuse.kvfs whatever name we were run by
+ * (mount(8) runs us as /sbin/mount.fuse.kvfs).
+ */
 static int add_fsname(struct fuse_args *args, const char *db)
 {
 	char *opt = malloc(strlen(db) * 2 + sizeof("-ofsname="));
@@ -126,7 +130,7 @@ static int add_fsname(struct fuse_args *args, const char *db)
 	*p = '\0';
 	rc = fuse_opt_add_arg(args, opt);
 	free(opt);
-	return rc;
+	return rc ? rc : fuse_opt_add_arg(args, "-osubtype=kvfs");
 }
 
 /*
