@@ -70,6 +70,7 @@ struct fs_inode {
 	uint64_t version;       /* value's version at the last open (keep_cache) */
 	uint64_t seen_version;  /* value's version last reported to the kernel */
 	off_t size;             /* last reported size (files) */
+	uint64_t size_version;  /* value's version `size` was computed for; 0 none */
 	struct fs_inode *next_ino, *next_id;
 };
 

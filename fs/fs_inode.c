@@ -289,6 +289,7 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 			if (!hit)
 				continue;
 			unlink_id(fs, in);
+			in->size_version = 0;
 			if (swap_prefix(&in->key, &in->key_len, from_len, to, to_len) < 0) {
 				in->detached = 1;
 				continue;
@@ -326,6 +327,7 @@ void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
 			in->key_len = to_len;
 			in->name = n;
 			in->kind = to_kind;
+			in->size_version = 0;
 			link_id(fs, in);
 		}
 	}

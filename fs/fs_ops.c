@@ -158,19 +158,30 @@ static void dir_attr(struct fs_data *fs, struct stat *st)
 	st->st_size = 4096;
 }
 
-/* Attributes of a value; *size_ok is 0 when the value does not decode. */
-static void file_attr(struct fs_data *fs, const kv_entry *e, struct stat *st)
+/*
+ * Attributes of a value (size 0 when it does not decode). `size` >= 0 is
+ * its size already known for this version: no conversion to text needed.
+ */
+static void file_attr_sized(struct fs_data *fs, const kv_entry *e, off_t size,
+                            struct stat *st)
 {
 	char *json = NULL;
 	size_t len = 0;
 
 	base_attr(fs, st, S_IFREG | 0644);
-	if (kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &len) == KV_OK)
+	if (size >= 0)
+		st->st_size = size;
+	else if (kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &len) == KV_OK)
 		st->st_size = (off_t) len + 1;
 	kv_free(json);
 	st->st_blocks = (st->st_size + 511) / 512;
 	stamp_time(e->version, &st->st_mtim);
 	st->st_ctim = st->st_mtim;
+}
+
+static void file_attr(struct fs_data *fs, const kv_entry *e, struct stat *st)
+{
+	file_attr_sized(fs, e, -1, st);
 }
 
 static void scratch_attr(struct fs_data *fs, const struct fs_scratch *s, struct stat *st)
@@ -189,6 +200,7 @@ static void note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off
 	if (in) {
 		in->seen_version = e->version;
 		in->size = size;
+		in->size_version = e->version;
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -360,7 +372,14 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 			err = ENOENT;
 		pthread_mutex_unlock(&fs->lock);
 	} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
-		file_attr(fs, e, st);
+		/* The size computed for this very version still holds. */
+		off_t size = -1;
+		pthread_mutex_lock(&fs->lock);
+		struct fs_inode *in = fs_inode_get(fs, ino);
+		if (in && in->size_version && in->size_version == e->version)
+			size = in->size;
+		pthread_mutex_unlock(&fs->lock);
+		file_attr_sized(fs, e, size, st);
 		note_seen(fs, ino, e, st->st_size);
 	} else {
 		/* Gone, or created and not yet written: empty while kept or open. */
