@@ -153,6 +153,45 @@ EOF
 	echo
 fi
 
+# ---- what the commit behind a write costs ----
+
+if [ -s "$OUT/fs.jsonl" ] && [ -s "$OUT/commit-tmpfs.jsonl" ]; then
+	cat <<'EOF'
+### What the durable commit adds
+
+A create, unlink or rename through kvfs is one durable engine commit; through
+the passthrough it is one tmpfs operation. The engine alone
+(`bench/kvbench --impl kvfs --only PHASE` on a database on the same tmpfs, no
+FUSE) shows what that commit costs. The passthrough plus that commit is the
+least kvfs could take; where the commit alone is more than a fifth of the
+passthrough's time, 1.2× of the passthrough cannot be reached while each
+operation stays one durable commit.
+
+EOF
+	jq -rn --slurpfile fs "$OUT/fs.jsonl" '
+	def med: sort | if length % 2 == 1 then .[length / 2 | floor]
+	                else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	def fmt: if . == null then "–" elif . >= 100 then (round | tostring)
+	         elif . >= 10 then (. * 10 | round / 10 | tostring)
+	         else (. * 100 | round / 100 | tostring) end;
+	def ratio: if . == null then "–" else (. * 100 | round / 100 | tostring) + "×" end;
+	([inputs] | group_by(.phase)
+	 | map({key: .[0].phase, value: (map(1e6 / .ops_per_s) | med)}) | from_entries) as $c
+	| ($fs | map(select(.error | not)) | group_by(.fs + "/" + .phase)
+	   | map({key: (.[0].fs + "/" + .[0].phase), value: (map(.us_per_op) | med)})
+	   | from_entries) as $s
+	| [["create", "set", "one set"], ["unlink", "delete", "one delete"],
+	   ["rename", "check_set", "a get and a commit of check + set"]] as $ops
+	| "| operation | passthrough | engine commit on tmpfs (phase) | passthrough + commit | commit / passthrough | kvfs on tmpfs | kvfs / (passthrough + commit) |",
+	  "|---|---:|---:|---:|---:|---:|---:|",
+	  ($ops[] as [$op, $phase, $what]
+	   | $s["passthrough/" + $op] as $q | $c[$phase] as $e | $s["kvfs-tmpfs/" + $op] as $k
+	   | (if $q and $e then $q + $e else null end) as $b
+	   | "| \($op) | \($q | fmt) | \($e | fmt) (\($phase): \($what)) | \($b | fmt) | \(if $q and $e then ($e / $q * 100 | round | tostring) + "%" else "–" end) | \($k | fmt) | \(if $k and $b then $k / $b else null end | ratio) |")
+	' "$OUT/commit-tmpfs.jsonl"
+	echo
+fi
+
 # ---- ls -f of many keys ----
 
 if [ -s "$OUT/big-ls-ns" ]; then

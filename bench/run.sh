@@ -209,6 +209,14 @@ if [ "$ONLY" = all ] || [ "$ONLY" = fs ]; then
 		fi
 		"$FSBENCH" --label tmpfs --reps "$FS_REPS" "$TMPFS" "$FS_N" \
 			"$TMPFS/list" >>"$OUT/fs.jsonl" || FAILED=1
+		# the engine alone on the same tmpfs: what the durable commit
+		# behind a create, unlink or rename costs without FUSE
+		cdb=$TMPFS/commit.sqlite3
+		for phase in set delete check_set; do
+			rm -f "$cdb" "$cdb-wal" "$cdb-shm"
+			"$KVBENCH" --impl kvfs --only $phase "$cdb" "$FS_N" >>"$OUT/commit-tmpfs.jsonl"
+		done
+		rm -f "$cdb" "$cdb-wal" "$cdb-shm"
 		run=$((run + 1))
 	done
 	hwm "$FS_KVFS_PID" >"$OUT/fs-kvfs-rss"
