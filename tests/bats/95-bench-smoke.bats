@@ -4,6 +4,9 @@
 
 load helpers
 
+# the whole bench script in quick mode takes seconds, more under sanitizers
+BATS_TEST_TIMEOUT=240
+
 bench_bin() {
 	if [ "${KVFS_BUILD:-build}" = build ]; then echo "$ROOT/bench/$1"; else echo "$ROOT/$KVFS_BUILD/bench/$1"; fi
 }
@@ -47,4 +50,29 @@ check_lines() {
 	for p in create stat read getxattr rename unlink; do
 		echo "$output" | grep -q "\"phase\":\"$p" || { echo "no $p phase" >&2; false; }
 	done
+}
+
+@test "bench/run.sh --quick runs every part and writes every table of its report" {
+	[ -x "${DENO_BIN:-}" ] || DENO_BIN=$ROOT/node_modules/.bin/deno
+	local bin=$ROOT
+	[ "${KVFS_BUILD:-build}" = build ] || bin=$ROOT/$KVFS_BUILD
+	run -0 timeout 300 env BENCH_WORK="$BATS_TEST_TMPDIR/work" \
+		RESULTS="$BATS_TEST_TMPDIR/RESULTS.md" RUNS=1 DENO="$DENO_BIN" \
+		KVBENCH="$(bench_bin kvbench)" FSBENCH="$(bench_bin fsbench)" KVFS="$KVFS_BIN" \
+		sh "$ROOT/bench/run.sh" --quick
+	local r=$BATS_TEST_TMPDIR/RESULTS.md
+	for h in "## Engine" "## File system" "### What the durable commit adds" "## Listing"; do
+		grep -q "^$h" "$r" || { echo "no '$h' section in:" >&2; cat "$r" >&2; false; }
+	done
+	# every engine phase and every file-system operation has a figure
+	for p in set get get_many list check_set sum atomic_1000 delete set_64; do
+		grep -Eq "^\| $p \| .* \| [0-9.]+ \([0-9.]+–[0-9.]+\) \|" "$r" ||
+			{ echo "no figure for $p" >&2; false; }
+	done
+	for op in create unlink rename; do
+		grep -Eq "^\| $op \| [0-9.]+ \| [0-9.]+ " "$r" || { echo "no commit row for $op" >&2; false; }
+	done
+	! grep -q "failed" "$r"
+	# the mounts it made are gone
+	! grep -q "$BATS_TEST_TMPDIR/work" /proc/mounts
 }
