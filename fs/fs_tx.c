@@ -131,6 +131,8 @@ struct tx {
 	size_t nchecks, capchecks;
 	struct mark *marks;
 	size_t nmarks, capmarks;
+	struct mark *gone;      /* stored prefixes emptied by T and removed by rmdir */
+	size_t ngone, capgone;
 	size_t bytes;           /* keys and values staged, as Deno counts a commit */
 	int failed;             /* a limit was hit: the errno every commit gets */
 	struct tx *next;
@@ -357,9 +359,12 @@ static void tx_free(struct tx *t)
 		free(t->checks[i].key);
 	for (size_t i = 0; i < t->nmarks; i++)
 		free(t->marks[i].key);
+	for (size_t i = 0; i < t->ngone; i++)
+		free(t->gone[i].key);
 	free(t->ops);
 	free(t->checks);
 	free(t->marks);
+	free(t->gone);
 	free(t->name);
 	free(t);
 }
@@ -453,6 +458,33 @@ static int mark_add(struct tx *t, const uint8_t *key, size_t len, int file)
 }
 
 /*
+ * Remember that rmdir removed the stored prefix `key` after T deleted
+ * every key under it. One entry per prefix that had a staged delete under
+ * it, so the list is bounded by the staged deletes.
+ */
+static int gone_add(struct tx *t, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < t->ngone; i++)
+		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
+			return 0;
+	if (grow((void **) &t->gone, &t->capgone, t->ngone, sizeof(*t->gone)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->gone[t->ngone++] = (struct mark) { k, len, 0 };
+	return 0;
+}
+
+static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < t->ngone; i++)
+		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
+			return 1;
+	return 0;
+}
+
+/*
  * Stage one mutation. A set or delete replaces the key's last set or
  * delete; anything else is appended. E2BIG poisons the transaction.
  */
@@ -535,6 +567,7 @@ struct view {
 	int empty;              /* created inside T and not yet written */
 	int staged;             /* T set or deleted exactly this key */
 	int stored;             /* the store holds a value */
+	int emptied;            /* a stored prefix whose every key T deleted */
 	uint64_t version;       /* its version, when stored */
 	int enc;
 	uint8_t *data;
@@ -561,6 +594,38 @@ static void put_u64(uint8_t *p, uint64_t x)
 		p[i] = (uint8_t) x;
 }
 
+static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
+                   struct view *v);
+
+/* Does the view show anything under `key`? Called with ctl->lock held. */
+static int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
+                             size_t len, int *err)
+{
+	kv_iter *it = NULL;
+	const kv_entry *e;
+	int found = 0, rc;
+
+	*err = 0;
+	for (size_t k = 0; k < t->nops; k++)
+		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && t->ops[k].kind != OP_DELETE)
+			return 1;
+	for (size_t k = 0; k < t->nmarks; k++)
+		if (under(t->marks[k].key, t->marks[k].key_len, key, len))
+			return 1;
+	rc = kv_children(fs->db, key, len, NULL, 0, &it);
+	while (rc == KV_OK && !found && (rc = kv_iter_next(it, &e)) == KV_OK) {
+		struct view v;
+		if ((*err = view_of(fs, t, e->key, e->key_len, &v)))
+			break;
+		found = v.value || v.dir;
+		view_free(&v);
+	}
+	if (rc != KV_OK && rc != KV_DONE && !*err)
+		*err = fs_errno(rc);
+	kv_iter_free(it);
+	return found;
+}
+
 /* `t` may be NULL: the key space as stored. 0 or an errno. */
 static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
                    struct view *v)
@@ -582,12 +647,15 @@ static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t 
 			return ENOMEM;
 		}
 	}
-	v->dir = !len || (e && (e->flags & KV_ENTRY_CHILDREN));
+	int stored_dir = len && e && (e->flags & KV_ENTRY_CHILDREN), deletes_under = 0;
+	v->dir = !len || stored_dir;
 	kv_free(e);
 	for (size_t i = 0; t && i < t->nops; i++) {
 		struct op *o = &t->ops[i];
 		if (under(o->key, o->key_len, key, len) && o->kind != OP_DELETE)
-			v->dir = 1;
+			v->dir = 1, stored_dir = 0;
+		else if (under(o->key, o->key_len, key, len))
+			deletes_under = 1;
 		if (!same_key(o->key, o->key_len, key, len))
 			continue;
 		if (o->kind == OP_SET || o->kind == OP_DELETE) {
@@ -621,9 +689,21 @@ static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t 
 		struct mark *m = &t->marks[i];
 		if (under(m->key, m->key_len, key, len) ||
 		    (!m->file && same_key(m->key, m->key_len, key, len)))
-			v->dir = 1;
+			v->dir = 1, stored_dir = 0;
 		else if (m->file && same_key(m->key, m->key_len, key, len) && !v->value)
 			v->empty = 1;
+	}
+	/*
+	 * A stored prefix whose every key T deleted (`rm -r .tx/T/PREFIX`)
+	 * shows as an empty directory, as rm expects to find it, until
+	 * rmdir removes it; only then is the store read again.
+	 */
+	if (stored_dir && deletes_under) {
+		int err;
+		v->emptied = !view_has_children(fs, t, key, len, &err);
+		if (err)
+			return err;
+		v->dir = !(v->emptied && is_gone(t, key, len));
 	}
 	return 0;
 }
@@ -1528,35 +1608,6 @@ out:
 	fuse_reply_err(req, err);
 }
 
-/* Does the view show anything under `key`? Called with ctl->lock held. */
-static int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
-                             size_t len, int *err)
-{
-	kv_iter *it = NULL;
-	const kv_entry *e;
-	int found = 0, rc;
-
-	*err = 0;
-	for (size_t k = 0; k < t->nops; k++)
-		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && t->ops[k].kind != OP_DELETE)
-			return 1;
-	for (size_t k = 0; k < t->nmarks; k++)
-		if (under(t->marks[k].key, t->marks[k].key_len, key, len))
-			return 1;
-	rc = kv_children(fs->db, key, len, NULL, 0, &it);
-	while (rc == KV_OK && !found && (rc = kv_iter_next(it, &e)) == KV_OK) {
-		struct view v;
-		if ((*err = view_of(fs, t, e->key, e->key_len, &v)))
-			break;
-		found = v.value || v.dir;
-		view_free(&v);
-	}
-	if (rc != KV_OK && rc != KV_DONE && !*err)
-		*err = fs_errno(rc);
-	kv_iter_free(it);
-	return found;
-}
-
 static void ctl_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_data *fs = fs_of(req);
@@ -1598,6 +1649,8 @@ static void ctl_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = v.value || v.empty ? ENOTDIR : ENOENT;
 	else if (!err && (v.value || view_has_children(fs, t, key, len, &err)))
 		err = err ? err : ENOTEMPTY;
+	if (!err && v.emptied)
+		err = gone_add(t, key, len);
 	if (!err)
 		mark_remove(t, key, len, 1);
 	pthread_mutex_unlock(&c->lock);

@@ -246,6 +246,36 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	run -0 t rmdir "$MNT/.tx/T"
 }
 
+# $1 keys under the prefix "big" (and two outside it), loaded beside the mount.
+load_big() {
+	{
+		seq 0 $(($1 - 1)) | awk '{ printf "{\"key\":[\"big\",%d],\"value\":%d}\n", $1, $1 }'
+		echo '{"key":["top"],"value":1}'
+		echo '{"key":["d","x"],"value":2}'
+	} | load_lines >/dev/null
+}
+
+@test "rm -rf .tx/T/PREFIX within the limits deletes the subtree in one commit" {
+	load_big 300
+	mkdir "$MNT/.tx/T"
+	before=$(dump)
+	# Without -f, so a refused rmdir of the emptied prefix would show.
+	run -0 --separate-stderr t rm -r "$MNT/.tx/T/big"
+	[ -z "$stderr" ]
+	[ ! -e "$MNT/.tx/T/big" ]
+	run -0 t ls "$MNT/.tx/T/d"
+	[ "$output" = x ]
+	[ "$(dump)" = "$before" ]
+	[ -d "$MNT/big" ]
+	# A directory made there again is only in memory, and goes by rmdir.
+	run -0 t mkdir "$MNT/.tx/T/big"
+	run -0 t rmdir "$MNT/.tx/T/big"
+	[ ! -e "$MNT/.tx/T/big" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ ! -e "$MNT/big" ]
+	[ "$(dump | jq -c .key | tr '\n' ' ')" = '["d","x"] ["top"] ' ]
+}
+
 @test "transactions of a mount that ends are dropped" {
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/k"
