@@ -33,6 +33,21 @@
  * is kept for inspection until `rm -rf` or `rmdir` aborts it. This is what
  * makes "1001 sets" fail as a whole instead of silently storing 1000.
  *
+ * Removing T. `rmdir .tx/T` and `rm -rf .tx/T` abort T whatever it holds
+ * (staged changes, a poisoned T): nothing of it is stored and the name is
+ * free again. So that `rm -rf` gets there on a key space of any size, the
+ * top of T lists nothing; every key still opens by name inside T and every
+ * prefix below the top lists its view. The reason is how rm works: it
+ * reads a directory, removes its entries depth first, removes the
+ * directory last, and never tries a directory once it failed to remove
+ * something inside it. If T's top listed the key space, `rm -rf .tx/T`
+ * would stage a delete per key, and the delete that crosses 1000
+ * mutations has to fail with E2BIG, because `rm -rf .tx/T/PREFIX` (the way
+ * to delete a subtree atomically) must report that it cannot be done; rm
+ * would then never reach T. Below the top, the calls of the two commands
+ * are the same, so only what T's top lists can tell them apart. An
+ * empty-looking T also makes `rmdir .tx/T` an ordinary rmdir.
+ *
  * `mv .tx/T .commit/T` is one kv_atomic commit: checks first, then the
  * mutations in order. On success T leaves .tx and `.commit/T` reads
  * {"ok":true,"versionstamp":"..."}; the last RESULTS_MAX results are kept
@@ -1621,7 +1636,11 @@ static void ctl_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (err)
 		goto out;
 	if (i.type == N_TXS) {
-		/* Abort: whatever T shows, nothing of it is kept. */
+		/*
+		 * Abort: whatever T holds, poisoned or not, nothing of it is
+		 * kept. T's top lists nothing, so `rm -rf` comes straight
+		 * here.
+		 */
 		pthread_mutex_lock(&c->lock);
 		struct tx *t = tx_by_name(c, name);
 		if (t) {
@@ -2193,6 +2212,9 @@ static void ctl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		struct view v;
 		if (!t) {
 			err = ENOENT;
+		} else if (!d->key_len) {
+			/* T itself lists nothing: see "Removing T" above. */
+			t = NULL;
 		} else if (!(err = view_of(fs, t, d->key, d->key_len, &v))) {
 			d->value = d->key_len && v.value;
 			view_free(&v);
@@ -2282,6 +2304,8 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 			goto done;
 		used += n;
 	}
+	if (d->type == N_TXDIR && !d->key_len)
+		goto done;      /* the top of a transaction: "." and ".." only */
 	if (d->type == N_TXS || d->type == N_RESULTS) {
 		for (; (size_t) (next - 3) < d->nnames; next++) {
 			const char *name = d->names[next - 3];

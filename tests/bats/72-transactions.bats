@@ -47,8 +47,12 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	echo '"x"' >"$MNT/.tx/T/new/k"
 	run -0 t cat "$MNT/.tx/T/d/a" "$MNT/.tx/T/d/b" "$MNT/.tx/T/new/k"
 	[ "$output" = "$(printf '2\n3\n"x"')" ]
-	run -0 t ls "$MNT/.tx/T"
-	[ "$output" = "$(printf 'd\nnew')" ]
+	# T's top lists nothing (so rm -rf .tx/T only aborts); its names open.
+	run -0 t ls -A "$MNT/.tx/T"
+	[ -z "$output" ]
+	[ -d "$MNT/.tx/T/d" ] && [ -d "$MNT/.tx/T/new" ]
+	run -0 t ls "$MNT/.tx/T/new"
+	[ "$output" = k ]
 	run -0 t ls "$MNT/.tx/T/d"
 	[ "$output" = "$(printf 'a\nb')" ]
 	[ ! -e "$MNT/.tx/T/top" ]
@@ -253,6 +257,61 @@ load_big() {
 		echo '{"key":["top"],"value":1}'
 		echo '{"key":["d","x"],"value":2}'
 	} | load_lines >/dev/null
+}
+
+@test "rm -rf .tx/T aborts T on a key space of more than 1000 keys" {
+	load_big 1500
+	mkdir "$MNT/.tx/T"
+	echo 7 >"$MNT/.tx/T/big/new"
+	rm "$MNT/.tx/T/big/3"
+	echo 8 >"$MNT/.tx/T/top"
+	# The view is there below the top.
+	run -0 t ls "$MNT/.tx/T/big"
+	[ "${#lines[@]}" = 1500 ]
+	before=$(dump)
+	run -0 --separate-stderr t rm -rf "$MNT/.tx/T"
+	[ -z "$stderr" ]
+	[ ! -e "$MNT/.tx/T" ]
+	run -0 t ls "$MNT/.tx"
+	[ -z "$output" ]
+	[ "$(dump)" = "$before" ]
+	[ "$(dump | wc -l)" = 1502 ]
+	! grep -q "cannot" "$KVFS_LOG"
+	# The name is free again and the new T sees none of the old one.
+	mkdir "$MNT/.tx/T"
+	[ ! -e "$MNT/.tx/T/big/new" ]
+	run -0 t cat "$MNT/.tx/T/top"
+	[ "$output" = 1 ]
+	run -0 t rm -r "$MNT/.tx/T"
+	[ ! -e "$MNT/.tx/T" ]
+	[ "$(dump)" = "$before" ]
+}
+
+@test "rm -rf .tx/T/PREFIX over 1000 keys fails with E2BIG; the poisoned T is still removed" {
+	load_big 1200
+	mkdir "$MNT/.tx/T"
+	echo 9 >"$MNT/.tx/T/top"
+	before=$(dump)
+	run -1 --separate-stderr t rm -rf "$MNT/.tx/T/big"
+	[[ $stderr == *"Argument list too long"* ]]
+	[ "$(dump)" = "$before" ]
+	# The first 1000 deletes were staged: the prefix is still there.
+	[ -d "$MNT/.tx/T/big" ]
+	grep -q "cannot remove '.tx/T/big/[0-9]*': the transaction exceeds 1000 mutations" "$KVFS_LOG"
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Argument list too long"* ]]
+	[ "$(dump)" = "$before" ]
+	[ ! -e "$MNT/.commit/T" ]
+	run -0 --separate-stderr t rm -rf "$MNT/.tx/T"
+	[ -z "$stderr" ]
+	[ ! -e "$MNT/.tx/T" ]
+	[ "$(dump)" = "$before" ]
+	# rmdir removes a poisoned T as well.
+	mkdir "$MNT/.tx/U"
+	run -1 t rm -rf "$MNT/.tx/U/big"
+	run -0 t rmdir "$MNT/.tx/U"
+	[ ! -e "$MNT/.tx/U" ]
+	[ "$(dump)" = "$before" ]
 }
 
 @test "rm -rf .tx/T/PREFIX within the limits deletes the subtree in one commit" {
