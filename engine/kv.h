@@ -350,6 +350,23 @@ int kv_value_from_json(const char *json, size_t json_len, int *encoding,
                        uint8_t **value, size_t *value_len);
 
 /*
+ * One line of `kvfs dump` output, as `kvfs load` reads it:
+ *   {"key":[...],"value":...,"versionstamp":"...","expires_at":"..."}
+ * "key" and "value" are required ($-tagged JSON, as above); "versionstamp"
+ * is ignored; "expires_at" is null or an ISO 8601 instant exactly as
+ * Date.prototype.toISOString() writes it. Any other member, a repeated
+ * one, or text after the object is refused. On KV_OK: the encoded key and
+ * the stored value (both heap, kv_free) and *expires_at in Unix ms, -1
+ * without one (a time before 1970 is given as 0: it has passed either
+ * way). The key must be one a write accepts. Failures, each with a
+ * kv_errmsg() naming the first problem in the line: KV_INVALID,
+ * KV_TOOBIG_KEY, KV_TOOBIG_VALUE, KV_NOMEM.
+ */
+int kv_entry_from_json(const char *json, size_t json_len, uint8_t **key, size_t *key_len,
+                       int *encoding, uint8_t **value, size_t *value_len,
+                       int64_t *expires_at);
+
+/*
  * Incremental check that bytes so far can still begin a valid JSON document,
  * for refusing bad content at write() time. feed() returns KV_OK while the
  * text is a possible prefix, KV_INVALID once it cannot be; finish() returns

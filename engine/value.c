@@ -1,6 +1,8 @@
 /*
  * value.c - stored values <-> $-tagged JSON (kv_value_to_json,
- * kv_value_from_json).
+ * kv_value_from_json), and the reading of one line of `kvfs dump`
+ * (kv_entry_from_json, at the end), so that the project has one JSON
+ * reader.
  *
  * Both directions go through one small in-memory graph of JavaScript values
  * (struct node), allocated from an arena and freed at once:
@@ -1376,6 +1378,8 @@ struct jr {
 	const char *s, *p, *end;
 	struct arena *a;
 	kv_buf tmp;
+	int raw;                /* strings: bytes unchecked, escapes past ASCII read as '?' */
+	int max_depth;          /* 0: MAX_JSON_DEPTH */
 };
 
 #define INVALID(...) kv__error(KV_INVALID, __VA_ARGS__)
@@ -1425,7 +1429,8 @@ static int jr_string(struct jr *r, const uint8_t **out, size_t *out_len)
 			return jr_bad(r);
 		if (c != '\\') {
 			uint32_t cp;
-			size_t k = kv__utf8_seq((const uint8_t *) r->p, (size_t) (r->end - r->p), &cp);
+			size_t k = r->raw ? 1 : kv__utf8_seq((const uint8_t *) r->p,
+			                                    (size_t) (r->end - r->p), &cp);
 			if (!k)
 				return INVALID("invalid UTF-8 in JSON string at byte %zu", (size_t) (r->p - r->s));
 			rc = kv__buf_put(&r->tmp, r->p, k);
@@ -1448,6 +1453,11 @@ static int jr_string(struct jr *r, const uint8_t **out, size_t *out_len)
 			return jr_bad(r);
 		}
 		r->p += 6;
+		if (r->raw) {
+			/* Raw text is only matched against ASCII names or quoted in messages. */
+			rc = kv__buf_putc(&r->tmp, u < 0x80 ? (uint8_t) u : '?');
+			continue;
+		}
 		if (u >= 0xD800 && u < 0xDC00 && r->end - r->p >= 6 && r->p[0] == '\\' &&
 		    r->p[1] == 'u' && hex4(r->p + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
 			u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
@@ -1468,8 +1478,10 @@ static int jr_string(struct jr *r, const uint8_t **out, size_t *out_len)
 
 static int jr_value(struct jr *r, int depth, struct jv **out)
 {
-	if (depth >= MAX_JSON_DEPTH)
-		return INVALID("JSON nested deeper than %d levels", MAX_JSON_DEPTH);
+	int max_depth = r->max_depth ? r->max_depth : MAX_JSON_DEPTH;
+
+	if (depth >= max_depth)
+		return INVALID("JSON nested deeper than %d levels", max_depth);
 	jr_ws(r);
 	if (r->p >= r->end)
 		return jr_bad(r);
@@ -2487,6 +2499,220 @@ int kv_value_from_json(const char *json, size_t json_len, int *encoding,
 out:
 	kv__buf_free(&w.b);
 	free(t.objs);
+	arena_free(&a);
+	return rc;
+}
+
+/* ==== one line of `kvfs dump`: {"key":...,"value":...,"expires_at":...} ==== */
+
+/*
+ * What Date.prototype.toISOString() writes, and so what dump prints as
+ * expires_at: "2024-01-01T00:00:00.000Z" or "+275760-09-13T00:00:00.000Z",
+ * the fraction with 0 to 3 digits. Stricter than parse_date on purpose: a
+ * backup holds exactly what dump wrote, and anything else is a mistake.
+ */
+static int parse_instant(const uint8_t *p, size_t n, int64_t *ms)
+{
+	const uint8_t *end = p + n;
+	int64_t year;
+	int y, mo, d, h, mi, sec, frac = 0, nd = 0;
+
+	if (p < end && (*p == '+' || *p == '-')) {
+		int neg = *p++ == '-';
+		if (!read2(&p, end, 6, &y))
+			return 0;
+		year = neg ? -(int64_t) y : y;
+	} else {
+		if (!read2(&p, end, 4, &y))
+			return 0;
+		year = y;
+	}
+	if (p >= end || *p++ != '-' || !read2(&p, end, 2, &mo) ||
+	    p >= end || *p++ != '-' || !read2(&p, end, 2, &d) ||
+	    p >= end || *p++ != 'T' || !read2(&p, end, 2, &h) ||
+	    p >= end || *p++ != ':' || !read2(&p, end, 2, &mi) ||
+	    p >= end || *p++ != ':' || !read2(&p, end, 2, &sec))
+		return 0;
+	if (p < end && *p == '.') {
+		for (p++; nd < 3 && p < end && *p >= '0' && *p <= '9'; nd++)
+			frac = frac * 10 + (*p++ - '0');
+		if (nd == 0)
+			return 0;
+		for (; nd < 3; nd++)
+			frac *= 10;
+	}
+	if (end - p != 1 || *p != 'Z')
+		return 0;
+	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59)
+		return 0;
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int days_in = mdays[mo - 1];
+	if (mo == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+		days_in = 29;
+	if (d < 1 || d > days_in)
+		return 0;
+	*ms = days_from_civil(year, mo, d) * 86400000 +
+	      ((int64_t) h * 3600 + mi * 60 + sec) * 1000 + frac;
+	/* JavaScript's time range: +-8.64e15 ms around the epoch. */
+	return *ms <= (int64_t) MAX_TIME && *ms >= -(int64_t) MAX_TIME;
+}
+
+/* kv_errmsg() of a failed call, or its code's text; copied, as the next error overwrites it. */
+static void inner_msg(int rc, char *buf, size_t size)
+{
+	const char *m = kv_errmsg(NULL);
+	snprintf(buf, size, "%s", *m ? m : kv_errstr(rc));
+}
+
+/*
+ * The envelope is read member by member with the same reader as values,
+ * and each member is judged as soon as it is read, so the first problem
+ * in the line is the one reported. Its strings are read raw (bytes are
+ * not checked for UTF-8 here; an escape past ASCII reads as '?', which
+ * keeps a member name quoted in a message printable) and a member may
+ * nest 1001 levels: the key and the value are then parsed from their own
+ * text by kv_key_from_json and kv_value_from_json, which check everything
+ * and give messages with offsets inside that text. Every refusal and its
+ * message is what `kvfs load` printed before it used this call.
+ */
+int kv_entry_from_json(const char *json, size_t json_len, uint8_t **key, size_t *key_len,
+                       int *encoding, uint8_t **value, size_t *value_len,
+                       int64_t *expires_at)
+{
+	struct arena a = {0};
+	struct jr r = { .s = json, .p = json, .end = json + json_len, .a = &a,
+	                .raw = 1, .max_depth = 1002 };
+	const char *k = NULL, *k_end = NULL, *v = NULL, *v_end = NULL;
+	int have_stamp = 0, have_exp = 0, rc = KV_OK;
+	char msg[512];
+
+	kv__clear_error();
+	if (!json || !key || !key_len || !encoding || !value || !value_len || !expires_at)
+		return kv__error(KV_MISUSE, "kv_entry_from_json: missing argument");
+	*key = *value = NULL;
+	*key_len = *value_len = 0;
+	*encoding = 0;
+	*expires_at = -1;
+	jr_ws(&r);
+	if (r.p >= r.end || *r.p != '{') {
+		rc = INVALID("not a JSON object");
+		goto out;
+	}
+	r.p++;
+	jr_ws(&r);
+	if (r.p < r.end && *r.p == '}') {
+		r.p++;
+		goto members_done;
+	}
+	for (;;) {
+		const uint8_t *name;
+		size_t name_len;
+		struct jv *m;
+		const char *m_start;
+
+		if (r.p >= r.end || *r.p != '"' || (rc = jr_string(&r, &name, &name_len)))
+			goto bad_json;
+		jr_ws(&r);
+		if (r.p >= r.end || *r.p != ':')
+			goto bad_json;
+		r.p++;
+		jr_ws(&r);
+		m_start = r.p;
+		if ((rc = jr_value(&r, 1, &m)))
+			goto bad_json;
+#define NAME_IS(lit) (name_len == sizeof(lit) - 1 && memcmp(name, lit, name_len) == 0)
+		if (NAME_IS("key")) {
+			if (k)
+				goto dup;
+			k = m_start;
+			k_end = r.p;
+		} else if (NAME_IS("value")) {
+			if (v)
+				goto dup;
+			v = m_start;
+			v_end = r.p;
+		} else if (NAME_IS("versionstamp")) {
+			if (have_stamp++)
+				goto dup;
+		} else if (NAME_IS("expires_at")) {
+			if (have_exp++)
+				goto dup;
+			if (m->type == J_STR && !parse_instant(m->s, m->len, expires_at)) {
+				int n = (int) (r.p - m_start > 60 ? 60 : r.p - m_start);
+				rc = INVALID("invalid expires_at %.*s", n, m_start);
+				goto out;
+			} else if (m->type != J_STR && m->type != J_NULL) {
+				rc = INVALID("invalid expires_at: not an ISO 8601 string");
+				goto out;
+			}
+			/* Already passed whatever the clock says; -1 means "none". */
+			if (m->type == J_STR && *expires_at < 0)
+				*expires_at = 0;
+		} else {
+			rc = INVALID("unknown member '%.*s%s'", (int) (name_len > 31 ? 31 : name_len),
+			             (const char *) name, name_len > 31 ? "..." : "");
+			goto out;
+		}
+#undef NAME_IS
+		jr_ws(&r);
+		if (r.p < r.end && *r.p == '}') {
+			r.p++;
+			break;
+		}
+		if (r.p >= r.end || *r.p != ',')
+			goto bad_json;
+		r.p++;
+		jr_ws(&r);
+		continue;
+dup:
+		rc = INVALID("duplicate member '%.*s'", (int) name_len, (const char *) name);
+		goto out;
+	}
+members_done:
+	jr_ws(&r);
+	if (r.p != r.end)
+		goto bad_json;
+	if (!k || !v) {
+		rc = INVALID("missing \"%s\"", k ? "value" : "key");
+		goto out;
+	}
+	if ((rc = kv_key_from_json(k, (size_t) (k_end - k), key, key_len))) {
+		inner_msg(rc, msg, sizeof(msg));
+		rc = kv__error(rc, "invalid key: %s", msg);
+		goto out;
+	}
+	if (*key_len == 0) {
+		rc = INVALID("invalid key: key cannot be empty");
+		goto out;
+	}
+	if (*key_len > KV_MAX_KEY_WRITE) {
+		rc = kv__error(KV_TOOBIG_KEY, "key too large for write (max %d bytes)",
+		               KV_MAX_KEY_WRITE);
+		goto out;
+	}
+	if ((rc = kv_value_from_json(v, (size_t) (v_end - v), encoding, value, value_len))) {
+		inner_msg(rc, msg, sizeof(msg));
+		rc = kv__error(rc, "invalid value: %s", msg);
+		goto out;
+	}
+	if (*value_len > KV_MAX_VALUE) {
+		rc = kv__error(KV_TOOBIG_VALUE, "value too large (max %d bytes)", KV_MAX_VALUE);
+		goto out;
+	}
+	goto done;
+bad_json:
+	/* The reader's message has an offset; this refusal never had one. */
+	if (rc != KV_NOMEM)
+		rc = INVALID("invalid JSON");
+out:
+	kv_free(*key);
+	kv_free(*value);
+	*key = *value = NULL;
+	*key_len = *value_len = 0;
+	*encoding = 0;
+	*expires_at = -1;
+done:
+	kv__buf_free(&r.tmp);
 	arena_free(&a);
 	return rc;
 }
