@@ -172,7 +172,8 @@ typedef struct kv_selector {
 
 typedef struct kv_list_options {
 	size_t limit;        /* total entries; 0 = no limit */
-	size_t batch_size;   /* entries per read transaction; 0 = min(limit or 100, 500); max 1000 */
+	size_t batch_size;   /* entries per read transaction, max 1000; 0 = min(limit, 500),
+	                        or without a limit 100 doubling to 500 */
 	int reverse;         /* descending key order */
 	const char *cursor;  /* Deno-format cursor to resume after; NULL or "" = from the start */
 } kv_list_options;

@@ -24,8 +24,10 @@ static const char *const stmt_sql[KV__S_COUNT] = {
 		VISIBLE " ORDER BY k LIMIT 2",
 	[KV__S_RANGE_FWD] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2 AND "
 		VISIBLE " ORDER BY k LIMIT ?4",
-	[KV__S_RANGE_REV] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2 AND "
-		VISIBLE " ORDER BY k DESC LIMIT ?4",
+	[KV__S_SCAN_FWD] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2"
+		" ORDER BY k LIMIT ?3",
+	[KV__S_SCAN_REV] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2"
+		" ORDER BY k DESC LIMIT ?3",
 	[KV__S_VERSION] = "SELECT version FROM data_version WHERE k = 0",
 	[KV__S_BEGIN] = "BEGIN",
 	[KV__S_COMMIT] = "COMMIT",

@@ -5,6 +5,10 @@
  */
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include "test.h"
 
@@ -154,10 +158,127 @@ static void test_expiry__set_and_sum_reset_it(void)
 	kv_close(db);
 }
 
+/*
+ * Listings skip expired rows whatever their place in a batch: runs of
+ * expired rows longer than a batch, at the start, in the middle and at the
+ * end of the range, forward and reverse, with limits, small batches and
+ * cursors. The rows are written behind the engine's back with expirations
+ * in the past, and read through a read-only open (no collector), so they
+ * stay in the file while listed.
+ */
+#define LIST_ROWS 1000
+
+/* ["q", "k0000"] .. ["q", "k0999"] */
+static size_t qkey(uint8_t *k, int i)
+{
+	size_t n = 0;
+	k[n++] = 0x02, k[n++] = 'q', k[n++] = 0x00, k[n++] = 0x02;
+	n += (size_t) sprintf((char *) k + n, "k%04d", i);
+	k[n++] = 0x00;
+	return n;
+}
+
+static int q_live(int i)
+{
+	return (i >= 250 && i < 260) || (i >= 600 && i < 700) || i == 850;
+}
+
+/* List with `opt` (resuming with cursors every `chunk` entries, 0 = never). */
+static int list_matches(kv_db *db, kv_list_options opt, size_t chunk)
+{
+	static const uint8_t prefix[] = { 0x02, 'q', 0x00 };
+	kv_selector s = { .prefix = prefix, .prefix_len = sizeof(prefix) };
+	int want = opt.reverse ? LIST_ROWS - 1 : 0, step = opt.reverse ? -1 : 1;
+	char *cursor = NULL;
+	int ok = 1;
+
+	for (;;) {
+		kv_iter *it;
+		const kv_entry *e;
+		size_t got = 0;
+		int rc;
+
+		opt.limit = chunk;
+		opt.cursor = cursor;
+		if (kv_list(db, &s, &opt, &it) != KV_OK)
+			return 0;
+		while ((rc = kv_iter_next(it, &e)) == KV_OK) {
+			uint8_t k[16];
+			while (want >= 0 && want < LIST_ROWS && !q_live(want))
+				want += step;
+			size_t kl = want >= 0 && want < LIST_ROWS ? qkey(k, want) : 0;
+			if (e->key_len != kl || memcmp(e->key, k, kl) != 0)
+				ok = 0;
+			want += step;
+			got++;
+		}
+		if (rc != KV_DONE)
+			ok = 0;
+		free(cursor);
+		cursor = NULL;
+		if (chunk && got == chunk && kv_iter_cursor(it, &cursor) != KV_OK)
+			ok = 0;
+		kv_iter_free(it);
+		if (!cursor || !*cursor)
+			break;
+	}
+	free(cursor);
+	while (want >= 0 && want < LIST_ROWS && !q_live(want))
+		want += step;
+	return ok && (want < 0 || want >= LIST_ROWS);
+}
+
+static void test_expiry__list_skips_expired_runs(void)
+{
+	char p[160];
+	sqlite3 *s;
+	sqlite3_stmt *st;
+	kv_db *db;
+
+	snprintf(p, sizeof(p), "%s/runs.sqlite3", dir);
+	CHECK_RC(kv_open(p, 0, &db), KV_OK);
+	kv_close(db);
+	CHECK(sqlite3_open(p, &s) == SQLITE_OK);
+	CHECK(sqlite3_exec(s, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(s, "INSERT INTO kv (k, v, v_encoding, version, seq,"
+	                         " expiration_ms) VALUES (?1, x'00', 2, 1, 0, ?2)",
+	                         -1, &st, NULL) == SQLITE_OK);
+	for (int i = 0; i < LIST_ROWS; i++) {
+		uint8_t k[16];
+		size_t kl = qkey(k, i);
+		sqlite3_bind_blob(st, 1, k, (int) kl, SQLITE_TRANSIENT);
+		/* expired a second after the epoch, or never */
+		sqlite3_bind_int64(st, 2, q_live(i) ? -1 : 1000);
+		CHECK(sqlite3_step(st) == SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	CHECK(sqlite3_exec(s, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(s);
+
+	CHECK_RC(kv_open(p, KV_OPEN_READONLY, &db), KV_OK);
+	for (int rev = 0; rev <= 1; rev++) {
+		kv_list_options o = { .reverse = rev };
+		CHECK(list_matches(db, o, 0));           /* batches of 100 */
+		o.batch_size = 7;
+		CHECK(list_matches(db, o, 0));
+		o.batch_size = 1;
+		CHECK(list_matches(db, o, 0));
+		o.batch_size = 0;
+		CHECK(list_matches(db, o, 5));           /* limit 5 and cursors */
+		CHECK(list_matches(db, o, 1));
+		o.batch_size = 3;
+		CHECK(list_matches(db, o, 10));
+	}
+	kv_close(db);
+	unlink(p);
+}
+
 int main(void)
 {
 	RUN(test_expiry__invisible_at_once_then_collected);
 	RUN(test_expiry__collected_at_open);
 	RUN(test_expiry__set_and_sum_reset_it);
+	RUN(test_expiry__list_skips_expired_runs);
 	return DONE();
 }
