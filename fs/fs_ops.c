@@ -1778,11 +1778,12 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 	pthread_mutex_lock(&fs->lock);
 	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
 	fs_memfile_remove(fs, dst->key, dst->key_len);
-	struct fs_inode *in = fs_inode_find(fs, FS_FILE, dst->key, dst->key_len, NULL);
-	fuse_ino_t ino = in ? in->ino : 0;
 	pthread_mutex_unlock(&fs->lock);
-	if (ino)
-		fs_notify_inode(fs, ino);
+	/*
+	 * No notice for the moved inode: its value did not change, and the
+	 * kernel itself drops the attributes it cached for it (a rename
+	 * changes ctime), so the next stat asks for the new version's.
+	 */
 	/* A key stored in the same directory keeps it non-empty: nothing to check. */
 	if (src->kind == N_KEY &&
 	    !(dst->kind == N_KEY && keys_equal(src->dir, src->dir_len, dst->dir, dst->dir_len)))

@@ -21,6 +21,26 @@ setup() {
 	run -1 t cat "$MNT/src"
 }
 
+@test "after mv, stat, cat and the versionstamp of the new name show the new entry at once" {
+	echo '{"a":1}' >"$MNT/src"
+	echo '{"other":"longer value"}' >"$MNT/dst"
+	# the kernel has both names, attributes and pages cached
+	cat "$MNT/src" "$MNT/dst" >/dev/null
+	m0=$(stat -c %y "$MNT/src")
+	s0=$(getfattr --only-values -n user.kv.versionstamp "$MNT/src")
+	mv "$MNT/src" "$MNT/dst"
+	run -0 t cat "$MNT/dst"
+	[ "$output" = '{"a":1}' ]
+	[ "$(stat -c %s "$MNT/dst")" -eq 8 ]
+	s1=$(getfattr --only-values -n user.kv.versionstamp "$MNT/dst")
+	v1=$(sqlite3 "$DB" "select printf('%016x0000', version) from kv")
+	[ "$s1" = "$v1" ]
+	[ "$s1" != "$s0" ]
+	# mtime follows the versionstamp, so it moved too
+	[ "$(stat -c %y "$MNT/dst")" != "$m0" ]
+	[ ! -e "$MNT/src" ]
+}
+
 @test "mv of a directory moves every key under it in one commit" {
 	mkdir -p "$MNT/d/e"
 	echo 1 >"$MNT/d/a"
