@@ -1093,14 +1093,25 @@ struct fs_dirh {
 	size_t nvirt;
 	struct fs_dirent_m *mem;   /* memory-only children in key order (snapshot at opendir) */
 	size_t nmem;
-	/* Key entries of the last reply, so a cookie inside it resumes there. */
+	/*
+	 * Key entries of the last reply that sent any, so a cookie inside it
+	 * resumes there: their cookies, and their keys packed one after the
+	 * other in bkeys (entry i is bkeys[bstart[i] .. bstart[i + 1])).
+	 */
 	off_t *boff;
-	uint8_t **bkey;
-	size_t *blen;
+	size_t *bstart;         /* nbatch + 1 offsets */
 	size_t nbatch, capbatch;
-	off_t last_off;         /* cookie of the last key entry sent */
-	uint8_t *last_key;
-	size_t last_len;
+	uint8_t *bkeys;
+	size_t bkeys_len, bkeys_cap;
+	/*
+	 * The listing left where the last reply filled up, so the next
+	 * request, which resumes at that reply's last cookie, goes on reading
+	 * the same batch instead of starting a new one: `it`, and the entry
+	 * it had read that did not fit (`pending`), to send first.
+	 */
+	kv_iter *it;
+	const kv_entry *pending;
+	off_t it_off;
 };
 
 static void dirh_free(struct fs_dirh *d)
@@ -1113,14 +1124,12 @@ static void dirh_free(struct fs_dirh *d)
 		free(d->mem[i].key);
 		kv_free(d->mem[i].name);
 	}
-	for (size_t i = 0; i < d->nbatch; i++)
-		free(d->bkey[i]);
 	free(d->virt);
 	free(d->mem);
 	free(d->boff);
-	free(d->bkey);
-	free(d->blen);
-	free(d->last_key);
+	free(d->bstart);
+	free(d->bkeys);
+	kv_iter_free(d->it);
 	free(d->key);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
@@ -1263,36 +1272,41 @@ out:
 
 static int batch_add(struct fs_dirh *d, off_t off, const uint8_t *key, size_t len)
 {
-	if (d->nbatch == d->capbatch) {
+	if (d->nbatch + 1 >= d->capbatch) {
 		size_t cap = d->capbatch ? d->capbatch * 2 : 64;
 		off_t *o = realloc(d->boff, cap * sizeof(*o));
 		if (o)
 			d->boff = o;
-		uint8_t **k = realloc(d->bkey, cap * sizeof(*k));
-		if (k)
-			d->bkey = k;
-		size_t *l = realloc(d->blen, cap * sizeof(*l));
-		if (l)
-			d->blen = l;
-		if (!o || !k || !l)
+		size_t *st = realloc(d->bstart, cap * sizeof(*st));
+		if (st)
+			d->bstart = st;
+		if (!o || !st)
 			return ENOMEM;
 		d->capbatch = cap;
 	}
-	uint8_t *copy = malloc(len);
-	if (!copy)
-		return ENOMEM;
-	memcpy(copy, key, len);
+	if (d->bkeys_len + len > d->bkeys_cap) {
+		size_t cap = d->bkeys_cap ? d->bkeys_cap : 4096;
+		while (cap < d->bkeys_len + len)
+			cap *= 2;
+		uint8_t *k = realloc(d->bkeys, cap);
+		if (!k)
+			return ENOMEM;
+		d->bkeys = k;
+		d->bkeys_cap = cap;
+	}
+	if (d->nbatch == 0)
+		d->bstart[0] = 0;
+	memcpy(d->bkeys + d->bkeys_len, key, len);
+	d->bkeys_len += len;
 	d->boff[d->nbatch] = off;
-	d->bkey[d->nbatch] = copy;
-	d->blen[d->nbatch++] = len;
+	d->bstart[++d->nbatch] = d->bkeys_len;
 	return 0;
 }
 
 static void batch_clear(struct fs_dirh *d)
 {
-	for (size_t i = 0; i < d->nbatch; i++)
-		free(d->bkey[i]);
 	d->nbatch = 0;
+	d->bkeys_len = 0;
 }
 
 /* A stable-enough d_ino for a name the kernel has no inode for. */
@@ -1355,17 +1369,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			goto done;
 		used += n;
 	}
-	/* Where the key entries resume. */
+	/* Where the key entries resume: the last reply's end, usually. */
 	if (off < first_key) {
 		next = first_key;
-	} else if (off == d->last_off && d->last_key) {
-		after = d->last_key, after_len = d->last_len, next = off + 1;
 	} else {
-		size_t i;
-		for (i = 0; i < d->nbatch && d->boff[i] != off; i++)
-			;
+		size_t i = d->nbatch;
+		if (i && d->boff[i - 1] != off)
+			for (i = 0; i < d->nbatch && d->boff[i] != off; i++)
+				;
+		else if (i)
+			i--;
 		if (i < d->nbatch) {
-			after = d->bkey[i], after_len = d->blen[i], next = off + 1;
+			after = d->bkeys + d->bstart[i];
+			after_len = d->bstart[i + 1] - d->bstart[i];
+			next = off + 1;
 		} else {
 			skip = (size_t) (off - first_key + 1);
 			next = first_key;
@@ -1379,8 +1396,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		memcpy(after_copy, after, after_len);
 	}
-	batch_clear(d);
-	int rc = kv_children(fs->db, d->key, d->key_len, after_copy, after_len, &it);
+	const kv_entry *e = NULL;
+	int have = 0, ended = 0, cleared = 0, rc = KV_OK;
+	if (d->it && after && off == d->it_off) {
+		it = d->it;
+		e = d->pending;
+		have = e != NULL;
+	} else {
+		kv_iter_free(d->it);
+		rc = kv_children(fs->db, d->key, d->key_len, after_copy, after_len, &it);
+	}
+	d->it = NULL;
+	d->pending = NULL;
 	if (rc != KV_OK) {
 		err = fs_errno(rc);
 		goto done;
@@ -1390,8 +1417,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	while (after_copy && mi < d->nmem &&
 	       key_cmp(d->mem[mi].key, d->mem[mi].len, after_copy, after_len) <= 0)
 		mi++;
-	const kv_entry *e = NULL;
-	int have = 0, ended = 0;
+	int full = 0;
 	for (;;) {
 		if (!have && !ended) {
 			rc = kv_iter_next(it, &e);
@@ -1434,6 +1460,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			n = fuse_add_direntry_plus(req, NULL, 0, name, NULL, next);
 			if (n > size - used) {
 				kv_free(owned);
+				full = 1;
 				break;
 			}
 			if (isdir)
@@ -1462,24 +1489,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
 			if (n > size - used) {
 				kv_free(owned);
+				full = 1;
 				break;
 			}
 		}
 		kv_free(owned);
 		used += n;
-		if (batch_add(d, next, key, key_len)) {
+		/* a reply that sends no key entry keeps the previous one's */
+		if (!cleared) {
+			batch_clear(d);
+			cleared = 1;
+		}
+		if (batch_add(d, next++, key, key_len)) {
 			err = ENOMEM;
 			break;
 		}
-		free(d->last_key);
-		d->last_key = malloc(key_len);
-		if (!d->last_key) {
-			err = ENOMEM;
-			break;
-		}
-		memcpy(d->last_key, key, key_len);
-		d->last_len = key_len;
-		d->last_off = next++;
 		if (m)
 			mi++;
 		else
@@ -1487,6 +1511,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (rc != KV_OK && rc != KV_DONE && !err)
 		err = fs_errno(rc);
+	/* keep the listing for the request that resumes after this reply */
+	if (full && !err && d->nbatch && cleared) {
+		d->it = it;
+		d->pending = have ? e : NULL;
+		d->it_off = d->boff[d->nbatch - 1];
+		it = NULL;
+	}
 done:
 	pthread_mutex_unlock(&d->lock);
 	kv_iter_free(it);

@@ -84,6 +84,44 @@ setup() {
 	[ "$output" = true ]
 }
 
+@test "two handles on one directory, and seekdir back into an earlier reply, list the same names" {
+	# 5,000 keys ["many", "k00000"] .. straight into SQLite: many replies per listing
+	awk 'BEGIN { print "begin;"; for (i = 0; i < 5000; i++) {
+		s = sprintf("%05d", i); h = "6b";
+		for (j = 1; j <= 5; j++) h = h sprintf("%02x", 48 + substr(s, j, 1));
+		printf "insert into kv(k,v,v_encoding,version) values(x%c026d616e790002%s00%c, x%cFF0F54%c, 1, 1);\n", 39, h, 39, 39, 39 }
+		print "commit;" }' | sqlite3 "$DB"
+	awk 'BEGIN { for (i = 0; i < 5000; i++) printf "k%05d\n", i }' >"$BATS_TEST_TMPDIR/want"
+	run -0 t perl -e '
+		my $d = shift;
+		opendir(my $a, $d) or die; opendir(my $b, $d) or die;
+		my (@a, @b, @again);
+		push @a, scalar readdir($a) for 1 .. 1500;
+		my $pos = telldir($a);
+		push @b, scalar readdir($b) for 1 .. 700;   # the other handle, in between
+		while (defined(my $n = readdir($a))) { push @a, $n }
+		seekdir($a, $pos);                           # back into an earlier reply
+		while (defined(my $n = readdir($a))) { push @again, $n }
+		while (defined(my $n = readdir($b))) { push @b, $n }
+		my @tail = @a[1500 .. $#a];
+		die "seekdir: " . scalar(@again) . " names, want " . scalar(@tail) . "\n"
+			unless "@again" eq "@tail";
+		die "handles differ\n" unless "@a" eq "@b";
+		# seekdir to many places, some inside the last reply the daemon sent
+		for (my $p = 3; $p < 4800; $p += 23) {
+			rewinddir($b);
+			readdir($b) for 1 .. $p;
+			my $at = telldir($b);
+			my @x = map { scalar readdir($b) } 1 .. 40;
+			seekdir($b, $at);
+			my @y = map { scalar readdir($b) } 1 .. 40;
+			die "seekdir after $p names\n" unless "@x" eq "@y" && "@x" eq "@a[$p .. $p + 39]";
+		}
+		print "$_\n" for grep { !/^\.\.?$/ } @a;
+	' "$MNT/many"
+	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/want")" ]
+}
+
 @test "memory-only directories and empty files are listed in key order with stored keys" {
 	echo 1 >"$MNT/a"
 	echo 2 >"$MNT/c"
