@@ -55,7 +55,9 @@ only the storage work (a write is BEGIN IMMEDIATE, bump `data_version`,
 write rows, COMMIT; a list reads batches of 100 like Deno's default, while
 the engine, given no batch size, starts at 100 and doubles to Deno's largest,
 500; 64 in flight is 64 threads, each with its own connection and
-transaction).
+transaction). The C program repeats the reads and the 1000-set commits more
+often than the Deno script (n is the C program's count), so that each phase
+lasts long enough to time; every figure is a rate per operation.
 
 EOF
 	jq -rn '
@@ -71,10 +73,17 @@ EOF
 	          value: {med: (map(.ops_per_s) | med), min: (map(.ops_per_s) | min),
 	                  max: (map(.ops_per_s) | max), n: .[0].n, runs: length}})
 	   | from_entries) as $s
+	| ($all | group_by(.impl + "/" + .phase)
+	   | map({key: (.[0].impl + "/" + .[0].phase), value: map(.ops_per_s)})
+	   | from_entries) as $runs
 	| def cell($k): $s[$k] as $x
 	    | if $x == null then "–"
 	      else "\($x.med | fmt) (\($x.min | fmt)–\($x.max | fmt))" end;
 	  def rate($k): $s[$k].med;
+	  # the median of the runs'"'"' own ratios: each run measures both side by side
+	  def paired($a; $b): ($runs[$a] // []) as $x | ($runs[$b] // []) as $y
+	    | [range(0; [($x | length), ($y | length)] | min) | $x[.] / $y[.]]
+	    | if length == 0 then null else med end;
 	  [["set", "one durable set", "raw", 0.9],
 	   ["get", "one get", "raw", 0.8],
 	   ["get_many", "one get_many of 10 keys", "raw", 0.8],
@@ -89,12 +98,12 @@ EOF
 	  ($phases[] as [$p, $what, $vs, $t]
 	   | (rate("kvfs/" + $p)) as $k | (rate("deno/" + $p)) as $d
 	   | (rate("sqlite/" + $p)) as $r
-	   | (if $k and $d then $k / $d else null end) as $kd
-	   | (if $k and $r then $k / $r else null end) as $kr
+	   | paired("kvfs/" + $p; "deno/" + $p) as $kd
+	   | paired("kvfs/" + $p; "sqlite/" + $p) as $kr
 	   | (if $vs == "raw" then $kr else $kd end) as $got
 	   | "| \($p) | \($what) | \(($s["kvfs/" + $p] // $s["sqlite/" + $p] // $s["deno/" + $p]).n // "–") | \(cell("kvfs/" + $p)) | \(cell("deno/" + $p)) | \(cell("sqlite/" + $p)) | \($kd | ratio) | \($kr | ratio) | ≥ \($t)× \($vs) | \(if $got == null then "–" elif $got >= $t then "yes" else "**no**" end) |"),
 	  "",
-	  "Runs per figure: \($all | group_by(.impl + "/" + .phase) | map(length) | min)."
+	  "Runs per figure: \($all | group_by(.impl + "/" + .phase) | map(length) | min). Each run measures kvfs, Deno and raw SQLite one after the other; the ratios are the medians of each run'"'"'s own ratio, so a slow spell of the machine counts against both sides of it."
 	' "$OUT/engine.jsonl"
 	echo
 fi
@@ -134,7 +143,13 @@ EOF
 	          value: {med: (map(.us_per_op) | med), min: (map(.us_per_op) | min),
 	                  max: (map(.us_per_op) | max), n: .[0].n}})
 	   | from_entries) as $s
-	| def cell($k): $s[$k] as $x
+	| ($all | group_by(.fs + "/" + .phase)
+	   | map({key: (.[0].fs + "/" + .[0].phase), value: map(.us_per_op)})
+	   | from_entries) as $runs
+	| def paired($a; $b): ($runs[$a] // []) as $x | ($runs[$b] // []) as $y
+	    | [range(0; [($x | length), ($y | length)] | min) | $x[.] / $y[.]]
+	    | if length == 0 then null else med end;
+	  def cell($k): $s[$k] as $x
 	    | if $x == null then (if $err[$k] then "failed: \($err[$k])" else "–" end)
 	      else "\($x.med | fmt) (\($x.min | fmt)–\($x.max | fmt))"
 	           + (if $err[$k] then ", some runs failed: \($err[$k])" else "" end) end;
@@ -149,7 +164,7 @@ EOF
 	  "|---|---:|---:|---:|---:|---:|---:|---|",
 	  ($ops[] as [$p, $what]
 	   | $s["kvfs-tmpfs/" + $p].med as $k | $s["passthrough/" + $p].med as $q
-	   | (if $k and $q then $k / $q else null end) as $r
+	   | paired("kvfs-tmpfs/" + $p; "passthrough/" + $p) as $r
 	   | "| \($what) | \(($s["kvfs/" + $p] // $s["passthrough/" + $p] // $s["tmpfs/" + $p]).n // "–") | \(cell("kvfs/" + $p)) | \(cell("kvfs-tmpfs/" + $p)) | \(cell("passthrough/" + $p)) | \(cell("tmpfs/" + $p)) | \(if $r == null then "–" else ($r * 100 | round / 100 | tostring) + "×" end) | \(if $r == null then "–" elif $r <= 1.2 then "yes" else "**no**" end) |")
 	' "$OUT/fs.jsonl"
 	echo

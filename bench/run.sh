@@ -10,11 +10,12 @@
 #    example over tmpfs, and tmpfs itself
 # 3. `ls -f | wc -l` of 1,000,000 keys through kvfs, and the daemon's peak RSS
 #
-# Each figure is the median of RUNS runs (default 3) with min-max. Scratch
+# Each figure is the median of RUNS runs (default 5) with min-max. Scratch
 # files, mounts and the passthrough build live in bench/work/ (not in git).
 #
 # Environment overrides: KVBENCH FSBENCH KVFS DENO (programs), RUNS, N (engine
-# keys), FS_N (files), LIST_N (directory entries), BIG_N (keys for ls),
+# keys), REPS (Deno's read passes), C_REPS and C_BATCHES (the C program's read
+# passes and 1000-set commits), FS_N (files), LIST_N (directory entries), BIG_N (keys for ls),
 # ONLY=engine|fs|ls (one part), BENCH_WORK, RESULTS (output file), BENCH_NOTE
 # (a line for RESULTS.md saying how the run was made).
 set -eu
@@ -32,15 +33,19 @@ KVBENCH=${KVBENCH:-bench/kvbench}
 FSBENCH=${FSBENCH:-bench/fsbench}
 KVFS=${KVFS:-./kvfs}
 DENO=${DENO:-node_modules/.bin/deno}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 ONLY=${ONLY:-all}
 WORK=${BENCH_WORK:-bench/work}
 if [ "$QUICK" = 1 ]; then
-	N=${N:-200} REPS=${REPS:-5} FS_N=${FS_N:-100} FS_REPS=${FS_REPS:-2}
+	N=${N:-200} REPS=${REPS:-5} C_REPS=${C_REPS:-5} C_BATCHES=${C_BATCHES:-3}
+	FS_N=${FS_N:-100} FS_REPS=${FS_REPS:-2}
 	LIST_N=${LIST_N:-2000} BIG_N=${BIG_N:-20000}
 	RESULTS=${RESULTS:-$WORK/RESULTS.quick.md}
 else
-	N=${N:-2000} REPS=${REPS:-20} FS_N=${FS_N:-2000} FS_REPS=${FS_REPS:-3}
+	# the C programs repeat the reads and the 1000-set commits more than the
+	# Deno script, so that each of their phases lasts long enough to time
+	N=${N:-2000} REPS=${REPS:-20} C_REPS=${C_REPS:-100} C_BATCHES=${C_BATCHES:-50}
+	FS_N=${FS_N:-2000} FS_REPS=${FS_REPS:-3}
 	LIST_N=${LIST_N:-100000} BIG_N=${BIG_N:-1000000}
 	RESULTS=${RESULTS:-bench/RESULTS.md}
 fi
@@ -129,7 +134,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = engine ]; then
 			if [ $impl = deno ]; then
 				"$DENO" run --unstable-kv -A bench/kvbench.ts --reps "$REPS" "$db" "$N"
 			else
-				"$KVBENCH" --impl $impl --reps "$REPS" "$db" "$N"
+				"$KVBENCH" --impl $impl --reps "$C_REPS" --batches "$C_BATCHES" "$db" "$N"
 			fi >>"$OUT/engine.jsonl"
 			rm -f "$db" "$db-wal" "$db-shm"
 		done
