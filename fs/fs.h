@@ -213,12 +213,20 @@ void fs_notify_key(struct fs_data *fs, const uint8_t *key, size_t key_len);
  */
 void fs_notify_poll(struct fs_data *fs);
 
-/* ---- fs_tx.c: the control trees and the op table that routes to them ---- */
+/* ---- fs_route.c routes each request to one of two op tables ---- */
 
-/* The key tree's operations (fs_ops.c); fs_ops routes everything else here. */
+/* The key tree's operations (fs_ops.c). */
 extern const struct fuse_lowlevel_ops fs_key_ops;
+
+/* ---- fs_tx.c: the control trees (.tx, .commit, .watch) ---- */
+
+extern const struct fuse_lowlevel_ops fs_ctl_ops;
 /* Control inodes (.tx, .commit, .watch and below) have numbers from here. */
 #define FS_CTL_INO ((fuse_ino_t) 1 << 62)
+int fs_ctl_owns(fuse_ino_t ino);
+/* A name at the root that opens a control tree. */
+int fs_ctl_root_name(const char *name);
+void fs_ctl_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t nlookup);
 int fs_ctl_start(struct fs_data *fs);
 void fs_ctl_free(struct fs_data *fs);
 

@@ -7,7 +7,7 @@
  *     keys exist under it or mkdir made it);
  *   - `.value`: the directory's own value, when its key holds one;
  *   - `.tx`, `.commit`, `.watch` at the root: the control trees, routed to
- *     fs_tx.c by fs_ops before they reach this file;
+ *     fs_tx.c by fs_route.c before they reach this file;
  *   - any other dot-name: a scratch file kept in memory (fs_inode.c).
  *
  * Writes go to a per-handle buffer and are committed as one kv_set at the
@@ -286,7 +286,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	switch (n.kind) {
 	case N_RESERVED:
-		err = ENOENT;    /* never reached: fs_ops routes these to fs_tx.c */
+		err = ENOENT;    /* never reached: fs_route.c sends these to fs_tx.c */
 		break;
 	case N_SCRATCH:
 		pthread_mutex_lock(&fs->lock);

@@ -1,15 +1,15 @@
 /*
  * fs_tx.c - the control trees: transactions (.tx, .commit) and the
- * directories of .watch, and the op table that routes requests to them.
+ * directories of .watch, and their op table (fs_ctl_ops, at the end).
  *
  * Design
  *
  * The root holds three control entries that open by name and are never
  * listed: `.tx`, `.commit` and `.watch`. Everything below them lives in
  * this file's own small inode table, with numbers from FS_CTL_INO up, so
- * the op table (fs_ops, at the end) can tell at once whether a request
- * belongs to the key tree (fs_key_ops in fs_ops.c) or to a control tree,
- * without touching the key tree's table. Control entries are answered
+ * the router (fs_route.c) can tell at once whether a request belongs to
+ * the key tree (fs_key_ops in fs_ops.c) or to a control tree, without
+ * touching the key tree's table. Control entries are answered
  * with entry and attribute timeouts of 0 and files open with direct_io:
  * what they show depends on staged changes and commits, and the kernel
  * must never serve an old copy.
@@ -2493,271 +2493,77 @@ void fs_ctl_free(struct fs_data *fs)
 	fs->ctl = NULL;
 }
 
-/* ---- the op table: the key tree, or a control tree ---- */
+/* ---- the control trees' operations, for fs_route.c ---- */
 
-static int is_reserved_root(fuse_ino_t parent, const char *name)
+int fs_ctl_owns(fuse_ino_t ino)
 {
-	return parent == FUSE_ROOT_ID && (strcmp(name, ".tx") == 0 ||
-	       strcmp(name, ".commit") == 0 || strcmp(name, ".watch") == 0);
+	return is_ctl(ino);
 }
 
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+int fs_ctl_root_name(const char *name)
 {
-	if (is_ctl(parent) || is_reserved_root(parent, name))
-		ctl_lookup(req, parent, name);
-	else
-		fs_key_ops.lookup(req, parent, name);
+	return strcmp(name, ".tx") == 0 || strcmp(name, ".commit") == 0 ||
+	       strcmp(name, ".watch") == 0;
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+void fs_ctl_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t nlookup)
 {
-	if (is_ctl(ino)) {
-		node_forget(fs_of(req)->ctl, ino, nlookup);
-		fuse_reply_none(req);
-	} else {
-		fs_key_ops.forget(req, ino, nlookup);
-	}
+	node_forget(fs->ctl, ino, nlookup);
 }
 
-static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+static void ctl_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct fs_data *fs = fs_of(req);
-	for (size_t i = 0; i < count; i++) {
-		if (is_ctl(forgets[i].ino))
-			node_forget(fs->ctl, forgets[i].ino, forgets[i].nlookup);
-		else
-			fs_inode_forget(fs, forgets[i].ino, forgets[i].nlookup);
-	}
+	node_forget(fs_of(req)->ctl, ino, nlookup);
 	fuse_reply_none(req);
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Links, symlinks and device nodes have no place in a control tree. */
+static void ctl_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      dev_t rdev)
 {
-	(is_ctl(ino) ? ctl_getattr : fs_key_ops.getattr)(req, ino, fi);
+	(void) parent, (void) name, (void) mode, (void) rdev;
+	fuse_reply_err(req, EPERM);
 }
 
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-                       struct fuse_file_info *fi)
+static void ctl_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+                        const char *name)
 {
-	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
-
-	if (is_ctl(ino)) {
-		ctl_setattr(req, ino, attr, to_set, fi);
-		return;
-	}
-	fs_key_ops.setattr(req, ino, attr, to_set, fi);
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		fs_watch_poke(fs);
+	(void) link, (void) parent, (void) name;
+	fuse_reply_err(req, EPERM);
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void ctl_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+                     const char *newname)
 {
-	(is_ctl(ino) ? ctl_open : fs_key_ops.open)(req, ino, fi);
+	(void) ino, (void) newparent, (void) newname;
+	fuse_reply_err(req, EPERM);
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info *fi)
-{
-	(is_ctl(ino) ? ctl_read : fs_key_ops.read)(req, ino, size, off, fi);
-}
-
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-                     off_t off, struct fuse_file_info *fi)
-{
-	(is_ctl(ino) ? ctl_write : fs_key_ops.write)(req, ino, buf, size, off, fi);
-}
-
-/* Operations of the key tree that may commit wake the watchers after. */
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs_data *fs = fs_of(req);
-	if (is_ctl(ino)) {
-		ctl_flush(req, ino, fi);
-		return;
-	}
-	fs_key_ops.flush(req, ino, fi);
-	fs_watch_poke(fs);
-}
-
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	struct fs_data *fs = fs_of(req);
-	if (is_ctl(ino)) {
-		ctl_fsync(req, ino, datasync, fi);
-		return;
-	}
-	fs_key_ops.fsync(req, ino, datasync, fi);
-	fs_watch_poke(fs);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs_data *fs = fs_of(req);
-	if (is_ctl(ino)) {
-		ctl_release(req, ino, fi);
-		return;
-	}
-	int writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-	fs_key_ops.release(req, ino, fi);
-	if (writable)
-		fs_watch_poke(fs);
-}
-
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-                      struct fuse_file_info *fi)
-{
-	(is_ctl(parent) ? ctl_create : fs_key_ops.create)(req, parent, name, mode, fi);
-}
-
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(is_ctl(ino) ? ctl_opendir : fs_key_ops.opendir)(req, ino, fi);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi)
-{
-	(is_ctl(ino) ? ctl_readdir : fs_key_ops.readdir)(req, ino, size, off, fi);
-}
-
-static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                           struct fuse_file_info *fi)
-{
-	(is_ctl(ino) ? ctl_readdirplus : fs_key_ops.readdirplus)(req, ino, size, off, fi);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(is_ctl(ino) ? ctl_releasedir : fs_key_ops.releasedir)(req, ino, fi);
-}
-
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	(is_ctl(parent) ? ctl_mkdir : fs_key_ops.mkdir)(req, parent, name, mode);
-}
-
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
-
-	if (is_ctl(parent)) {
-		ctl_unlink(req, parent, name);
-		return;
-	}
-	fs_key_ops.unlink(req, parent, name);
-	fs_watch_poke(fs);
-}
-
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	(is_ctl(parent) ? ctl_rmdir : fs_key_ops.rmdir)(req, parent, name);
-}
-
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-                      fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
-
-	if (is_ctl(parent) || is_ctl(newparent)) {
-		ctl_rename(req, parent, name, newparent, newname, flags);
-		return;
-	}
-	fs_key_ops.rename(req, parent, name, newparent, newname, flags);
-	fs_watch_poke(fs);
-}
-
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-                     dev_t rdev)
-{
-	if (is_ctl(parent))
-		fuse_reply_err(req, EPERM);
-	else
-		fs_key_ops.mknod(req, parent, name, mode, rdev);
-}
-
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-	if (is_ctl(parent))
-		fuse_reply_err(req, EPERM);
-	else
-		fs_key_ops.symlink(req, link, parent, name);
-}
-
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
-{
-	if (is_ctl(ino) || is_ctl(newparent))
-		fuse_reply_err(req, EPERM);
-	else
-		fs_key_ops.link(req, ino, newparent, newname);
-}
-
-static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-                        size_t size, int flags)
-{
-	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
-
-	if (is_ctl(ino)) {
-		ctl_setxattr(req, ino, name, value, size, flags);
-		return;
-	}
-	fs_key_ops.setxattr(req, ino, name, value, size, flags);
-	fs_watch_poke(fs);
-}
-
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	(is_ctl(ino) ? ctl_getxattr : fs_key_ops.getxattr)(req, ino, name, size);
-}
-
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	(is_ctl(ino) ? ctl_listxattr : fs_key_ops.listxattr)(req, ino, size);
-}
-
-static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
-
-	if (is_ctl(ino)) {
-		ctl_removexattr(req, ino, name);
-		return;
-	}
-	fs_key_ops.removexattr(req, ino, name);
-	fs_watch_poke(fs);
-}
-
-static void op_statfs(fuse_req_t req, fuse_ino_t ino)
-{
-	fs_key_ops.statfs(req, is_ctl(ino) ? FUSE_ROOT_ID : ino);
-}
-
-const struct fuse_lowlevel_ops fs_ops = {
-	.lookup       = op_lookup,
-	.forget       = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr      = op_getattr,
-	.setattr      = op_setattr,
-	.open         = op_open,
-	.read         = op_read,
-	.write        = op_write,
-	.flush        = op_flush,
-	.fsync        = op_fsync,
-	.release      = op_release,
-	.create       = op_create,
-	.opendir      = op_opendir,
-	.readdir      = op_readdir,
-	.readdirplus  = op_readdirplus,
-	.releasedir   = op_releasedir,
-	.statfs       = op_statfs,
-	.mkdir        = op_mkdir,
-	.unlink       = op_unlink,
-	.rmdir        = op_rmdir,
-	.rename       = op_rename,
-	.mknod        = op_mknod,
-	.symlink      = op_symlink,
-	.link         = op_link,
-	.setxattr     = op_setxattr,
-	.getxattr     = op_getxattr,
-	.listxattr    = op_listxattr,
-	.removexattr  = op_removexattr,
+const struct fuse_lowlevel_ops fs_ctl_ops = {
+	.lookup       = ctl_lookup,
+	.forget       = ctl_forget,
+	.getattr      = ctl_getattr,
+	.setattr      = ctl_setattr,
+	.open         = ctl_open,
+	.read         = ctl_read,
+	.write        = ctl_write,
+	.flush        = ctl_flush,
+	.fsync        = ctl_fsync,
+	.release      = ctl_release,
+	.create       = ctl_create,
+	.opendir      = ctl_opendir,
+	.readdir      = ctl_readdir,
+	.readdirplus  = ctl_readdirplus,
+	.releasedir   = ctl_releasedir,
+	.mkdir        = ctl_mkdir,
+	.unlink       = ctl_unlink,
+	.rmdir        = ctl_rmdir,
+	.rename       = ctl_rename,
+	.mknod        = ctl_mknod,
+	.symlink      = ctl_symlink,
+	.link         = ctl_link,
+	.setxattr     = ctl_setxattr,
+	.getxattr     = ctl_getxattr,
+	.listxattr    = ctl_listxattr,
+	.removexattr  = ctl_removexattr,
 };
