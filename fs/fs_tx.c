@@ -1,6 +1,8 @@
 /*
  * fs_tx.c - the control trees: transactions (.tx, .commit) and the
  * directories of .watch, and their op table (fs_ctl_ops, at the end).
+ * The transaction model these operations drive (staging, checks, views,
+ * the commit) is in fs_txn.c; what both share, in fs_ctl.h.
  *
  * Design
  *
@@ -72,12 +74,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "fs.h"
+#include "fs_ctl.h"
 
 #define INO_TXS      (FS_CTL_INO + 1)   /* .tx */
 #define INO_RESULTS  (FS_CTL_INO + 2)   /* .commit */
 #define INO_WATCH    (FS_CTL_INO + 3)   /* .watch */
-#define NBUCKETS     4096
-#define RESULTS_MAX  64
 #define MTIME_EPOCH  1704067200          /* as fs_ops.c: mtime = epoch + version ns */
 #define MAX_TEXT     (8 * (size_t) KV_MAX_VALUE)
 
@@ -88,87 +89,6 @@
 #define X_KEY    "user.kv.key"
 #define X_STAMP  "user.kv.versionstamp"
 
-enum node_type {
-	N_TXS = 1,      /* .tx: one directory per transaction */
-	N_RESULTS,      /* .commit: one file per recent commit */
-	N_TXDIR,        /* a prefix inside a transaction (its top: the empty key) */
-	N_TXFILE,       /* a key's value inside a transaction */
-	N_RESULT,       /* .commit/NAME */
-	N_WDIR,         /* a prefix under .watch (.watch itself: the empty key) */
-	N_WKEY,         /* .watch/...: one key's changes */
-	N_WALL,         /* .watch/.../.all: every change under a prefix */
-};
-
-struct node {
-	fuse_ino_t ino;
-	enum node_type type;
-	uint64_t tx;            /* N_TXDIR, N_TXFILE */
-	uint8_t *key;
-	size_t key_len;
-	char *name;             /* N_RESULT */
-	uint64_t nlookup;
-	unsigned opens;
-	struct node *next_ino, *next_id;
-};
-
-enum op_kind { OP_SET = 1, OP_DELETE, OP_SUM, OP_MIN, OP_MAX };
-
-struct op {
-	enum op_kind kind;
-	uint8_t *key;
-	size_t key_len;
-	int enc;                /* OP_SET */
-	uint8_t *value;
-	size_t value_len;
-	uint64_t operand;       /* OP_SUM, OP_MIN, OP_MAX */
-};
-
-struct check {
-	uint8_t *key;
-	size_t key_len;
-	int absent;
-	uint64_t version;
-};
-
-/* mkdir inside T (a directory) or a file created and not yet written. */
-struct mark {
-	uint8_t *key;
-	size_t key_len;
-	int file;
-};
-
-struct tx {
-	uint64_t id;
-	char *name;
-	struct op *ops;
-	size_t nops, capops;
-	struct check *checks;
-	size_t nchecks, capchecks;
-	struct mark *marks;
-	size_t nmarks, capmarks;
-	struct mark *gone;      /* stored prefixes emptied by T and removed by rmdir */
-	size_t ngone, capgone;
-	size_t bytes;           /* keys and values staged, as Deno counts a commit */
-	int failed;             /* a limit was hit: the errno every commit gets */
-	struct tx *next;
-};
-
-struct result {
-	char *name;
-	char *text;
-	struct result *next;    /* older */
-};
-
-struct fs_ctl {
-	pthread_mutex_t lock;   /* everything below */
-	struct node *by_ino[NBUCKETS], *by_id[NBUCKETS];
-	fuse_ino_t next_ino;
-	uint64_t next_tx;
-	struct tx *txs;
-	struct result *results; /* newest first */
-	size_t nresults;
-};
-
 static struct fs_data *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -177,30 +97,6 @@ static struct fs_data *fs_of(fuse_req_t req)
 static int is_ctl(fuse_ino_t ino)
 {
 	return ino >= FS_CTL_INO;
-}
-
-static int under(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
-{
-	return len > plen && (!plen || memcmp(key, prefix, plen) == 0);
-}
-
-static int same_key(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
-}
-
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	return c ? c : (alen > blen) - (alen < blen);
-}
-
-static uint8_t *dup_bytes(const void *p, size_t n)
-{
-	uint8_t *d = malloc(n ? n : 1);
-	if (d && n)
-		memcpy(d, p, n);
-	return d;
 }
 
 /* ---- the inode table (ctl->lock held) ---- */
@@ -346,404 +242,6 @@ static void node_open(struct fs_ctl *c, fuse_ino_t ino, int delta)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* ---- transactions (ctl->lock held) ---- */
-
-static struct tx *tx_by_id(struct fs_ctl *c, uint64_t id)
-{
-	for (struct tx *t = c->txs; t; t = t->next)
-		if (t->id == id)
-			return t;
-	return NULL;
-}
-
-static struct tx *tx_by_name(struct fs_ctl *c, const char *name)
-{
-	for (struct tx *t = c->txs; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
-}
-
-static void tx_free(struct tx *t)
-{
-	for (size_t i = 0; i < t->nops; i++) {
-		free(t->ops[i].key);
-		free(t->ops[i].value);
-	}
-	for (size_t i = 0; i < t->nchecks; i++)
-		free(t->checks[i].key);
-	for (size_t i = 0; i < t->nmarks; i++)
-		free(t->marks[i].key);
-	for (size_t i = 0; i < t->ngone; i++)
-		free(t->gone[i].key);
-	free(t->ops);
-	free(t->checks);
-	free(t->marks);
-	free(t->gone);
-	free(t->name);
-	free(t);
-}
-
-static void tx_unlink(struct fs_ctl *c, struct tx *t)
-{
-	for (struct tx **pp = &c->txs; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-}
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 16;
-	void *p = realloc(*arr, nc * size);
-	if (!p)
-		return ENOMEM;
-	*arr = p;
-	*cap = nc;
-	return 0;
-}
-
-static void result_forget(struct fs_ctl *c, const char *name)
-{
-	for (struct result **pp = &c->results; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->name, name) == 0) {
-			struct result *r = *pp;
-			*pp = r->next;
-			free(r->name);
-			free(r->text);
-			free(r);
-			c->nresults--;
-			return;
-		}
-}
-
-static void result_add(struct fs_ctl *c, const char *name, const char *text)
-{
-	struct result *r = calloc(1, sizeof(*r));
-	if (!r || !(r->name = strdup(name)) || !(r->text = strdup(text))) {
-		if (r)
-			free(r->name);
-		free(r);
-		return;
-	}
-	result_forget(c, name);
-	r->next = c->results;
-	c->results = r;
-	if (++c->nresults > RESULTS_MAX) {
-		struct result **pp = &c->results;
-		while ((*pp)->next)
-			pp = &(*pp)->next;
-		free((*pp)->name);
-		free((*pp)->text);
-		free(*pp);
-		*pp = NULL;
-		c->nresults--;
-	}
-}
-
-static void mark_remove(struct tx *t, const uint8_t *key, size_t len, int tree)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < t->nmarks; i++) {
-		struct mark *m = &t->marks[i];
-		int hit = same_key(m->key, m->key_len, key, len) ||
-		          (tree && under(m->key, m->key_len, key, len));
-		if (hit)
-			free(m->key);
-		else
-			t->marks[o++] = *m;
-	}
-	t->nmarks = o;
-}
-
-static int mark_add(struct tx *t, const uint8_t *key, size_t len, int file)
-{
-	if (t->nmarks >= KV_MAX_MUTATIONS)
-		return E2BIG;
-	if (grow((void **) &t->marks, &t->capmarks, t->nmarks, sizeof(*t->marks)))
-		return ENOMEM;
-	uint8_t *k = dup_bytes(key, len);
-	if (!k)
-		return ENOMEM;
-	t->marks[t->nmarks++] = (struct mark) { k, len, file };
-	return 0;
-}
-
-/*
- * Remember that rmdir removed the stored prefix `key` after T deleted
- * every key under it. One entry per prefix that had a staged delete under
- * it, so the list is bounded by the staged deletes.
- */
-static int gone_add(struct tx *t, const uint8_t *key, size_t len)
-{
-	for (size_t i = 0; i < t->ngone; i++)
-		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
-			return 0;
-	if (grow((void **) &t->gone, &t->capgone, t->ngone, sizeof(*t->gone)))
-		return ENOMEM;
-	uint8_t *k = dup_bytes(key, len);
-	if (!k)
-		return ENOMEM;
-	t->gone[t->ngone++] = (struct mark) { k, len, 0 };
-	return 0;
-}
-
-static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
-{
-	for (size_t i = 0; i < t->ngone; i++)
-		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
-			return 1;
-	return 0;
-}
-
-/*
- * Stage one mutation. A set or delete replaces the key's last set or
- * delete; anything else is appended. E2BIG poisons the transaction.
- */
-static int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
-                    int enc, const uint8_t *value, size_t value_len, uint64_t operand)
-{
-	struct op *last = NULL;
-
-	if (t->failed)
-		return t->failed;
-	for (size_t i = 0; i < t->nops; i++)
-		if (same_key(t->ops[i].key, t->ops[i].key_len, key, len))
-			last = &t->ops[i];
-	if (last && (kind == OP_SET || kind == OP_DELETE) &&
-	    (last->kind == OP_SET || last->kind == OP_DELETE)) {
-		if (t->bytes - last->value_len + value_len > KV_MAX_COMMIT_BYTES)
-			return t->failed = E2BIG;
-		uint8_t *v = value_len ? dup_bytes(value, value_len) : NULL;
-		if (value_len && !v)
-			return ENOMEM;
-		t->bytes = t->bytes - last->value_len + value_len;
-		free(last->value);
-		last->kind = kind;
-		last->enc = enc;
-		last->value = v;
-		last->value_len = value_len;
-		return 0;
-	}
-	if (t->nops >= KV_MAX_MUTATIONS ||
-	    t->bytes + len + value_len + (kind >= OP_SUM ? 8 : 0) > KV_MAX_COMMIT_BYTES)
-		return t->failed = E2BIG;
-	if (grow((void **) &t->ops, &t->capops, t->nops, sizeof(*t->ops)))
-		return ENOMEM;
-	struct op o = { .kind = kind, .key_len = len, .enc = enc, .value_len = value_len,
-	                .operand = operand };
-	o.key = dup_bytes(key, len);
-	o.value = value_len ? dup_bytes(value, value_len) : NULL;
-	if (!o.key || (value_len && !o.value)) {
-		free(o.key);
-		free(o.value);
-		return ENOMEM;
-	}
-	t->ops[t->nops++] = o;
-	t->bytes += len + value_len + (kind >= OP_SUM ? 8 : 0);
-	mark_remove(t, key, len, 0);
-	return 0;
-}
-
-/* Record a check; a read's check never replaces an earlier one, an explicit one does. */
-static int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
-                    uint64_t version, int explicit)
-{
-	for (size_t i = 0; i < t->nchecks; i++)
-		if (same_key(t->checks[i].key, t->checks[i].key_len, key, len)) {
-			if (explicit) {
-				t->checks[i].absent = absent;
-				t->checks[i].version = version;
-			}
-			return 0;
-		}
-	if (t->failed)
-		return t->failed;
-	if (t->nchecks >= KV_MAX_CHECKS || t->bytes + len > KV_MAX_COMMIT_BYTES)
-		return t->failed = E2BIG;
-	if (grow((void **) &t->checks, &t->capchecks, t->nchecks, sizeof(*t->checks)))
-		return ENOMEM;
-	uint8_t *k = dup_bytes(key, len);
-	if (!k)
-		return ENOMEM;
-	t->checks[t->nchecks++] = (struct check) { k, len, absent, version };
-	t->bytes += len;
-	return 0;
-}
-
-/* ---- the view of a key inside a transaction (ctl->lock held) ---- */
-
-struct view {
-	int value;              /* holds a value */
-	int dir;                /* shown as a directory */
-	int empty;              /* created inside T and not yet written */
-	int staged;             /* T set or deleted exactly this key */
-	int stored;             /* the store holds a value */
-	int emptied;            /* a stored prefix whose every key T deleted */
-	uint64_t version;       /* its version, when stored */
-	int enc;
-	uint8_t *data;
-	size_t len;
-};
-
-static void view_free(struct view *v)
-{
-	free(v->data);
-	v->data = NULL;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t x = 0;
-	for (int i = 7; i >= 0; i--)
-		x = x << 8 | p[i];
-	return x;
-}
-
-static void put_u64(uint8_t *p, uint64_t x)
-{
-	for (int i = 0; i < 8; i++, x >>= 8)
-		p[i] = (uint8_t) x;
-}
-
-static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
-                   struct view *v);
-
-/* Does the view show anything under `key`? Called with ctl->lock held. */
-static int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
-                             size_t len, int *err)
-{
-	kv_iter *it = NULL;
-	const kv_entry *e;
-	int found = 0, rc;
-
-	*err = 0;
-	for (size_t k = 0; k < t->nops; k++)
-		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && t->ops[k].kind != OP_DELETE)
-			return 1;
-	for (size_t k = 0; k < t->nmarks; k++)
-		if (under(t->marks[k].key, t->marks[k].key_len, key, len))
-			return 1;
-	rc = kv_children(fs->db, key, len, NULL, 0, &it);
-	while (rc == KV_OK && !found && (rc = kv_iter_next(it, &e)) == KV_OK) {
-		struct view v;
-		if ((*err = view_of(fs, t, e->key, e->key_len, &v)))
-			break;
-		found = v.value || v.dir;
-		view_free(&v);
-	}
-	if (rc != KV_OK && rc != KV_DONE && !*err)
-		*err = fs_errno(rc);
-	kv_iter_free(it);
-	return found;
-}
-
-/* `t` may be NULL: the key space as stored. 0 or an errno. */
-static int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
-                   struct view *v)
-{
-	kv_entry *e = NULL;
-	int rc = kv_lookup(fs->db, key, len, &e);
-
-	memset(v, 0, sizeof(*v));
-	if (rc != KV_OK && rc != KV_NOTFOUND)
-		return fs_errno(rc);
-	if (e && (e->flags & KV_ENTRY_VALUE)) {
-		v->value = v->stored = 1;
-		v->version = e->version;
-		v->enc = e->encoding;
-		v->len = e->value_len;
-		v->data = dup_bytes(e->value, e->value_len);
-		if (!v->data) {
-			kv_free(e);
-			return ENOMEM;
-		}
-	}
-	int stored_dir = len && e && (e->flags & KV_ENTRY_CHILDREN), deletes_under = 0;
-	v->dir = !len || stored_dir;
-	kv_free(e);
-	for (size_t i = 0; t && i < t->nops; i++) {
-		struct op *o = &t->ops[i];
-		if (under(o->key, o->key_len, key, len) && o->kind != OP_DELETE)
-			v->dir = 1, stored_dir = 0;
-		else if (under(o->key, o->key_len, key, len))
-			deletes_under = 1;
-		if (!same_key(o->key, o->key_len, key, len))
-			continue;
-		if (o->kind == OP_SET || o->kind == OP_DELETE) {
-			free(v->data);
-			v->data = NULL;
-			v->staged = 1;
-			v->value = o->kind == OP_SET;
-			v->enc = o->enc;
-			v->len = o->value_len;
-			if (v->value && !(v->data = dup_bytes(o->value, o->value_len)))
-				return ENOMEM;
-			continue;
-		}
-		if (v->value && (v->enc != KV_ENCODING_U64 || v->len != 8))
-			continue;       /* the commit will fail with KV_TYPE; show what is there */
-		uint64_t cur = v->value ? get_u64(v->data) : o->operand, x = o->operand;
-		if (v->value)
-			cur = o->kind == OP_SUM ? cur + x : o->kind == OP_MIN ? (x < cur ? x : cur)
-			                                                       : (x > cur ? x : cur);
-		if (!v->value) {
-			free(v->data);
-			if (!(v->data = malloc(8)))
-				return ENOMEM;
-		}
-		v->value = 1;
-		v->enc = KV_ENCODING_U64;
-		v->len = 8;
-		put_u64(v->data, cur);
-	}
-	for (size_t i = 0; t && i < t->nmarks; i++) {
-		struct mark *m = &t->marks[i];
-		if (under(m->key, m->key_len, key, len) ||
-		    (!m->file && same_key(m->key, m->key_len, key, len)))
-			v->dir = 1, stored_dir = 0;
-		else if (m->file && same_key(m->key, m->key_len, key, len) && !v->value)
-			v->empty = 1;
-	}
-	/*
-	 * A stored prefix whose every key T deleted (`rm -r .tx/T/PREFIX`)
-	 * shows as an empty directory, as rm expects to find it, until
-	 * rmdir removes it; only then is the store read again.
-	 */
-	if (stored_dir && deletes_under) {
-		int err;
-		v->emptied = !view_has_children(fs, t, key, len, &err);
-		if (err)
-			return err;
-		v->dir = !(v->emptied && is_gone(t, key, len));
-	}
-	return 0;
-}
-
-/* The value as a file shows it: JSON and a newline (heap). */
-static int value_text(const struct view *v, char **text, size_t *len)
-{
-	char *json = NULL;
-	size_t n = 0;
-	int rc = kv_value_to_json(v->enc, v->data, v->len, 0, &json, &n);
-	if (rc != KV_OK)
-		return fs_errno(rc);
-	*text = malloc(n + 2);
-	if (!*text) {
-		kv_free(json);
-		return ENOMEM;
-	}
-	memcpy(*text, json, n);
-	(*text)[n] = '\n';
-	(*text)[n + 1] = 0;
-	*len = n + 1;
-	kv_free(json);
-	return 0;
-}
-
 /* ---- attributes ---- */
 
 static void attr_of(struct fs_data *fs, struct stat *st, mode_t mode, off_t size,
@@ -774,7 +272,7 @@ static void view_attr(struct fs_data *fs, const struct view *v, struct stat *st)
 		attr_of(fs, st, S_IFDIR | 0755, 0, 0);
 		return;
 	}
-	if (v->value && value_text(v, &text, &len) != 0)
+	if (v->value && view_text(v, &text, &len) != 0)
 		len = 0;
 	free(text);
 	attr_of(fs, st, S_IFREG | 0644, (off_t) len, v->staged ? 0 : v->version);
@@ -1138,7 +636,7 @@ static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse
 		}
 	}
 	if (v.value && !created && !(h->writable && (fi->flags & O_TRUNC))) {
-		err = value_text(&v, &h->buf, &h->len);
+		err = view_text(&v, &h->buf, &h->len);
 		h->cap = h->len;
 	}
 out:
@@ -1681,72 +1179,6 @@ out:
 }
 
 /* ---- commit ---- */
-
-/* One kv_atomic commit of T (ctl->lock held). 0 or an errno; `why` for the log. */
-static int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **why)
-{
-	kv_atomic *a = NULL;
-	int rc;
-
-	*why = "";
-	if (t->failed) {
-		*why = "the transaction exceeded a limit while staging";
-		return t->failed;
-	}
-	rc = kv_atomic_begin(fs->db, &a);
-	for (size_t i = 0; rc == KV_OK && i < t->nchecks; i++) {
-		struct check *k = &t->checks[i];
-		rc = kv_atomic_check(a, k->key, k->key_len, k->absent ? NULL : &k->version);
-	}
-	for (size_t i = 0; rc == KV_OK && i < t->nops; i++) {
-		struct op *o = &t->ops[i];
-		switch (o->kind) {
-		case OP_SET:
-			rc = kv_atomic_set(a, o->key, o->key_len, o->enc, o->value, o->value_len, -1);
-			break;
-		case OP_DELETE:
-			rc = kv_atomic_delete(a, o->key, o->key_len);
-			break;
-		case OP_SUM:
-			rc = kv_atomic_sum(a, o->key, o->key_len, o->operand);
-			break;
-		case OP_MIN:
-			rc = kv_atomic_min(a, o->key, o->key_len, o->operand);
-			break;
-		case OP_MAX:
-			rc = kv_atomic_max(a, o->key, o->key_len, o->operand);
-			break;
-		}
-	}
-	if (rc == KV_OK) {
-		rc = kv_atomic_commit(a, version);
-		a = NULL;
-	}
-	kv_atomic_abort(a);
-	switch (rc) {
-	case KV_OK:
-		return 0;
-	case KV_CONFLICT:
-		*why = "a check failed: a key changed since it was read";
-		return EAGAIN;
-	case KV_TYPE:
-		/* Not EINVAL: mv reports that as "a subdirectory of itself". */
-		*why = "sum, min or max on a value that is not a KvU64";
-		return EDOM;
-	case KV_TOOBIG:
-		*why = "the commit exceeds a limit of Deno KV";
-		return E2BIG;
-	case KV_TOOBIG_VALUE:
-		*why = "a value is too large";
-		return EFBIG;
-	case KV_TOOBIG_KEY:
-		*why = "a key is too long";
-		return ENAMETOOLONG;
-	default:
-		*why = kv_errstr(rc);
-		return fs_errno(rc);
-	}
-}
 
 static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 {

@@ -1,0 +1,159 @@
+/*
+ * fs_ctl.h - what the control trees' files share: fs_tx.c (the .tx,
+ * .commit and .watch trees and their FUSE operations) and fs_txn.c (the
+ * transaction model behind .tx). Private to fs/; everything here runs
+ * with ctl->lock held unless it says otherwise.
+ */
+#ifndef KVFS_FS_CTL_H
+#define KVFS_FS_CTL_H
+
+#include <stdlib.h>
+#include <string.h>
+#include "fs.h"
+
+#define NBUCKETS     4096
+#define RESULTS_MAX  64
+
+enum node_type {
+	N_TXS = 1,      /* .tx: one directory per transaction */
+	N_RESULTS,      /* .commit: one file per recent commit */
+	N_TXDIR,        /* a prefix inside a transaction (its top: the empty key) */
+	N_TXFILE,       /* a key's value inside a transaction */
+	N_RESULT,       /* .commit/NAME */
+	N_WDIR,         /* a prefix under .watch (.watch itself: the empty key) */
+	N_WKEY,         /* .watch/...: one key's changes */
+	N_WALL,         /* .watch/.../.all: every change under a prefix */
+};
+
+struct node {
+	fuse_ino_t ino;
+	enum node_type type;
+	uint64_t tx;            /* N_TXDIR, N_TXFILE */
+	uint8_t *key;
+	size_t key_len;
+	char *name;             /* N_RESULT */
+	uint64_t nlookup;
+	unsigned opens;
+	struct node *next_ino, *next_id;
+};
+
+enum op_kind { OP_SET = 1, OP_DELETE, OP_SUM, OP_MIN, OP_MAX };
+
+struct op {
+	enum op_kind kind;
+	uint8_t *key;
+	size_t key_len;
+	int enc;                /* OP_SET */
+	uint8_t *value;
+	size_t value_len;
+	uint64_t operand;       /* OP_SUM, OP_MIN, OP_MAX */
+};
+
+struct check {
+	uint8_t *key;
+	size_t key_len;
+	int absent;
+	uint64_t version;
+};
+
+/* mkdir inside T (a directory) or a file created and not yet written. */
+struct mark {
+	uint8_t *key;
+	size_t key_len;
+	int file;
+};
+
+struct tx {
+	uint64_t id;
+	char *name;
+	struct op *ops;
+	size_t nops, capops;
+	struct check *checks;
+	size_t nchecks, capchecks;
+	struct mark *marks;
+	size_t nmarks, capmarks;
+	struct mark *gone;      /* stored prefixes emptied by T and removed by rmdir */
+	size_t ngone, capgone;
+	size_t bytes;           /* keys and values staged, as Deno counts a commit */
+	int failed;             /* a limit was hit: the errno every commit gets */
+	struct tx *next;
+};
+
+struct result {
+	char *name;
+	char *text;
+	struct result *next;    /* older */
+};
+
+struct fs_ctl {
+	pthread_mutex_t lock;   /* everything below */
+	struct node *by_ino[NBUCKETS], *by_id[NBUCKETS];
+	fuse_ino_t next_ino;
+	uint64_t next_tx;
+	struct tx *txs;
+	struct result *results; /* newest first */
+	size_t nresults;
+};
+
+/* The view of a key inside a transaction: the store with T applied. */
+struct view {
+	int value;              /* holds a value */
+	int dir;                /* shown as a directory */
+	int empty;              /* created inside T and not yet written */
+	int staged;             /* T set or deleted exactly this key */
+	int stored;             /* the store holds a value */
+	int emptied;            /* a stored prefix whose every key T deleted */
+	uint64_t version;       /* its version, when stored */
+	int enc;
+	uint8_t *data;
+	size_t len;
+};
+
+static inline int under(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
+{
+	return len > plen && (!plen || memcmp(key, prefix, plen) == 0);
+}
+
+static inline int same_key(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
+}
+
+static inline int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static inline uint8_t *dup_bytes(const void *p, size_t n)
+{
+	uint8_t *d = malloc(n ? n : 1);
+	if (d && n)
+		memcpy(d, p, n);
+	return d;
+}
+
+/* ---- fs_txn.c: transactions, their views and their commit ---- */
+
+struct tx *tx_by_id(struct fs_ctl *c, uint64_t id);
+struct tx *tx_by_name(struct fs_ctl *c, const char *name);
+void tx_free(struct tx *t);
+void tx_unlink(struct fs_ctl *c, struct tx *t);
+void result_forget(struct fs_ctl *c, const char *name);
+void result_add(struct fs_ctl *c, const char *name, const char *text);
+void mark_remove(struct tx *t, const uint8_t *key, size_t len, int tree);
+int mark_add(struct tx *t, const uint8_t *key, size_t len, int file);
+int gone_add(struct tx *t, const uint8_t *key, size_t len);
+int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
+             int enc, const uint8_t *value, size_t value_len, uint64_t operand);
+int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
+             uint64_t version, int explicit);
+void view_free(struct view *v);
+int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
+                      size_t len, int *err);
+int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
+            struct view *v);
+int view_text(const struct view *v, char **text, size_t *len);
+int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **why);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * fs_txn.c - the transaction model behind .tx: the transactions of the
+ * mount, their staged mutations (a set or delete of a key replaces the
+ * previous one of that key), checks and marks, the limits that poison a
+ * transaction, the view of a key inside one, the results kept in .commit,
+ * and the commit itself (one kv_atomic). fs_tx.c's header describes the
+ * design; the FUSE operations that drive this live there. Everything here
+ * runs with ctl->lock held.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs.h"
+#include "fs_ctl.h"
+
+/* ---- transactions (ctl->lock held) ---- */
+
+struct tx *tx_by_id(struct fs_ctl *c, uint64_t id)
+{
+	for (struct tx *t = c->txs; t; t = t->next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+struct tx *tx_by_name(struct fs_ctl *c, const char *name)
+{
+	for (struct tx *t = c->txs; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+void tx_free(struct tx *t)
+{
+	for (size_t i = 0; i < t->nops; i++) {
+		free(t->ops[i].key);
+		free(t->ops[i].value);
+	}
+	for (size_t i = 0; i < t->nchecks; i++)
+		free(t->checks[i].key);
+	for (size_t i = 0; i < t->nmarks; i++)
+		free(t->marks[i].key);
+	for (size_t i = 0; i < t->ngone; i++)
+		free(t->gone[i].key);
+	free(t->ops);
+	free(t->checks);
+	free(t->marks);
+	free(t->gone);
+	free(t->name);
+	free(t);
+}
+
+void tx_unlink(struct fs_ctl *c, struct tx *t)
+{
+	for (struct tx **pp = &c->txs; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, nc * size);
+	if (!p)
+		return ENOMEM;
+	*arr = p;
+	*cap = nc;
+	return 0;
+}
+
+void result_forget(struct fs_ctl *c, const char *name)
+{
+	for (struct result **pp = &c->results; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->name, name) == 0) {
+			struct result *r = *pp;
+			*pp = r->next;
+			free(r->name);
+			free(r->text);
+			free(r);
+			c->nresults--;
+			return;
+		}
+}
+
+void result_add(struct fs_ctl *c, const char *name, const char *text)
+{
+	struct result *r = calloc(1, sizeof(*r));
+	if (!r || !(r->name = strdup(name)) || !(r->text = strdup(text))) {
+		if (r)
+			free(r->name);
+		free(r);
+		return;
+	}
+	result_forget(c, name);
+	r->next = c->results;
+	c->results = r;
+	if (++c->nresults > RESULTS_MAX) {
+		struct result **pp = &c->results;
+		while ((*pp)->next)
+			pp = &(*pp)->next;
+		free((*pp)->name);
+		free((*pp)->text);
+		free(*pp);
+		*pp = NULL;
+		c->nresults--;
+	}
+}
+
+void mark_remove(struct tx *t, const uint8_t *key, size_t len, int tree)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < t->nmarks; i++) {
+		struct mark *m = &t->marks[i];
+		int hit = same_key(m->key, m->key_len, key, len) ||
+		          (tree && under(m->key, m->key_len, key, len));
+		if (hit)
+			free(m->key);
+		else
+			t->marks[o++] = *m;
+	}
+	t->nmarks = o;
+}
+
+int mark_add(struct tx *t, const uint8_t *key, size_t len, int file)
+{
+	if (t->nmarks >= KV_MAX_MUTATIONS)
+		return E2BIG;
+	if (grow((void **) &t->marks, &t->capmarks, t->nmarks, sizeof(*t->marks)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->marks[t->nmarks++] = (struct mark) { k, len, file };
+	return 0;
+}
+
+/*
+ * Remember that rmdir removed the stored prefix `key` after T deleted
+ * every key under it. One entry per prefix that had a staged delete under
+ * it, so the list is bounded by the staged deletes.
+ */
+int gone_add(struct tx *t, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < t->ngone; i++)
+		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
+			return 0;
+	if (grow((void **) &t->gone, &t->capgone, t->ngone, sizeof(*t->gone)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->gone[t->ngone++] = (struct mark) { k, len, 0 };
+	return 0;
+}
+
+static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < t->ngone; i++)
+		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
+			return 1;
+	return 0;
+}
+
+/*
+ * Stage one mutation. A set or delete replaces the key's last set or
+ * delete; anything else is appended. E2BIG poisons the transaction.
+ */
+int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
+             int enc, const uint8_t *value, size_t value_len, uint64_t operand)
+{
+	struct op *last = NULL;
+
+	if (t->failed)
+		return t->failed;
+	for (size_t i = 0; i < t->nops; i++)
+		if (same_key(t->ops[i].key, t->ops[i].key_len, key, len))
+			last = &t->ops[i];
+	if (last && (kind == OP_SET || kind == OP_DELETE) &&
+	    (last->kind == OP_SET || last->kind == OP_DELETE)) {
+		if (t->bytes - last->value_len + value_len > KV_MAX_COMMIT_BYTES)
+			return t->failed = E2BIG;
+		uint8_t *v = value_len ? dup_bytes(value, value_len) : NULL;
+		if (value_len && !v)
+			return ENOMEM;
+		t->bytes = t->bytes - last->value_len + value_len;
+		free(last->value);
+		last->kind = kind;
+		last->enc = enc;
+		last->value = v;
+		last->value_len = value_len;
+		return 0;
+	}
+	if (t->nops >= KV_MAX_MUTATIONS ||
+	    t->bytes + len + value_len + (kind >= OP_SUM ? 8 : 0) > KV_MAX_COMMIT_BYTES)
+		return t->failed = E2BIG;
+	if (grow((void **) &t->ops, &t->capops, t->nops, sizeof(*t->ops)))
+		return ENOMEM;
+	struct op o = { .kind = kind, .key_len = len, .enc = enc, .value_len = value_len,
+	                .operand = operand };
+	o.key = dup_bytes(key, len);
+	o.value = value_len ? dup_bytes(value, value_len) : NULL;
+	if (!o.key || (value_len && !o.value)) {
+		free(o.key);
+		free(o.value);
+		return ENOMEM;
+	}
+	t->ops[t->nops++] = o;
+	t->bytes += len + value_len + (kind >= OP_SUM ? 8 : 0);
+	mark_remove(t, key, len, 0);
+	return 0;
+}
+
+/* Record a check; a read's check never replaces an earlier one, an explicit one does. */
+int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
+             uint64_t version, int explicit)
+{
+	for (size_t i = 0; i < t->nchecks; i++)
+		if (same_key(t->checks[i].key, t->checks[i].key_len, key, len)) {
+			if (explicit) {
+				t->checks[i].absent = absent;
+				t->checks[i].version = version;
+			}
+			return 0;
+		}
+	if (t->failed)
+		return t->failed;
+	if (t->nchecks >= KV_MAX_CHECKS || t->bytes + len > KV_MAX_COMMIT_BYTES)
+		return t->failed = E2BIG;
+	if (grow((void **) &t->checks, &t->capchecks, t->nchecks, sizeof(*t->checks)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->checks[t->nchecks++] = (struct check) { k, len, absent, version };
+	t->bytes += len;
+	return 0;
+}
+
+/* ---- the view of a key inside a transaction (ctl->lock held) ---- */
+
+
+void view_free(struct view *v)
+{
+	free(v->data);
+	v->data = NULL;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t x = 0;
+	for (int i = 7; i >= 0; i--)
+		x = x << 8 | p[i];
+	return x;
+}
+
+static void put_u64(uint8_t *p, uint64_t x)
+{
+	for (int i = 0; i < 8; i++, x >>= 8)
+		p[i] = (uint8_t) x;
+}
+
+/* Does the view show anything under `key`? Called with ctl->lock held. */
+int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
+                      size_t len, int *err)
+{
+	kv_iter *it = NULL;
+	const kv_entry *e;
+	int found = 0, rc;
+
+	*err = 0;
+	for (size_t k = 0; k < t->nops; k++)
+		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && t->ops[k].kind != OP_DELETE)
+			return 1;
+	for (size_t k = 0; k < t->nmarks; k++)
+		if (under(t->marks[k].key, t->marks[k].key_len, key, len))
+			return 1;
+	rc = kv_children(fs->db, key, len, NULL, 0, &it);
+	while (rc == KV_OK && !found && (rc = kv_iter_next(it, &e)) == KV_OK) {
+		struct view v;
+		if ((*err = view_of(fs, t, e->key, e->key_len, &v)))
+			break;
+		found = v.value || v.dir;
+		view_free(&v);
+	}
+	if (rc != KV_OK && rc != KV_DONE && !*err)
+		*err = fs_errno(rc);
+	kv_iter_free(it);
+	return found;
+}
+
+/* `t` may be NULL: the key space as stored. 0 or an errno. */
+int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
+            struct view *v)
+{
+	kv_entry *e = NULL;
+	int rc = kv_lookup(fs->db, key, len, &e);
+
+	memset(v, 0, sizeof(*v));
+	if (rc != KV_OK && rc != KV_NOTFOUND)
+		return fs_errno(rc);
+	if (e && (e->flags & KV_ENTRY_VALUE)) {
+		v->value = v->stored = 1;
+		v->version = e->version;
+		v->enc = e->encoding;
+		v->len = e->value_len;
+		v->data = dup_bytes(e->value, e->value_len);
+		if (!v->data) {
+			kv_free(e);
+			return ENOMEM;
+		}
+	}
+	int stored_dir = len && e && (e->flags & KV_ENTRY_CHILDREN), deletes_under = 0;
+	v->dir = !len || stored_dir;
+	kv_free(e);
+	for (size_t i = 0; t && i < t->nops; i++) {
+		struct op *o = &t->ops[i];
+		if (under(o->key, o->key_len, key, len) && o->kind != OP_DELETE)
+			v->dir = 1, stored_dir = 0;
+		else if (under(o->key, o->key_len, key, len))
+			deletes_under = 1;
+		if (!same_key(o->key, o->key_len, key, len))
+			continue;
+		if (o->kind == OP_SET || o->kind == OP_DELETE) {
+			free(v->data);
+			v->data = NULL;
+			v->staged = 1;
+			v->value = o->kind == OP_SET;
+			v->enc = o->enc;
+			v->len = o->value_len;
+			if (v->value && !(v->data = dup_bytes(o->value, o->value_len)))
+				return ENOMEM;
+			continue;
+		}
+		if (v->value && (v->enc != KV_ENCODING_U64 || v->len != 8))
+			continue;       /* the commit will fail with KV_TYPE; show what is there */
+		uint64_t cur = v->value ? get_u64(v->data) : o->operand, x = o->operand;
+		if (v->value)
+			cur = o->kind == OP_SUM ? cur + x : o->kind == OP_MIN ? (x < cur ? x : cur)
+			                                                       : (x > cur ? x : cur);
+		if (!v->value) {
+			free(v->data);
+			if (!(v->data = malloc(8)))
+				return ENOMEM;
+		}
+		v->value = 1;
+		v->enc = KV_ENCODING_U64;
+		v->len = 8;
+		put_u64(v->data, cur);
+	}
+	for (size_t i = 0; t && i < t->nmarks; i++) {
+		struct mark *m = &t->marks[i];
+		if (under(m->key, m->key_len, key, len) ||
+		    (!m->file && same_key(m->key, m->key_len, key, len)))
+			v->dir = 1, stored_dir = 0;
+		else if (m->file && same_key(m->key, m->key_len, key, len) && !v->value)
+			v->empty = 1;
+	}
+	/*
+	 * A stored prefix whose every key T deleted (`rm -r .tx/T/PREFIX`)
+	 * shows as an empty directory, as rm expects to find it, until
+	 * rmdir removes it; only then is the store read again.
+	 */
+	if (stored_dir && deletes_under) {
+		int err;
+		v->emptied = !view_has_children(fs, t, key, len, &err);
+		if (err)
+			return err;
+		v->dir = !(v->emptied && is_gone(t, key, len));
+	}
+	return 0;
+}
+
+/* The value as a file shows it: JSON and a newline (heap). */
+int view_text(const struct view *v, char **text, size_t *len)
+{
+	char *json = NULL;
+	size_t n = 0;
+	int rc = kv_value_to_json(v->enc, v->data, v->len, 0, &json, &n);
+	if (rc != KV_OK)
+		return fs_errno(rc);
+	*text = malloc(n + 2);
+	if (!*text) {
+		kv_free(json);
+		return ENOMEM;
+	}
+	memcpy(*text, json, n);
+	(*text)[n] = '\n';
+	(*text)[n + 1] = 0;
+	*len = n + 1;
+	kv_free(json);
+	return 0;
+}
+
+/* ---- commit ---- */
+
+/* One kv_atomic commit of T (ctl->lock held). 0 or an errno; `why` for the log. */
+int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **why)
+{
+	kv_atomic *a = NULL;
+	int rc;
+
+	*why = "";
+	if (t->failed) {
+		*why = "the transaction exceeded a limit while staging";
+		return t->failed;
+	}
+	rc = kv_atomic_begin(fs->db, &a);
+	for (size_t i = 0; rc == KV_OK && i < t->nchecks; i++) {
+		struct check *k = &t->checks[i];
+		rc = kv_atomic_check(a, k->key, k->key_len, k->absent ? NULL : &k->version);
+	}
+	for (size_t i = 0; rc == KV_OK && i < t->nops; i++) {
+		struct op *o = &t->ops[i];
+		switch (o->kind) {
+		case OP_SET:
+			rc = kv_atomic_set(a, o->key, o->key_len, o->enc, o->value, o->value_len, -1);
+			break;
+		case OP_DELETE:
+			rc = kv_atomic_delete(a, o->key, o->key_len);
+			break;
+		case OP_SUM:
+			rc = kv_atomic_sum(a, o->key, o->key_len, o->operand);
+			break;
+		case OP_MIN:
+			rc = kv_atomic_min(a, o->key, o->key_len, o->operand);
+			break;
+		case OP_MAX:
+			rc = kv_atomic_max(a, o->key, o->key_len, o->operand);
+			break;
+		}
+	}
+	if (rc == KV_OK) {
+		rc = kv_atomic_commit(a, version);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	switch (rc) {
+	case KV_OK:
+		return 0;
+	case KV_CONFLICT:
+		*why = "a check failed: a key changed since it was read";
+		return EAGAIN;
+	case KV_TYPE:
+		/* Not EINVAL: mv reports that as "a subdirectory of itself". */
+		*why = "sum, min or max on a value that is not a KvU64";
+		return EDOM;
+	case KV_TOOBIG:
+		*why = "the commit exceeds a limit of Deno KV";
+		return E2BIG;
+	case KV_TOOBIG_VALUE:
+		*why = "a value is too large";
+		return EFBIG;
+	case KV_TOOBIG_KEY:
+		*why = "a key is too long";
+		return ENAMETOOLONG;
+	default:
+		*why = kv_errstr(rc);
+		return fs_errno(rc);
+	}
+}
