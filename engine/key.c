@@ -372,6 +372,21 @@ static void fill_part(const uint8_t *k, size_t pos, size_t span, uint8_t *out, k
 		out[j] = p->negative ? (uint8_t) ~k[pos + hdr + j] : k[pos + hdr + j];
 }
 
+int kv__part_decode(const void *part, size_t part_len, kv_part *p, uint8_t *out)
+{
+	size_t span, body;
+	int rc;
+
+	if (!part || !part_len)
+		return kv__error(KV_INVALID, "expected one key part, got 0");
+	if ((rc = scan_part(part, part_len, 0, &span, &body)) != KV_OK)
+		return rc;
+	if (span != part_len)
+		return kv__error(KV_INVALID, "expected one key part");
+	fill_part(part, 0, span, out, p);
+	return KV_OK;
+}
+
 int kv_key_decode(const void *key, size_t key_len, kv_part **parts, size_t *n)
 {
 	const uint8_t *k = key;

@@ -258,4 +258,11 @@ int kv__collector_start(kv_db *db);
 void kv__collector_stop(kv_db *db);
 void kv__collector_hint(kv_db *db, int64_t expire_ms);
 
+/*
+ * Decode `part`, which must be exactly one encoded key part, into *p, with
+ * its bytes in `out` (part_len bytes at least): kv_key_decode for one part,
+ * without an allocation (key.c).
+ */
+int kv__part_decode(const void *part, size_t part_len, kv_part *p, uint8_t *out);
+
 #endif /* KV_INT_H */

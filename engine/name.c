@@ -313,6 +313,20 @@ int kv_name_from_part(const void *part, size_t part_len, char **name)
 
 	*name = NULL;
 	kv__clear_error();
+	/* the common case, one short part: decoded on the stack */
+	if (part_len <= 256) {
+		uint8_t body[256];
+		kv_part one;
+		if (kv__part_decode(part, part_len, &one, body) == KV_OK) {
+			rc = put_name(&b, &one);
+			if (rc) {
+				kv__buf_free(&b);
+				return rc;
+			}
+			return finish_buf(&b, name);
+		}
+		kv__clear_error();
+	}
 	if ((rc = kv_key_decode(part, part_len, &ps, &n)) != KV_OK)
 		return rc;
 	if (n != 1) {
