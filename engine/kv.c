@@ -11,6 +11,11 @@
  * transaction is open, and each read call begins a fresh read transaction,
  * so a reader sees every commit that returned before the call.
  *
+ * A point read borrows the writer connection when nothing holds it (see
+ * kv__reader): after a commit, every other connection of the file must
+ * drop its page cache and read its pages again, but the connection that
+ * committed keeps its own.
+ *
  * ":memory:" cannot work that way: each connection to ":memory:" is its
  * own database. One connection serves every thread instead, guarded by
  * mem_lock; a shared-cache memory URI would also work but brings table
@@ -52,10 +57,24 @@ static void reader_destroy(void *p)
 	kv__conn_close(c);
 }
 
-int kv__reader(kv_db *db, kv__conn **out)
+/*
+ * A point read (a few index seeks) takes the writer connection when it is
+ * free, and never waits for it: while a commit, the collector or another
+ * point read has it, the thread's own connection serves. Its page cache
+ * is current after this handle's commits, so a read right after a write
+ * (every file-system request that changes something) finds its pages in
+ * memory instead of reading them from the file again. Listing batches
+ * always use the thread's connection, so that a commit never waits for
+ * one.
+ */
+int kv__reader(kv_db *db, int point, kv__conn **out)
 {
 	if (db->memory) {
 		pthread_mutex_lock(&db->mem_lock);
+		*out = db->writer;
+		return KV_OK;
+	}
+	if (point && db->writer && pthread_mutex_trylock(&db->write_lock) == 0) {
 		*out = db->writer;
 		return KV_OK;
 	}
@@ -81,9 +100,10 @@ int kv__reader(kv_db *db, kv__conn **out)
 
 void kv__reader_done(kv_db *db, kv__conn *c)
 {
-	(void) c;
 	if (db->memory)
 		pthread_mutex_unlock(&db->mem_lock);
+	else if (c == db->writer)
+		pthread_mutex_unlock(&db->write_lock);
 }
 
 /* ---- open and close ---- */

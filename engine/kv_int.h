@@ -147,8 +147,8 @@ struct kv_db {
 	kv__conn *conns;
 
 	/*
-	 * The writer connection. Used by the group-commit leader and the
-	 * expiry collector, one at a time, under write_lock. For ":memory:"
+	 * The writer connection. Used by the group-commit leader, the
+	 * expiry collector and point reads, one at a time, under write_lock. For ":memory:"
 	 * it is also the only reader connection, and every use of it holds
 	 * mem_lock (lock order: write_lock, then mem_lock).
 	 */
@@ -236,8 +236,11 @@ int kv__conn_open(kv_db *db, int writer, kv__conn **out);
 void kv__conn_close(kv__conn *c);
 int kv__stmt(kv__conn *c, enum kv__stmt_id id, sqlite3_stmt **out);
 int kv__sqlite_error(kv__conn *c, int src, const char *what);
-/* The calling thread's read connection; pair with kv__reader_done. */
-int kv__reader(kv_db *db, kv__conn **out);
+/*
+ * A connection for one read call; pair with kv__reader_done. `point`: a
+ * short read that may borrow the writer connection (kv.c says when).
+ */
+int kv__reader(kv_db *db, int point, kv__conn **out);
 void kv__reader_done(kv_db *db, kv__conn *c);
 int kv__exec(kv__conn *c, enum kv__stmt_id id);
 

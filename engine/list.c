@@ -336,7 +336,7 @@ again:
 	it->nents = it->pos = 0;
 	it->rows.len = 0;
 	seen = 0;
-	if ((rc = kv__reader(it->db, &c)))
+	if ((rc = kv__reader(it->db, 0, &c)))
 		return rc;
 	if ((rc = kv__stmt(c, it->reverse ? KV__S_SCAN_REV : KV__S_SCAN_FWD, &st)))
 		goto out;
@@ -413,7 +413,7 @@ static int fetch_children(kv_iter *it)
 
 	it->nents = it->pos = 0;
 	it->rows.len = 0;
-	if ((rc = kv__reader(it->db, &c)))
+	if ((rc = kv__reader(it->db, 0, &c)))
 		return rc;
 	if ((rc = kv__stmt(c, KV__S_RANGE_FWD, &st)))
 		goto out;

@@ -387,7 +387,7 @@ int kv_get(kv_db *db, const void *key, size_t key_len, kv_entry **out)
 		return kv__error(KV_MISUSE, "kv_get: bad arguments");
 	if ((rc = kv__check_read_key(key, key_len)))
 		return rc;
-	if ((rc = kv__reader(db, &c)))
+	if ((rc = kv__reader(db, 1, &c)))
 		return rc;
 	rc = get_one(c, key, key_len, kv__now_ms(), out);
 	kv__reader_done(db, c);
@@ -411,7 +411,7 @@ int kv_get_many(kv_db *db, size_t n, const void *const keys[],
 			return rc;
 	if (n == 0)
 		return KV_OK;
-	if ((rc = kv__reader(db, &c)))
+	if ((rc = kv__reader(db, 1, &c)))
 		return rc;
 	/* one read transaction: all keys from the same snapshot */
 	int in_txn = n > 1;
@@ -456,7 +456,7 @@ int kv_lookup(kv_db *db, const void *key, size_t key_len, kv_entry **out)
 		memcpy(hi, key, key_len);
 	hi[key_len] = 0xFF;
 
-	if ((rc = kv__reader(db, &c)))
+	if ((rc = kv__reader(db, 1, &c)))
 		return rc;
 	if ((rc = kv__stmt(c, KV__S_SEEK2, &st)))
 		goto out;
@@ -518,7 +518,7 @@ int kv_version(kv_db *db, uint64_t *out)
 
 	if (!db || !out)
 		return kv__error(KV_MISUSE, "kv_version: bad arguments");
-	if ((rc = kv__reader(db, &c)))
+	if ((rc = kv__reader(db, 1, &c)))
 		return rc;
 	if ((rc = kv__stmt(c, KV__S_VERSION, &st)) == KV_OK) {
 		int src = sqlite3_step(st);

@@ -1,7 +1,7 @@
 /*
  * test_store.c - opening files: Deno's exact schema, Deno-made files,
- * refusing files that are not ours (bytes unchanged), ":memory:", and the
- * basic get/set/delete round trip.
+ * refusing files that are not ours (bytes unchanged), ":memory:", the
+ * basic get/set/delete round trip, and reads beside commits.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -403,6 +403,99 @@ static void test_store__version_others_concurrent(void)
 	kv_close(db);
 }
 
+/* Value of ["k"] as read by db: its one byte, 0 when absent, -1 on error. */
+static int byte_of(kv_db *db, const uint8_t *k, size_t kl)
+{
+	kv_entry *e = NULL;
+	int rc = kv_get(db, k, kl, &e), b;
+
+	b = rc == KV_NOTFOUND ? 0 : rc == KV_OK && e->value_len == 1 ? e->value[0] : -1;
+	kv_free(e);
+	return b;
+}
+
+/*
+ * Point reads may run on the connection that commits (its page cache is
+ * kept): they must still see every commit of another writer at once.
+ */
+static void test_store__point_reads_see_other_writers(void)
+{
+	kv_db *a, *b;
+	kv_entry *e = NULL;
+	uint8_t k[16];
+	size_t kl = skey("k", k);
+
+	make_dir();
+	CHECK_RC(kv_open(path_in("seen.sqlite3"), 0, &a), KV_OK);
+	CHECK_RC(kv_open(path_in("seen.sqlite3"), 0, &b), KV_OK);
+	CHECK_RC(kv_set(a, k, kl, KV_ENCODING_BYTES, "1", 1, -1, NULL), KV_OK);
+	CHECK(byte_of(a, k, kl) == '1');
+	CHECK_RC(kv_set(b, k, kl, KV_ENCODING_BYTES, "2", 1, -1, NULL), KV_OK);
+	CHECK(byte_of(a, k, kl) == '2');
+	CHECK_RC(kv_set(a, k, kl, KV_ENCODING_BYTES, "3", 1, -1, NULL), KV_OK);
+	CHECK(byte_of(b, k, kl) == '3');
+	CHECK_RC(kv_delete(b, k, kl, NULL), KV_OK);
+	CHECK(byte_of(a, k, kl) == 0);
+	CHECK_RC(kv_lookup(a, k, kl, &e), KV_NOTFOUND);
+	kv_close(a);
+	kv_close(b);
+}
+
+struct blocked_set {
+	kv_db *db;
+	const uint8_t *key;
+	size_t key_len;
+	int rc;
+	volatile int done;
+};
+
+static void *set_new(void *arg)
+{
+	struct blocked_set *s = arg;
+
+	s->rc = kv_set(s->db, s->key, s->key_len, KV_ENCODING_BYTES, "n", 1, -1, NULL);
+	s->done = 1;
+	return NULL;
+}
+
+/*
+ * A commit that waits for another process's write lock holds the writer
+ * connection all that time; reads meanwhile must not wait for it (they
+ * would wait for ever here: the lock is released only after they return).
+ */
+static void test_store__reads_do_not_wait_for_a_commit(void)
+{
+	kv_db *db;
+	sqlite3 *other;
+	pthread_t t;
+	uint8_t k[16];
+	size_t kl = skey("k", k);
+	struct blocked_set s = { NULL, k, kl, -1, 0 };
+
+	make_dir();
+	CHECK_RC(kv_open(path_in("wait.sqlite3"), 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_BYTES, "o", 1, -1, NULL), KV_OK);
+	other = raw_open(path_in("wait.sqlite3"));
+	CHECK(other != NULL);
+	if (!other)
+		return;
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	s.db = db;
+	CHECK(pthread_create(&t, NULL, set_new, &s) == 0);
+	usleep(100 * 1000);     /* the set is now waiting in its leader's BEGIN */
+	alarm(10);              /* a read that waits fails the test */
+	for (int i = 0; i < 100; i++)
+		CHECK(byte_of(db, k, kl) == 'o');
+	alarm(0);
+	CHECK(!s.done);
+	CHECK(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	pthread_join(t, NULL);
+	CHECK_RC(s.rc, KV_OK);
+	CHECK(byte_of(db, k, kl) == 'n');
+	sqlite3_close(other);
+	kv_close(db);
+}
+
 static void test_store__versionstamp_text(void)
 {
 	char s[21];
@@ -432,6 +525,8 @@ int main(void)
 	RUN(test_store__readonly);
 	RUN(test_store__version_others);
 	RUN(test_store__version_others_concurrent);
+	RUN(test_store__point_reads_see_other_writers);
+	RUN(test_store__reads_do_not_wait_for_a_commit);
 	RUN(test_store__versionstamp_text);
 	return DONE();
 }
