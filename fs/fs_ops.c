@@ -802,6 +802,11 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	fs_memdir_stored(fs, key, parent_len(key, key_len));
 	fs_memfile_remove(fs, key, key_len);
 	same = same && h->in->opens == 1;
+	if (same) {
+		/* the next getattr need not convert the value to learn its size */
+		h->in->size = (off_t) h->len;
+		h->in->size_version = version;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	/*
 	 * The kernel's pages hold the text as written, not as stored; when
