@@ -186,6 +186,40 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 /* "a/b" for a key plus optional child name (heap, never NULL on success). */
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
 
+/* ---- fs_text.c: the text of an open file (fs_ops.c and fs_tx.c) ---- */
+
+/* A value as a file shows it: its JSON and a newline (heap, NUL after). */
+int fs_value_text(int enc, const uint8_t *value, size_t value_len, char **text, size_t *len);
+
+struct fs_text {
+	char *buf;              /* the value as shown, or the content being written */
+	size_t len, cap;
+	int written;            /* written since the last flush */
+	int failed;             /* refused at write() (EINVAL, EFBIG): never stored */
+	kv_json_check *check;   /* incremental check of buf[0, fed) */
+	size_t fed;
+};
+
+void fs_text_free(struct fs_text *t);
+/* The bytes a read of `size` at `off` returns: their count, *p into the text. */
+size_t fs_text_read(const struct fs_text *t, size_t size, off_t off, const char **p);
+/*
+ * Write at `off` (at the end when `append`). 0, ENOMEM, or EINVAL / EFBIG
+ * once the text can no longer be a value: that refusal is kept, and every
+ * later write and the flush return it.
+ */
+int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, int append);
+/* Cut or extend (with spaces) to `len`, as ftruncate on an open handle. */
+int fs_text_truncate(struct fs_text *t, size_t len);
+/*
+ * At a flush: the value the text holds, when it was written since the
+ * last flush. 0 with *value NULL when it was not; 0 with the value (heap,
+ * kv_free); or EINVAL / EFBIG / ENOMEM with `why` telling the log what was
+ * wrong (empty when write() already logged the refusal).
+ */
+int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_len,
+                  char *why, size_t why_size);
+
 /* ---- fs_xattr.c ---- */
 
 void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

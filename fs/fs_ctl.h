@@ -153,7 +153,6 @@ int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
                       size_t len, int *err);
 int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
             struct view *v);
-int view_text(const struct view *v, char **text, size_t *len);
 int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **why);
 
 #endif

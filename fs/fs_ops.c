@@ -26,8 +26,6 @@
 
 #define MTIME_EPOCH 1704067200   /* 2024-01-01T00:00:00Z: mtime = epoch + version ns */
 #define NAME_MAX_KVFS 4095       /* the kernel's limit per component; keys are the tighter one */
-/* No JSON text this long can hold a value under KV_MAX_VALUE: refuse at write(). */
-#define MAX_TEXT (8 * (size_t) KV_MAX_VALUE)
 
 static struct fs_data *fs_of(fuse_req_t req)
 {
@@ -418,12 +416,7 @@ struct fs_handle {
 	pthread_mutex_t lock;   /* the fields below; flush and write may race (dup, fork) */
 	int scratch;            /* content lives in the scratch file, not here */
 	int writable;
-	char *buf;              /* read-only: the value as shown; writable: the content being written */
-	size_t len, cap;
-	int written;            /* written since the last commit */
-	int failed;             /* content refused at write(): never committed */
-	kv_json_check *check;
-	size_t fed;             /* bytes of buf fed to check */
+	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
 };
 
@@ -445,47 +438,18 @@ static void handle_free(struct fs_data *fs, struct fs_handle *h)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&fs->lock);
 	fs_inode_close(fs, h->in);
-	kv_json_check_free(h->check);
 	pthread_mutex_destroy(&h->lock);
-	free(h->buf);
+	fs_text_free(&h->text);
 	free(h);
 }
 
-static int buf_reserve(struct fs_handle *h, size_t n)
-{
-	if (n <= h->cap)
-		return 0;
-	size_t cap = h->cap ? h->cap : 256;
-	while (cap < n)
-		cap *= 2;
-	char *b = realloc(h->buf, cap);
-	if (!b)
-		return ENOMEM;
-	h->buf = b;
-	h->cap = cap;
-	return 0;
-}
-
-/* The value of `key` as the file shows it: JSON and a newline (heap). */
+/* The value of an entry as the file shows it: JSON and a newline (heap). */
 static int value_text(struct fs_data *fs, const kv_entry *e, char **text, size_t *len)
 {
-	char *json = NULL;
-	size_t n = 0;
-	int rc = kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &n);
-	if (rc != KV_OK) {
+	int err = fs_value_text(e->encoding, e->value, e->value_len, text, len);
+	if (err && err != ENOMEM)
 		fs_log(fs, "cannot read a value: %s", kv_errmsg(fs->db));
-		return fs_errno(rc);
-	}
-	*text = malloc(n + 1);
-	if (!*text) {
-		kv_free(json);
-		return ENOMEM;
-	}
-	memcpy(*text, json, n);
-	(*text)[n] = '\n';
-	*len = n + 1;
-	kv_free(json);
-	return 0;
+	return err;
 }
 
 static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
@@ -556,8 +520,8 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	}
 	int rc = known ? (e ? KV_OK : KV_NOTFOUND) : kv_get(fs->db, key, key_len, &e);
 	if (rc == KV_OK && !(created || (h->writable && (fi->flags & O_TRUNC)))) {
-		err = value_text(fs, e, &h->buf, &h->len);
-		h->cap = h->len;
+		err = value_text(fs, e, &h->text.buf, &h->text.len);
+		h->text.cap = h->text.len;
 	} else if (rc != KV_OK && rc != KV_NOTFOUND) {
 		err = fs_errno(rc);
 	} else if (rc == KV_NOTFOUND && !h->writable && !is_memfile(fs, key, key_len)) {
@@ -629,10 +593,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	size_t n = 0;
-	if ((size_t) off < h->len)
-		n = h->len - (size_t) off < size ? h->len - (size_t) off : size;
-	fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+	const char *p;
+	size_t n = fs_text_read(&h->text, size, off, &p);
+	fuse_reply_buf(req, p, n);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -646,40 +609,6 @@ static void log_refusal(struct fs_data *fs, struct fs_handle *h, const char *rea
 	fs_log(fs, "cannot store '%s': %s", path ? path : "?", reason);
 	free(path);
 	free(key);
-}
-
-/*
- * Check the buffer after a write: EINVAL once it can no longer begin a
- * valid value, EFBIG once it is certainly over the value limit. Appends
- * feed only the new bytes; any other write restarts the check.
- */
-static int check_content(struct fs_handle *h, size_t old_len, off_t off)
-{
-	if (!h->check || (size_t) off != h->fed || old_len != h->fed) {
-		kv_json_check_free(h->check);
-		h->check = NULL;
-		h->fed = 0;
-		if (kv_json_check_new(&h->check) != KV_OK)
-			return ENOMEM;
-	}
-	if (kv_json_check_feed(h->check, h->buf + h->fed, h->len - h->fed) != KV_OK) {
-		h->fed = h->len;
-		return EINVAL;
-	}
-	h->fed = h->len;
-	if (h->len > MAX_TEXT)
-		return EFBIG;
-	if (h->len > KV_MAX_VALUE) {
-		/* Long enough to matter: when the text is a whole value, measure it. */
-		int enc;
-		uint8_t *v = NULL;
-		size_t vlen = 0;
-		int rc = kv_value_from_json(h->buf, h->len, &enc, &v, &vlen);
-		kv_free(v);
-		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
-			return EFBIG;
-	}
-	return 0;
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -708,30 +637,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	if (h->failed) {
-		err = h->failed;
-		goto out;
-	}
-	if (fi->flags & O_APPEND)
-		off = (off_t) h->len;
-	size_t old_len = h->len, end = (size_t) off + size;
-	if (end > MAX_TEXT + 1) {
-		err = EFBIG;
-	} else if (!(err = buf_reserve(h, end))) {
-		if ((size_t) off > h->len)
-			memset(h->buf + h->len, ' ', (size_t) off - h->len);
-		memcpy(h->buf + off, buf, size);
-		if (end > h->len)
-			h->len = end;
-		h->written = 1;
-		err = check_content(h, old_len, off);
-	}
-	if (err == EINVAL || err == EFBIG) {
-		h->failed = err;
-		h->written = 1;
+	int refused = h->text.failed;
+	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
+	if (!refused && (err == EINVAL || err == EFBIG))
 		log_refusal(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
-	}
-out:
 	pthread_mutex_unlock(&h->lock);
 	if (err)
 		fuse_reply_err(req, err);
@@ -745,8 +654,9 @@ static int stored_as_written(const struct fs_handle *h, int enc, const uint8_t *
 {
 	char *json = NULL;
 	size_t n = 0;
+	const struct fs_text *t = &h->text;
 	int same = kv_value_to_json(enc, value, value_len, 0, &json, &n) == KV_OK &&
-	           h->len == n + 1 && memcmp(h->buf, json, n) == 0 && h->buf[n] == '\n';
+	           t->len == n + 1 && memcmp(t->buf, json, n) == 0 && t->buf[n] == '\n';
 
 	kv_free(json);
 	return same;
@@ -756,33 +666,20 @@ static int stored_as_written(const struct fs_handle *h, int enc, const uint8_t *
 static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 {
 	enum fs_kind kind;
-	size_t key_len, i;
+	size_t key_len;
 	uint8_t *key = NULL, *value = NULL;
 	size_t value_len = 0;
-	int enc, rc, err = 0;
+	int enc = 0, rc, err;
 	uint64_t version;
+	char why[300];
 
-	if (!h->written || h->scratch)
+	if (h->scratch)
 		return 0;
-	h->written = 0;
-	if (h->failed)
-		return h->failed;
-	for (i = 0; i < h->len && strchr(" \t\r\n", h->buf[i]); i++)
-		;
-	if (i == h->len) {
-		log_refusal(fs, h, "empty file");
-		return EINVAL;
-	}
-	rc = kv_value_from_json(h->buf, h->len, &enc, &value, &value_len);
-	if (rc != KV_OK) {
-		char reason[300];
-		const char *msg = kv_errmsg(fs->db);
-		snprintf(reason, sizeof(reason), "%s%s%s",
-		         rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON",
-		         *msg ? ": " : "", msg);
-		log_refusal(fs, h, reason);
-		return rc == KV_TOOBIG_VALUE ? EFBIG : EINVAL;
-	}
+	err = fs_text_flush(&h->text, &enc, &value, &value_len, why, sizeof(why));
+	if (err && why[0])
+		log_refusal(fs, h, why);
+	if (err || !value)
+		return err;
 	key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
 	if (!key) {
 		err = ENOMEM;
@@ -804,7 +701,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	same = same && h->in->opens == 1;
 	if (same) {
 		/* the next getattr need not convert the value to learn its size */
-		h->in->size = (off_t) h->len;
+		h->in->size = (off_t) h->text.len;
 		h->in->size_version = version;
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -1029,16 +926,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		struct fs_handle *h = fi ? handle_of(fi) : NULL;
 		if (h && !h->scratch) {
 			pthread_mutex_lock(&h->lock);
-			size_t n = (size_t) attr->st_size;
-			if (!(err = buf_reserve(h, n))) {
-				if (n > h->len)
-					memset(h->buf + h->len, ' ', n - h->len);
-				h->len = n;
-				h->written = 1;
-				h->fed = 0;   /* restart the content check at the next write */
-				kv_json_check_free(h->check);
-				h->check = NULL;
-			}
+			err = fs_text_truncate(&h->text, (size_t) attr->st_size);
 			pthread_mutex_unlock(&h->lock);
 			st.st_size = attr->st_size;
 		} else {

@@ -80,7 +80,6 @@
 #define INO_RESULTS  (FS_CTL_INO + 2)   /* .commit */
 #define INO_WATCH    (FS_CTL_INO + 3)   /* .watch */
 #define MTIME_EPOCH  1704067200          /* as fs_ops.c: mtime = epoch + version ns */
-#define MAX_TEXT     (8 * (size_t) KV_MAX_VALUE)
 
 #define X_CHECK  "user.kv.check"
 #define X_SUM    "user.kv.sum"
@@ -272,7 +271,7 @@ static void view_attr(struct fs_data *fs, const struct view *v, struct stat *st)
 		attr_of(fs, st, S_IFDIR | 0755, 0, 0);
 		return;
 	}
-	if (v->value && view_text(v, &text, &len) != 0)
+	if (v->value && fs_value_text(v->enc, v->data, v->len, &text, &len) != 0)
 		len = 0;
 	free(text);
 	attr_of(fs, st, S_IFREG | 0644, (off_t) len, v->staged ? 0 : v->version);
@@ -553,39 +552,18 @@ struct ctl_handle {
 	uint8_t *key;
 	size_t key_len;
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
-	char *buf;
-	size_t len, cap;
 	int writable;
-	int written;            /* written since the last stage */
-	int failed;             /* refused at write(): never staged */
-	kv_json_check *check;
-	size_t fed;
+	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
 };
 
 static void handle_free(struct ctl_handle *h)
 {
 	if (!h)
 		return;
-	kv_json_check_free(h->check);
 	pthread_mutex_destroy(&h->lock);
-	free(h->buf);
+	fs_text_free(&h->text);
 	free(h->key);
 	free(h);
-}
-
-static int buf_reserve(struct ctl_handle *h, size_t n)
-{
-	if (n <= h->cap)
-		return 0;
-	size_t cap = h->cap ? h->cap : 256;
-	while (cap < n)
-		cap *= 2;
-	char *b = realloc(h->buf, cap);
-	if (!b)
-		return ENOMEM;
-	h->buf = b;
-	h->cap = cap;
-	return 0;
 }
 
 static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse_file_info *fi,
@@ -636,8 +614,8 @@ static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse
 		}
 	}
 	if (v.value && !created && !(h->writable && (fi->flags & O_TRUNC))) {
-		err = view_text(&v, &h->buf, &h->len);
-		h->cap = h->len;
+		err = fs_value_text(v.enc, v.data, v.len, &h->text.buf, &h->text.len);
+		h->text.cap = h->text.len;
 	}
 out:
 	pthread_mutex_unlock(&c->lock);
@@ -692,10 +670,10 @@ static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *
 				r = r->next;
 			if (!r)
 				err = ENOENT;
-			else if (!(h->buf = strdup(r->text)))
+			else if (!(h->text.buf = strdup(r->text)))
 				err = ENOMEM;
 			else
-				h->len = strlen(h->buf);
+				h->text.len = h->text.cap = strlen(h->text.buf);
 			pthread_mutex_unlock(&c->lock);
 		}
 	} else {
@@ -750,40 +728,10 @@ static void ctl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
 	pthread_mutex_lock(&h->lock);
-	size_t n = 0;
-	if ((size_t) off < h->len)
-		n = h->len - (size_t) off < size ? h->len - (size_t) off : size;
-	fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+	const char *p;
+	size_t n = fs_text_read(&h->text, size, off, &p);
+	fuse_reply_buf(req, p, n);
 	pthread_mutex_unlock(&h->lock);
-}
-
-/* As in fs_ops.c: refuse content at write() as soon as it cannot be a value. */
-static int check_content(struct ctl_handle *h, size_t old_len, off_t off)
-{
-	if (!h->check || (size_t) off != h->fed || old_len != h->fed) {
-		kv_json_check_free(h->check);
-		h->check = NULL;
-		h->fed = 0;
-		if (kv_json_check_new(&h->check) != KV_OK)
-			return ENOMEM;
-	}
-	if (kv_json_check_feed(h->check, h->buf + h->fed, h->len - h->fed) != KV_OK) {
-		h->fed = h->len;
-		return EINVAL;
-	}
-	h->fed = h->len;
-	if (h->len > MAX_TEXT)
-		return EFBIG;
-	if (h->len > KV_MAX_VALUE) {
-		int enc;
-		uint8_t *v = NULL;
-		size_t vlen = 0;
-		int rc = kv_value_from_json(h->buf, h->len, &enc, &v, &vlen);
-		kv_free(v);
-		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
-			return EFBIG;
-	}
-	return 0;
 }
 
 static void handle_log(struct fs_data *fs, struct ctl_handle *h, const char *reason)
@@ -809,31 +757,10 @@ static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	if (h->failed) {
-		err = h->failed;
-		goto out;
-	}
-	if (fi->flags & O_APPEND)
-		off = (off_t) h->len;
-	size_t old_len = h->len, end = (size_t) off + size;
-	if (end > MAX_TEXT + 1) {
-		err = EFBIG;
-	} else if (!(err = buf_reserve(h, end))) {
-		if ((size_t) off > h->len)
-			memset(h->buf + h->len, ' ', (size_t) off - h->len);
-		memcpy(h->buf + off, buf, size);
-		if (end > h->len)
-			h->len = end;
-		h->written = 1;
-		err = check_content(h, old_len, off);
-	}
-	if (err == EINVAL || err == EFBIG) {
-		h->failed = err;
-		h->written = 1;
-	}
-out:
+	int refused = h->text.failed;
+	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
 	pthread_mutex_unlock(&h->lock);
-	if (err == EINVAL || err == EFBIG)
+	if (!refused && (err == EINVAL || err == EFBIG))
 		handle_log(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
 	if (err)
 		fuse_reply_err(req, err);
@@ -846,30 +773,17 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 {
 	struct fs_ctl *c = fs->ctl;
 	uint8_t *value = NULL;
-	size_t value_len = 0, i;
-	int enc, rc, err;
-	char reason[300];
+	size_t value_len = 0;
+	int enc = 0, err;
+	char why[300];
 
-	if (h->type != N_TXFILE || !h->written)
+	if (h->type != N_TXFILE)
 		return 0;
-	h->written = 0;
-	if (h->failed)
-		return h->failed;
-	for (i = 0; i < h->len && strchr(" \t\r\n", h->buf[i]); i++)
-		;
-	if (i == h->len) {
-		handle_log(fs, h, "empty file");
-		return EINVAL;
-	}
-	rc = kv_value_from_json(h->buf, h->len, &enc, &value, &value_len);
-	if (rc != KV_OK) {
-		const char *msg = kv_errmsg(fs->db);
-		snprintf(reason, sizeof(reason), "%s%s%s",
-		         rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON",
-		         *msg ? ": " : "", msg);
-		handle_log(fs, h, reason);
-		return rc == KV_TOOBIG_VALUE ? EFBIG : EINVAL;
-	}
+	err = fs_text_flush(&h->text, &enc, &value, &value_len, why, sizeof(why));
+	if (err && why[0])
+		handle_log(fs, h, why);
+	if (err || !value)
+		return err;
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, h->tx);
 	err = t ? tx_stage(t, OP_SET, h->key, h->key_len, enc, value, value_len, 0) : ENOENT;
@@ -1518,16 +1432,7 @@ static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			err = i.type == N_TXFILE && attr->st_size == st.st_size ? 0 : EPERM;
 		} else {
 			pthread_mutex_lock(&h->lock);
-			size_t n = (size_t) attr->st_size;
-			if (!(err = buf_reserve(h, n))) {
-				if (n > h->len)
-					memset(h->buf + h->len, ' ', n - h->len);
-				h->len = n;
-				h->written = 1;
-				h->fed = 0;
-				kv_json_check_free(h->check);
-				h->check = NULL;
-			}
+			err = fs_text_truncate(&h->text, (size_t) attr->st_size);
 			pthread_mutex_unlock(&h->lock);
 			st.st_size = attr->st_size;
 		}

@@ -377,26 +377,6 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	return 0;
 }
 
-/* The value as a file shows it: JSON and a newline (heap). */
-int view_text(const struct view *v, char **text, size_t *len)
-{
-	char *json = NULL;
-	size_t n = 0;
-	int rc = kv_value_to_json(v->enc, v->data, v->len, 0, &json, &n);
-	if (rc != KV_OK)
-		return fs_errno(rc);
-	*text = malloc(n + 2);
-	if (!*text) {
-		kv_free(json);
-		return ENOMEM;
-	}
-	memcpy(*text, json, n);
-	(*text)[n] = '\n';
-	(*text)[n + 1] = 0;
-	*len = n + 1;
-	kv_free(json);
-	return 0;
-}
 
 /* ---- commit ---- */
 

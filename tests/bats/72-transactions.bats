@@ -222,6 +222,27 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	[ "$output" != "$first" ]
 }
 
+@test "inside T an incomplete document fails at close, a value over the limit at write; nothing is staged" {
+	echo 1 >"$MNT/k"
+	mkdir "$MNT/.tx/T"
+	printf '{"a":1' >"$BATS_TEST_TMPDIR/part"
+	run -1 --separate-stderr t tee "$MNT/.tx/T/k" <"$BATS_TEST_TMPDIR/part"
+	[[ $stderr == *"Invalid argument"* ]]
+	grep -q "cannot stage '.tx/T/k': invalid JSON" "$KVFS_LOG"
+	run -1 --separate-stderr t tee "$MNT/.tx/T/k" <<<"   "
+	[[ $stderr == *"Invalid argument"* ]]
+	grep -q "cannot stage '.tx/T/k': empty file" "$KVFS_LOG"
+	run ! --separate-stderr t bash -c "head -c 70000 /dev/zero | tr '\\0' a | sed 's/.*/\"&\"/' > '$MNT/.tx/T/k'"
+	[[ $stderr == *"File too large"* ]]
+	grep -q "cannot stage '.tx/T/k': value too large" "$KVFS_LOG"
+	# T still shows the stored value, and its commit changes nothing
+	run -0 t cat "$MNT/.tx/T/k"
+	[ "$output" = 1 ]
+	before=$(rows)
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(rows)" = "$before" ]
+}
+
 @test "bad content inside T is refused at write and stages nothing" {
 	mkdir "$MNT/.tx/T"
 	run -1 --separate-stderr t bash -c "echo hello > '$MNT/.tx/T/k'"

@@ -1,0 +1,181 @@
+/*
+ * fs_text.c - the text of an open file: the value it shows, or the bytes
+ * being written to it, and the checks that turn those bytes into a value.
+ *
+ * The key tree (fs_ops.c) and transactions (fs_tx.c) keep one struct
+ * fs_text per file handle and differ only in what a flush does with the
+ * value: one kv_set, or one mutation staged in a transaction.
+ *
+ * A write is refused as soon as the text so far can no longer begin a
+ * valid value (EINVAL, so that `echo hello > key` fails at write() in
+ * bash, which ignores close's errors), or once it is certainly over
+ * Deno's value limit (EFBIG). Appends feed only the new bytes to the
+ * incremental JSON check; any other write restarts it. A refused text is
+ * never stored: every later write and the flush fail the same way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs.h"
+
+/* No JSON text this long can hold a value under KV_MAX_VALUE. */
+#define MAX_TEXT (8 * (size_t) KV_MAX_VALUE)
+
+int fs_value_text(int enc, const uint8_t *value, size_t value_len, char **text, size_t *len)
+{
+	char *json = NULL;
+	size_t n = 0;
+	int rc = kv_value_to_json(enc, value, value_len, 0, &json, &n);
+
+	if (rc != KV_OK)
+		return fs_errno(rc);
+	*text = malloc(n + 2);
+	if (!*text) {
+		kv_free(json);
+		return ENOMEM;
+	}
+	memcpy(*text, json, n);
+	(*text)[n] = '\n';
+	(*text)[n + 1] = '\0';
+	*len = n + 1;
+	kv_free(json);
+	return 0;
+}
+
+void fs_text_free(struct fs_text *t)
+{
+	kv_json_check_free(t->check);
+	free(t->buf);
+	memset(t, 0, sizeof(*t));
+}
+
+size_t fs_text_read(const struct fs_text *t, size_t size, off_t off, const char **p)
+{
+	size_t n = 0;
+
+	if (off >= 0 && (size_t) off < t->len)
+		n = t->len - (size_t) off < size ? t->len - (size_t) off : size;
+	*p = n ? t->buf + off : NULL;
+	return n;
+}
+
+static int reserve(struct fs_text *t, size_t n)
+{
+	if (n <= t->cap)
+		return 0;
+	size_t cap = t->cap ? t->cap : 256;
+	while (cap < n)
+		cap *= 2;
+	char *b = realloc(t->buf, cap);
+	if (!b)
+		return ENOMEM;
+	t->buf = b;
+	t->cap = cap;
+	return 0;
+}
+
+/* After a write of the bytes from `off`: can the text still be a value? */
+static int check(struct fs_text *t, size_t old_len, off_t off)
+{
+	if (!t->check || (size_t) off != t->fed || old_len != t->fed) {
+		kv_json_check_free(t->check);
+		t->check = NULL;
+		t->fed = 0;
+		if (kv_json_check_new(&t->check) != KV_OK)
+			return ENOMEM;
+	}
+	if (kv_json_check_feed(t->check, t->buf + t->fed, t->len - t->fed) != KV_OK) {
+		t->fed = t->len;
+		return EINVAL;
+	}
+	t->fed = t->len;
+	if (t->len > MAX_TEXT)
+		return EFBIG;
+	if (t->len > KV_MAX_VALUE) {
+		/* Long enough to matter: when the text is a whole value, measure it. */
+		int enc;
+		uint8_t *v = NULL;
+		size_t vlen = 0;
+		int rc = kv_value_from_json(t->buf, t->len, &enc, &v, &vlen);
+		kv_free(v);
+		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
+			return EFBIG;
+	}
+	return 0;
+}
+
+int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, int append)
+{
+	int err;
+
+	if (t->failed)
+		return t->failed;
+	if (append)
+		off = (off_t) t->len;
+	size_t old_len = t->len, end = (size_t) off + size;
+	if (end > MAX_TEXT + 1) {
+		err = EFBIG;
+	} else if (!(err = reserve(t, end))) {
+		if ((size_t) off > t->len)
+			memset(t->buf + t->len, ' ', (size_t) off - t->len);
+		memcpy(t->buf + off, buf, size);
+		if (end > t->len)
+			t->len = end;
+		t->written = 1;
+		err = check(t, old_len, off);
+	}
+	if (err == EINVAL || err == EFBIG) {
+		t->failed = err;
+		t->written = 1;
+	}
+	return err;
+}
+
+int fs_text_truncate(struct fs_text *t, size_t len)
+{
+	int err = reserve(t, len);
+
+	if (err)
+		return err;
+	if (len > t->len)
+		memset(t->buf + t->len, ' ', len - t->len);
+	t->len = len;
+	t->written = 1;
+	/* restart the content check at the next write */
+	kv_json_check_free(t->check);
+	t->check = NULL;
+	t->fed = 0;
+	return 0;
+}
+
+int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_len,
+                  char *why, size_t why_size)
+{
+	size_t i;
+
+	*value = NULL;
+	*value_len = 0;
+	why[0] = '\0';
+	if (!t->written)
+		return 0;
+	t->written = 0;
+	if (t->failed)
+		return t->failed;   /* write() said why */
+	for (i = 0; i < t->len && strchr(" \t\r\n", t->buf[i]); i++)
+		;
+	if (i == t->len) {
+		snprintf(why, why_size, "empty file");
+		return EINVAL;
+	}
+	int rc = kv_value_from_json(t->buf, t->len, enc, value, value_len);
+	if (rc != KV_OK) {
+		const char *msg = kv_errmsg(NULL);
+		snprintf(why, why_size, "%s%s%s",
+		         rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON",
+		         *msg ? ": " : "", msg);
+		*value = NULL;
+		return rc == KV_TOOBIG_VALUE ? EFBIG : rc == KV_NOMEM ? ENOMEM : EINVAL;
+	}
+	return 0;
+}
