@@ -102,9 +102,9 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 enum kv__stmt_id {
 	KV__S_GET,          /* v, v_encoding, version, expiration_ms of one visible key */
 	KV__S_SEEK2,        /* first two visible rows in [?1, ?2): lookup, children */
-	KV__S_RANGE_FWD,    /* visible rows in [?1, ?2) ascending, LIMIT ?4: children */
 	KV__S_SCAN_FWD,     /* every row in [?1, ?2) ascending, LIMIT ?3, expired too:
-	                       kv_list filters on the expiration it reads anyway */
+	                       kv_list and kv_children filter on the expiration
+	                       they read anyway */
 	KV__S_SCAN_REV,     /* the same, descending */
 	KV__S_VERSION,      /* data_version.version */
 	KV__S_BEGIN,        /* BEGIN (deferred): read snapshot for get_many */

@@ -402,7 +402,8 @@ out:
  * whole subtree. A flat directory is thus one range scan; a subtree costs
  * one seek. A value-holding child is only known to be childless when the
  * next row is not under it, so the batch ends at the row after its last
- * child, and lo moves past that child's subtree.
+ * child, and lo moves past that child's subtree. Expired rows are skipped
+ * as if absent: they neither list nor make a child a directory.
  */
 static int fetch_children(kv_iter *it)
 {
@@ -415,7 +416,7 @@ static int fetch_children(kv_iter *it)
 	it->rows.len = 0;
 	if ((rc = kv__reader(it->db, 0, &c)))
 		return rc;
-	if ((rc = kv__stmt(c, KV__S_RANGE_FWD, &st)))
+	if ((rc = kv__stmt(c, KV__S_SCAN_FWD, &st)))
 		goto out;
 	if ((rc = kv__exec(c, KV__S_BEGIN)))
 		goto out;
@@ -424,10 +425,13 @@ static int fetch_children(kv_iter *it)
 	for (;;) {
 		sqlite3_bind_blob(st, 1, it->lo.data, (int) it->lo.len, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, it->hi.data, (int) it->hi.len, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_int64(st, 4, -1);
+		sqlite3_bind_int64(st, 3, -1);
 		int seek = 0;
 		while (!seek && (src = sqlite3_step(st)) == SQLITE_ROW) {
+			/* expired rows are not there: dropped here, as fetch_batch does */
+			int64_t exp = sqlite3_column_int64(st, 4);
+			if (exp >= 0 && exp <= now)
+				continue;
 			const uint8_t *k = sqlite3_column_blob(st, 0);
 			size_t kl = (size_t) sqlite3_column_bytes(st, 0), span;
 			if (cur_len && kl > cur_len) {
@@ -452,8 +456,7 @@ static int fetch_children(kv_iter *it)
 			}
 			size_t cl = it->base_len + span;
 			if (kl == cl) {
-				if ((rc = add_row(it, k, cl, st, sqlite3_column_int64(st, 4),
-				                  KV_ENTRY_VALUE)))
+				if ((rc = add_row(it, k, cl, st, exp, KV_ENTRY_VALUE)))
 					goto reset;
 				cur_len = cl;
 			} else {

@@ -22,8 +22,6 @@ static const char *const stmt_sql[KV__S_COUNT] = {
 		" WHERE k = ?1 AND (expiration_ms < 0 OR expiration_ms > ?2)",
 	[KV__S_SEEK2] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2 AND "
 		VISIBLE " ORDER BY k LIMIT 2",
-	[KV__S_RANGE_FWD] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2 AND "
-		VISIBLE " ORDER BY k LIMIT ?4",
 	[KV__S_SCAN_FWD] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2"
 		" ORDER BY k LIMIT ?3",
 	[KV__S_SCAN_REV] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2"

@@ -274,11 +274,72 @@ static void test_expiry__list_skips_expired_runs(void)
 	unlink(p);
 }
 
+/*
+ * kv_children over expired rows the collector has not removed (read-only:
+ * no collector): an expired child is not listed, and an expired key deeper
+ * down does not make its child a directory.
+ */
+static void test_expiry__children_skip_expired_rows(void)
+{
+	static const uint8_t K_PA[] = { 0x02, 'p', 0x00, 0x02, 'a', 0x00 };
+	static const uint8_t K_PBC[] = { 0x02, 'p', 0x00, 0x02, 'b', 0x00, 0x02, 'c', 0x00 };
+	static const uint8_t K_PD[] = { 0x02, 'p', 0x00, 0x02, 'd', 0x00 };
+	static const uint8_t K_PDE[] = { 0x02, 'p', 0x00, 0x02, 'd', 0x00, 0x02, 'e', 0x00 };
+	static const uint8_t K_PF[] = { 0x02, 'p', 0x00, 0x02, 'f', 0x00 };
+	struct { const uint8_t *k; size_t len; int64_t exp; } rows[] = {
+		{ K_PA, sizeof(K_PA), 1000 },      /* expired: not listed */
+		{ K_PBC, sizeof(K_PBC), 1000 },    /* expired: no directory b */
+		{ K_PD, sizeof(K_PD), -1 },        /* a value, whose only child expired */
+		{ K_PDE, sizeof(K_PDE), 1000 },
+		{ K_PF, sizeof(K_PF), -1 },
+	};
+	char p[160];
+	sqlite3 *s;
+	sqlite3_stmt *st;
+	kv_db *db;
+	kv_iter *it;
+	const kv_entry *c;
+
+	snprintf(p, sizeof(p), "%s/children.sqlite3", dir);
+	CHECK_RC(kv_open(p, 0, &db), KV_OK);
+	kv_close(db);
+	CHECK(sqlite3_open(p, &s) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(s, "INSERT INTO kv (k, v, v_encoding, version, seq,"
+	                         " expiration_ms) VALUES (?1, x'00', 3, 1, 0, ?2)",
+	                         -1, &st, NULL) == SQLITE_OK);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		sqlite3_bind_blob(st, 1, rows[i].k, (int) rows[i].len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, rows[i].exp);
+		CHECK(sqlite3_step(st) == SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(s);
+
+	CHECK_RC(kv_open(p, KV_OPEN_READONLY, &db), KV_OK);
+	CHECK_RC(kv_children(db, K_P, sizeof(K_P), NULL, 0, &it), KV_OK);
+	CHECK_RC(kv_iter_next(it, &c), KV_OK);
+	if (c) {
+		CHECK_MEM(c->key, c->key_len, K_PD, sizeof(K_PD));
+		CHECK(c->flags == KV_ENTRY_VALUE);
+	}
+	CHECK_RC(kv_iter_next(it, &c), KV_OK);
+	if (c) {
+		CHECK_MEM(c->key, c->key_len, K_PF, sizeof(K_PF));
+		CHECK(c->flags == KV_ENTRY_VALUE);
+	}
+	CHECK_RC(kv_iter_next(it, &c), KV_DONE);
+	kv_iter_free(it);
+	kv_close(db);
+	unlink(p);
+}
+
 int main(void)
 {
 	RUN(test_expiry__invisible_at_once_then_collected);
 	RUN(test_expiry__collected_at_open);
 	RUN(test_expiry__set_and_sum_reset_it);
 	RUN(test_expiry__list_skips_expired_runs);
+	RUN(test_expiry__children_skip_expired_rows);
 	return DONE();
 }
