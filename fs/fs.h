@@ -153,6 +153,11 @@ void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
 uint8_t *fs_inode_key(struct fs_data *fs, fuse_ino_t ino, enum fs_kind *kind,
                       size_t *key_len, char **name);
 void fs_inode_table_free(struct fs_data *fs);
+/*
+ * A stable d_ino for a listed name the kernel has no inode for (the same
+ * bytes give the same number; bit 63 keeps it apart from real inodes).
+ */
+ino_t fs_pseudo_ino(const void *name, size_t len);
 
 /* Scratch files (call with fs->lock held). */
 struct fs_scratch *fs_scratch_find(struct fs_data *fs, const uint8_t *dir,

@@ -562,3 +562,23 @@ void fs_memdir_rename(struct fs_data *fs, const uint8_t *from, size_t from_len,
 		if (s->dir_len >= from_len && memcmp(s->dir, from, from_len) == 0)
 			swap_prefix(&s->dir, &s->dir_len, from_len, to, to_len);
 }
+
+ino_t fs_pseudo_ino(const void *name, size_t len)
+{
+	const uint8_t *p = name;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	/* eight bytes a step: a listing hashes every name it sends */
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+		h ^= h >> 29;
+	}
+	return (ino_t) (h | 1ULL << 63);
+}

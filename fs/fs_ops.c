@@ -1202,15 +1202,6 @@ static void batch_clear(struct fs_dirh *d)
 	d->bkeys_len = 0;
 }
 
-/* A stable-enough d_ino for a name the kernel has no inode for. */
-static ino_t pseudo_ino(const uint8_t *key, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ key[i]) * 1099511628211ULL;
-	return (ino_t) (h | (1ULL << 63));
-}
-
 /*
  * Offsets: 1 ".", 2 "..", 3.. the snapshot of dot-names (.value, scratch
  * files), then one cookie per key entry (stored keys merged in key order
@@ -1249,7 +1240,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else {
 			name = d->virt[next - 3].name;
 			st.st_mode = d->virt[next - 3].type;
-			st.st_ino = pseudo_ino((const uint8_t *) name, strlen(name));
+			st.st_ino = fs_pseudo_ino(name, strlen(name));
 		}
 		size_t n;
 		if (plus) {
@@ -1306,6 +1297,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto done;
 	}
 	/* Stored children and memory-only ones, merged in key order. */
+	struct stat dent = { 0 };
 	size_t mi = 0;
 	while (after_copy && mi < d->nmem &&
 	       key_cmp(d->mem[mi].key, d->mem[mi].len, after_copy, after_len) <= 0)
@@ -1372,14 +1364,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (!isdir && !m)
 					note_seen(fs, in->ino, e, st.st_size);
 			} else {
-				ep.attr.st_ino = pseudo_ino(key, key_len);
+				ep.attr.st_ino = fs_pseudo_ino(key, key_len);
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, next);
 		} else {
-			memset(&st, 0, sizeof(st));
-			st.st_mode = isdir ? S_IFDIR : S_IFREG;
-			st.st_ino = pseudo_ino(key, key_len);
-			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+			/* a plain entry carries only the inode number and the type */
+			dent.st_mode = isdir ? S_IFDIR : S_IFREG;
+			dent.st_ino = fs_pseudo_ino(key, key_len);
+			n = fuse_add_direntry(req, buf + used, size - used, name, &dent, next);
 			if (n > size - used) {
 				kv_free(owned);
 				full = 1;

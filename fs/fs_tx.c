@@ -1601,14 +1601,6 @@ static size_t add_entry(fuse_req_t req, char *buf, size_t room, const char *name
 	return fuse_add_direntry(req, buf, room, name, &st, next);
 }
 
-static ino_t pseudo_ino(const uint8_t *key, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ key[i]) * 1099511628211ULL;
-	return (ino_t) (h | (1ULL << 63));
-}
-
 /*
  * Key entries: stored children merged with T's overlay in key order, each
  * shown as the view has it. Cookies count entries; the handle remembers
@@ -1648,7 +1640,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 			const char *name = d->names[next - 3];
 			n = add_entry(req, buf + used, size - used, name,
 			              d->type == N_TXS ? S_IFDIR : S_IFREG,
-			              pseudo_ino((const uint8_t *) name, strlen(name)), next, plus);
+			              fs_pseudo_ino(name, strlen(name)), next, plus);
 			if (n > size - used)
 				break;
 			used += n;
@@ -1726,7 +1718,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 		}
 		if (shown) {
 			n = add_entry(req, buf + used, size - used, name, isdir ? S_IFDIR : S_IFREG,
-			              pseudo_ino(key, len), next, plus);
+			              fs_pseudo_ino(key, len), next, plus);
 			if (n > size - used) {
 				kv_free(name);
 				break;
