@@ -11,10 +11,11 @@
  * this file's own small inode table, with numbers from FS_CTL_INO up, so
  * the router (fs_route.c) can tell at once whether a request belongs to
  * the key tree (fs_key_ops in fs_ops.c) or to a control tree, without
- * touching the key tree's table. Control entries are answered
- * with entry and attribute timeouts of 0 and files open with direct_io:
- * what they show depends on staged changes and commits, and the kernel
- * must never serve an old copy.
+ * touching the key tree's table. Control entries below the three are
+ * answered with entry and attribute timeouts of 0 and files open with
+ * direct_io: what they show depends on staged changes and commits, and
+ * the kernel must never serve an old copy. The three themselves never
+ * change and get the mount's timeouts.
  *
  * A transaction is `mkdir .tx/T`. It lives in memory only: an ordered
  * list of staged mutations (set, delete, sum, min, max; a set or delete of
@@ -415,7 +416,14 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_mutex_lock(&c->lock);
 		node_get(c, ino)->nlookup++;
 		pthread_mutex_unlock(&c->lock);
-		struct fuse_entry_param ep = { .ino = ino, .attr = st };
+		/*
+		 * The three are fixed: only what is below them changes, so the
+		 * kernel may keep these names and attributes, as it keeps the
+		 * key tree's, and a path below them costs one lookup less.
+		 */
+		struct fuse_entry_param ep = { .ino = ino, .attr = st,
+		                               .entry_timeout = fs->opt.timeout,
+		                               .attr_timeout = fs->opt.timeout };
 		ep.attr.st_ino = ino;
 		fuse_reply_entry(req, &ep);
 		return;
