@@ -232,6 +232,8 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+/* getxattr of a name kvfs does not provide: ENODATA for user.*, else ENOTSUP. */
+int fs_xattr_absent(const char *name);
 /* Milliseconds from now until a Unix-ms expiry (at least 1), or -1 for none. */
 int64_t fs_expire_in(int64_t expires_at);
 

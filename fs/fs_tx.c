@@ -1337,7 +1337,7 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 	int err = 0;
 
 	if (strcmp(name, X_KEY) != 0 && strcmp(name, X_STAMP) != 0) {
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, fs_xattr_absent(name));
 		return;
 	}
 	if ((err = node_info(c, ino, &i))) {

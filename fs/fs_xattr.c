@@ -8,9 +8,14 @@
  *   user.kv.expires_at    file       ISO 8601 expiry; ENODATA when none;
  *                                    removing it (or expire_in) drops the expiry
  *
- * Any other name is ENODATA (the kernel asks for security.capability before
- * every write: answer it without touching the database). Never ENOSYS: the
- * kernel would switch xattrs off for the whole mount.
+ * Any other user.* name is ENODATA; a name in another namespace
+ * (security.*, system.*, trusted.*) is ENOTSUP, as on a file system
+ * without labels or ACLs: `ls -l` asks for security.selinux and
+ * system.posix_acl_access on every file until it meets ENOTSUP once, and
+ * then stops asking for the whole mount. Both answers come without
+ * touching the database (the kernel asks for security.capability before
+ * every write). Never ENOSYS: the kernel would switch xattrs off for the
+ * whole mount, ours included.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,6 +55,11 @@ static void reply_value(fuse_req_t req, const char *v, size_t len, size_t size)
 		fuse_reply_buf(req, v, len);
 }
 
+int fs_xattr_absent(const char *name)
+{
+	return strncmp(name, "user.", 5) == 0 ? ENODATA : ENOTSUP;
+}
+
 static int is_ours(const char *name)
 {
 	return strcmp(name, X_STAMP) == 0 || strcmp(name, X_KEY) == 0 ||
@@ -67,7 +77,7 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	int err = 0;
 
 	if (!is_ours(name)) {
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, fs_xattr_absent(name));
 		return;
 	}
 	key = fs_inode_key(fs, ino, &kind, &key_len, NULL);

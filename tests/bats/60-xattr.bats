@@ -47,12 +47,25 @@ setup() {
 	[ "$(rows)" = "$before" ]
 }
 
-@test "unknown names are ENODATA; listing shows ours; getfattr -d works" {
+probe() {
+	local build=${KVFS_BUILD:-build}
+	case $build in /*) ;; *) build=$ROOT/$build ;; esac
+	t "$build/tests/tools/xattr_probe" "$@"
+}
+
+@test "unknown user names are ENODATA, other namespaces ENOTSUP; listing shows ours; getfattr -d works" {
 	echo 1 >"$MNT/k"
 	run -1 t getfattr --absolute-names -n user.other "$MNT/k"
 	[[ $output == *"No such attribute"* ]]
 	run -1 t getfattr --absolute-names -n security.capability "$MNT/k"
-	[[ $output == *"No such attribute"* ]]
+	[[ $output == *"Operation not supported"* ]]
+	run -0 probe "$MNT/k" system.posix_acl_access 100
+	[ "$output" = ENOTSUP ]
+	run -0 probe "$MNT" security.selinux 100
+	[ "$output" = ENOTSUP ]
+	mkdir "$MNT/.tx/T"
+	run -0 probe "$MNT/.tx/T" security.selinux 100
+	[ "$output" = ENOTSUP ]
 	run -0 t getfattr --absolute-names -d "$MNT/k"
 	[[ $output == *'user.kv.key="[\"k\"]"'* ]]
 	[[ $output == *"user.kv.versionstamp="* ]]
@@ -64,11 +77,6 @@ setup() {
 	[ "$output" = '["k"]' ]
 }
 
-probe() {
-	local build=${KVFS_BUILD:-build}
-	case $build in /*) ;; *) build=$ROOT/$build ;; esac
-	t "$build/tests/tools/xattr_probe" "$@"
-}
 
 @test "size probing: length for size 0, ERANGE for a short buffer, for getxattr and listxattr" {
 	echo 1 >"$MNT/k"
@@ -94,4 +102,17 @@ probe() {
 	[ "$output" = ENODATA ]
 	run -0 probe "$MNT" user.kv.versionstamp 100
 	[ "$output" = ENODATA ]
+}
+
+@test "ls -l asks for security and ACL attributes once, not once per file" {
+	kvfs_unmount
+	kvfs_mount -d
+	mkdir "$MNT/d"
+	for i in $(seq 40); do echo $i >"$MNT/d/$i"; done
+	before=$(grep -c 'opcode: GETXATTR' "$KVFS_LOG")
+	run -0 t ls -l "$MNT/d"
+	[ "${#lines[@]}" -eq 41 ]
+	after=$(grep -c 'opcode: GETXATTR' "$KVFS_LOG")
+	# two names for the first file at most, not two for each of 40
+	[ $((after - before)) -le 4 ]
 }
