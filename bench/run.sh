@@ -162,6 +162,22 @@ build_passthrough() {
 	fi
 }
 
+# ls_l LABEL DIR: time `ls -l DIR/list` as a user runs it; one JSON line,
+# per entry, like bench/fsbench's (ls -l prints a "total" line first)
+ls_l() {
+	t0=$(now_ns)
+	lines=$(ls -l "$2/list" 2>>"$OUT/ls-l.err" | wc -l)
+	t1=$(now_ns)
+	if [ "$lines" -ne $((LIST_N + 1)) ]; then
+		printf '{"fs":"%s","phase":"ls_l","error":"ls -l printed %s lines, want %s"}\n' \
+			"$1" "$lines" $((LIST_N + 1))
+		FAILED=1
+		return
+	fi
+	awk -v l="$1" -v n="$LIST_N" -v ns=$((t1 - t0)) 'BEGIN { s = ns / 1e9
+		printf "{\"fs\":\"%s\",\"phase\":\"ls_l\",\"n\":%d,\"seconds\":%.6f,\"ops_per_s\":%.1f,\"us_per_op\":%.3f}\n", l, n, s, n / s, s * 1e6 / n }'
+}
+
 if [ "$ONLY" = all ] || [ "$ONLY" = fs ]; then
 	build_passthrough
 	TMPFS=$WORK/tmpfs
@@ -194,7 +210,10 @@ if [ "$ONLY" = all ] || [ "$ONLY" = fs ]; then
 	FS_KVFS_TMPFS_PID=$KVFS_PID
 	if [ -n "$PT" ]; then
 		mkdir -p "$WORK/mnt-pt"
-		"$PT" -f -o source="$TMPFS",xattr "$WORK/mnt-pt" 2>>"$OUT/passthrough.log" &
+		# it keeps a descriptor open for every inode the kernel knows:
+		# `ls -l` of the listing directory needs one per entry
+		(ulimit -n $((LIST_N + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+		 exec "$PT" -f -o source="$TMPFS",xattr "$WORK/mnt-pt") 2>>"$OUT/passthrough.log" &
 		PT_PID=$!
 		PIDS="$PIDS $PT_PID" MOUNTS="$WORK/mnt-pt $MOUNTS"
 		wait_mount "$WORK/mnt-pt" "$PT_PID"
@@ -214,6 +233,10 @@ if [ "$ONLY" = all ] || [ "$ONLY" = fs ]; then
 		fi
 		"$FSBENCH" --label tmpfs --reps "$FS_REPS" "$TMPFS" "$FS_N" \
 			"$TMPFS/list" >>"$OUT/fs.jsonl" || FAILED=1
+		ls_l kvfs "$WORK/mnt-kvfs" >>"$OUT/fs.jsonl"
+		ls_l kvfs-tmpfs "$WORK/mnt-kvfs-tmpfs" >>"$OUT/fs.jsonl"
+		[ -z "$PT" ] || ls_l passthrough "$WORK/mnt-pt" >>"$OUT/fs.jsonl"
+		ls_l tmpfs "$TMPFS" >>"$OUT/fs.jsonl"
 		# the engine alone on the same tmpfs: what the durable commit
 		# behind a create, unlink or rename costs without FUSE
 		cdb=$TMPFS/commit.sqlite3

@@ -72,6 +72,10 @@ check_lines() {
 	for op in create unlink rename; do
 		grep -Eq "^\| $op \| [0-9.]+ \| [0-9.]+ " "$r" || { echo "no commit row for $op" >&2; false; }
 	done
+	for op in 'one entry of readdir' 'one entry of `ls -l`'; do
+		grep -Fq "| $op | " "$r" && grep -F "| $op | " "$r" | grep -Eq '\| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \(' ||
+			{ echo "no figures for $op" >&2; false; }
+	done
 	! grep -q "failed" "$r"
 	# the mounts it made are gone
 	! grep -q "$BATS_TEST_TMPDIR/work" /proc/mounts
