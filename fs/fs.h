@@ -190,6 +190,8 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "a/b" for a key plus optional child name (heap, never NULL on success). */
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
+/* Length of the parent prefix of a key: the offset of its last part. */
+size_t fs_parent_len(const uint8_t *key, size_t key_len);
 
 /* ---- fs_text.c: the text of an open file (fs_ops.c and fs_tx.c) ---- */
 
@@ -232,6 +234,8 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+/* Answer a getxattr of `size` with the value: its length for size 0, else ERANGE or it. */
+void fs_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size);
 /* getxattr of a name kvfs does not provide: ENODATA for user.*, else ENOTSUP. */
 int fs_xattr_absent(const char *name);
 /* Milliseconds from now until a Unix-ms expiry (at least 1), or -1 for none. */

@@ -55,3 +55,14 @@ char *fs_path(const uint8_t *key, size_t key_len, const char *name)
 	kv_free(path);
 	return out;
 }
+
+size_t fs_parent_len(const uint8_t *key, size_t key_len)
+{
+	size_t pos = 0, span;
+	while (pos < key_len) {
+		if (kv_part_span(key, key_len, pos, &span) != KV_OK || pos + span >= key_len)
+			break;
+		pos += span;
+	}
+	return pos;
+}

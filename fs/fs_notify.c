@@ -102,22 +102,10 @@ void fs_notify_key(struct fs_data *fs, const uint8_t *key, size_t key_len)
 	enqueue(fs, n);
 }
 
-/* Offset of the last part of a key (its parent's length). */
-static size_t parent_len(const uint8_t *key, size_t key_len)
-{
-	size_t pos = 0, span;
-	while (pos < key_len) {
-		if (kv_part_span(key, key_len, pos, &span) != KV_OK || pos + span >= key_len)
-			break;
-		pos += span;
-	}
-	return pos;
-}
-
 /* Invalidate the name of `key` in its parent, when the kernel holds the parent. */
 static void inval_key_name(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
-	size_t plen = parent_len(key, key_len);
+	size_t plen = fs_parent_len(key, key_len);
 	char *name = NULL;
 	fuse_ino_t parent = 0;
 

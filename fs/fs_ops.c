@@ -119,18 +119,6 @@ static int resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
 	return 0;
 }
 
-/* Length of the parent prefix of a key (the offset of its last part). */
-static size_t parent_len(const uint8_t *key, size_t key_len)
-{
-	size_t pos = 0, span;
-	while (pos < key_len) {
-		if (kv_part_span(key, key_len, pos, &span) != KV_OK || pos + span >= key_len)
-			break;
-		pos += span;
-	}
-	return pos;
-}
-
 /* ---- attributes ---- */
 
 static void stamp_time(uint64_t version, struct timespec *ts)
@@ -696,7 +684,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	int same = stored_as_written(h, enc, value, value_len);
 	pthread_mutex_lock(&fs->lock);
 	/* Keys now exist under the parent: it needs no memory marker. */
-	fs_memdir_stored(fs, key, parent_len(key, key_len));
+	fs_memdir_stored(fs, key, fs_parent_len(key, key_len));
 	fs_memfile_remove(fs, key, key_len);
 	same = same && h->in->opens == 1;
 	if (same) {
@@ -1692,7 +1680,7 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 	fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
 	              FS_FILE, dst->key, dst->key_len, NULL);
 	pthread_mutex_lock(&fs->lock);
-	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	fs_memdir_stored(fs, dst->key, fs_parent_len(dst->key, dst->key_len));
 	fs_memfile_remove(fs, dst->key, dst->key_len);
 	pthread_mutex_unlock(&fs->lock);
 	/*
@@ -1796,7 +1784,7 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	s = fs_scratch_find(fs, src->dir, src->dir_len, src->name);
 	if (s)
 		fs_scratch_remove(fs, s);
-	fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+	fs_memdir_stored(fs, dst->key, fs_parent_len(dst->key, dst->key_len));
 	fs_memfile_remove(fs, dst->key, dst->key_len);
 	pthread_mutex_unlock(&fs->lock);
 	fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
@@ -1953,7 +1941,7 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	fs_memdir_remove(fs, dst->key, dst->key_len, 0);
 	fs_memdir_rename(fs, src->key, src->key_len, dst->key, dst->key_len);
 	if (moved)
-		fs_memdir_stored(fs, dst->key, parent_len(dst->key, dst->key_len));
+		fs_memdir_stored(fs, dst->key, fs_parent_len(dst->key, dst->key_len));
 	else
 		fs_memdir_add(fs, dst->key, dst->key_len);
 	pthread_mutex_unlock(&fs->lock);

@@ -1318,16 +1318,6 @@ out:
 	fuse_reply_err(req, err);
 }
 
-static void reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size)
-{
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, v, len);
-}
-
 static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs_data *fs = fs_of(req);
@@ -1350,11 +1340,11 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 		err = ENODATA;
 	} else if (strcmp(name, X_KEY) == 0) {
 		if (!i.key_len)
-			reply_xattr(req, "[]", 2, size);
+			fs_reply_xattr(req, "[]", 2, size);
 		else if (kv_key_to_json(i.key, i.key_len, &json) != KV_OK)
 			err = EIO;
 		else
-			reply_xattr(req, json, strlen(json), size);
+			fs_reply_xattr(req, json, strlen(json), size);
 	} else if (i.type != N_TXFILE) {
 		err = ENODATA;
 	} else {
@@ -1378,7 +1368,7 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 			} else {
 				char stamp[21];
 				kv_versionstamp_format(v.version, stamp);
-				reply_xattr(req, stamp, 20, size);
+				fs_reply_xattr(req, stamp, 20, size);
 			}
 			view_free(&v);
 		}
@@ -1401,9 +1391,9 @@ static void ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	if (i.type == N_TXS || i.type == N_RESULTS || i.type == N_RESULT)
-		reply_xattr(req, "", 0, size);
+		fs_reply_xattr(req, "", 0, size);
 	else
-		reply_xattr(req, names, sizeof(names), size);
+		fs_reply_xattr(req, names, sizeof(names), size);
 	info_free(&i);
 }
 

@@ -45,7 +45,7 @@ int64_t fs_expire_in(int64_t expires_at)
 	return left > 0 ? left : 1;
 }
 
-static void reply_value(fuse_req_t req, const char *v, size_t len, size_t size)
+void fs_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size)
 {
 	if (size == 0)
 		fuse_reply_xattr(req, len);
@@ -89,30 +89,30 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		err = ENODATA;
 	} else if (strcmp(name, X_KEY) == 0) {
 		if (key_len == 0) {
-			reply_value(req, "[]", 2, size);
+			fs_reply_xattr(req, "[]", 2, size);
 		} else if (kv_key_to_json(key, key_len, &json) != KV_OK) {
 			err = EIO;
 		} else {
-			reply_value(req, json, strlen(json), size);
+			fs_reply_xattr(req, json, strlen(json), size);
 		}
 	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK) {
 		err = ENODATA;
 	} else if (strcmp(name, X_STAMP) == 0) {
 		kv_versionstamp_format(e->version, buf);
-		reply_value(req, buf, strlen(buf), size);
+		fs_reply_xattr(req, buf, strlen(buf), size);
 	} else if (e->expires_at < 0) {
 		err = ENODATA;
 	} else if (strcmp(name, X_IN) == 0) {
 		int64_t left = e->expires_at - now_ms();
 		snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
-		reply_value(req, buf, strlen(buf), size);
+		fs_reply_xattr(req, buf, strlen(buf), size);
 	} else {
 		time_t sec = (time_t) (e->expires_at / 1000);
 		struct tm tm;
 		gmtime_r(&sec, &tm);
 		size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int) (e->expires_at % 1000));
-		reply_value(req, buf, strlen(buf), size);
+		fs_reply_xattr(req, buf, strlen(buf), size);
 	}
 	if (err)
 		fuse_reply_err(req, err);
@@ -146,7 +146,7 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		}
 	}
 #undef ADD
-	reply_value(req, list, len, size);
+	fs_reply_xattr(req, list, len, size);
 	kv_free(e);
 	free(key);
 }
