@@ -11,10 +11,13 @@
 #ifndef KV_TEST_H
 #define KV_TEST_H
 
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "kv.h"
 
 static int test_count, test_failed, test_cur_failed;
@@ -94,5 +97,37 @@ static inline size_t test_unhex(const char *h, uint8_t *out, size_t cap)
 	return n;
 }
 #define unhex(h, array) test_unhex((h), (array), sizeof(array))
+
+/*
+ * A new directory /tmp/kvtest-NAME-XXXXXX for a test's files, written to
+ * `out` (at least 64 bytes); it and everything in it are removed when the
+ * program exits. Aborts when it cannot be made.
+ */
+static char test_dirs[32][64];
+static int test_ndirs;
+
+static int test_rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void) sb, (void) ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void test_rm_dirs(void)
+{
+	for (int i = 0; i < test_ndirs; i++)
+		nftw(test_dirs[i], test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline void test_tmpdir(const char *name, char *out)
+{
+	if (test_ndirs == (int) (sizeof(test_dirs) / sizeof(test_dirs[0])))
+		abort();
+	snprintf(out, 64, "/tmp/kvtest-%s-XXXXXX", name);
+	if (!mkdtemp(out))
+		abort();
+	if (test_ndirs == 0)
+		atexit(test_rm_dirs);
+	memcpy(test_dirs[test_ndirs++], out, 64);
+}
 
 #endif /* KV_TEST_H */

@@ -54,9 +54,7 @@ static void test_expiry__invisible_at_once_then_collected(void)
 	kv_entry *e = NULL;
 	uint64_t v0, v1;
 
-	strcpy(dir, "/tmp/kvtest-expiry-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
+	test_tmpdir("expiry", dir);
 	snprintf(path, sizeof(path), "%s/e.sqlite3", dir);
 	CHECK_RC(kv_open(path, 0, &db), KV_OK);
 	CHECK_RC(kv_set(db, K_PY, sizeof(K_PY), KV_ENCODING_BYTES, "stay", 4, -1, NULL), KV_OK);

@@ -200,9 +200,8 @@ static void test_group_commit__each_waiter_gets_its_own_result(void)
 
 int main(void)
 {
-	char dir[] = "/tmp/kvtest-group-XXXXXX", path[128];
-	if (!mkdtemp(dir))
-		return 1;
+	char dir[64], path[128];
+	test_tmpdir("group", dir);
 	snprintf(path, sizeof(path), "%s/g.sqlite3", dir);
 	if (kv_open(path, 0, &db)) {
 		printf("not ok 1 - open: %s\n", kv_errmsg(NULL));

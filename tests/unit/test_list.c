@@ -553,12 +553,11 @@ static int ch_check(kv_db *db, const unsigned *want, int from)
 
 static void test_list__children_in_batches(void)
 {
-	char dir[] = "/tmp/kvtest-children-XXXXXX", path[64];
+	char dir[64], path[96];
 	unsigned want[CH_N];
 	struct ch_writer w = { 0 };
 
-	if (!mkdtemp(dir))
-		abort();
+	test_tmpdir("children", dir);
 	snprintf(path, sizeof(path), "%s/c.sqlite3", dir);
 	CHECK_RC(kv_open(path, 0, &w.db), KV_OK);
 	CHECK(sqlite3_open(path, &w.raw) == SQLITE_OK);
@@ -651,13 +650,6 @@ static void test_list__children_in_batches(void)
 	CHECK(ok);
 	CHECK(seen == visible);
 	kv_close(w.db);
-	char f[96];
-	static const char *const suffix[] = { "", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
-		unlink(f);
-	}
-	rmdir(dir);
 }
 
 int main(void)

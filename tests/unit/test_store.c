@@ -14,9 +14,7 @@ static char dir[64];
 
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/kvtest-store-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
+	test_tmpdir("store", dir);
 }
 
 static char *path_in(const char *name)
