@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 #include "kv.h"
 
@@ -192,6 +193,57 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
 /* Length of the parent prefix of a key: the offset of its last part. */
 size_t fs_parent_len(const uint8_t *key, size_t key_len);
+
+/* ---- encoded keys: byte order is key order ---- */
+
+static inline int fs_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = alen && blen ? memcmp(a, b, alen < blen ? alen : blen) : 0;
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static inline int fs_key_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
+}
+
+/* ---- fs_merge.c: a directory's children, stored and in memory, in key order ---- */
+
+/* A child that exists only in memory: its whole key, one part under the directory. */
+struct fs_extra {
+	uint8_t *key;
+	size_t len;
+	char *name;             /* its name, when the lister keeps one */
+	int dir;                /* a directory (else a file) */
+};
+
+/*
+ * The children of one directory: those kv_children reads, merged with a
+ * sorted array of unique extras, each key once. Holds its place between
+ * calls; the extras must outlive it.
+ */
+struct fs_merge {
+	kv_iter *it;            /* NULL once the stored children ran out */
+	const kv_entry *e;      /* the stored child not yet taken, when have */
+	int have;
+	const struct fs_extra *x;
+	size_t nx, xi;
+	int take_x, take_e;     /* what the last peek returned */
+};
+
+/* Start after the child `after` and its subtree (NULL: at the first child). */
+int fs_merge_start(struct fs_merge *m, kv_db *db, const uint8_t *dir, size_t dir_len,
+                   const uint8_t *after, size_t after_len,
+                   const struct fs_extra *x, size_t nx);
+/*
+ * The next child, left in place until fs_merge_take: its key, its stored
+ * entry (NULL when only in memory) and its extra (NULL when only stored).
+ * KV_OK, KV_DONE at the end, or the engine's error.
+ */
+int fs_merge_peek(struct fs_merge *m, const uint8_t **key, size_t *len,
+                  const kv_entry **stored, const struct fs_extra **extra);
+void fs_merge_take(struct fs_merge *m);
+void fs_merge_free(struct fs_merge *m);
 
 /* ---- fs_text.c: the text of an open file (fs_ops.c and fs_tx.c) ---- */
 

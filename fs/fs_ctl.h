@@ -114,17 +114,6 @@ static inline int under(const uint8_t *key, size_t len, const uint8_t *prefix, s
 	return len > plen && (!plen || memcmp(key, prefix, plen) == 0);
 }
 
-static inline int same_key(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
-}
-
-static inline int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	return c ? c : (alen > blen) - (alen < blen);
-}
-
 static inline uint8_t *dup_bytes(const void *p, size_t n)
 {
 	uint8_t *d = malloc(n ? n : 1);

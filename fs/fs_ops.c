@@ -959,20 +959,13 @@ struct fs_dirent_v {
 };
 
 /* A memory-only child (a mkdir'd directory or an empty file) to merge into the keys. */
-struct fs_dirent_m {
-	uint8_t *key;           /* the child's whole key */
-	size_t len;
-	char *name;
-	int dir;
-};
-
 struct fs_dirh {
 	pthread_mutex_t lock;
 	uint8_t *key;           /* the directory's key */
 	size_t key_len;
 	struct fs_dirent_v *virt;  /* .value and scratch files (snapshot at opendir) */
 	size_t nvirt;
-	struct fs_dirent_m *mem;   /* memory-only children in key order (snapshot at opendir) */
+	struct fs_extra *mem;   /* memory-only children in key order (snapshot at opendir) */
 	size_t nmem;
 	/*
 	 * Key entries of the last reply that sent any, so a cookie inside it
@@ -985,14 +978,14 @@ struct fs_dirh {
 	uint8_t *bkeys;
 	size_t bkeys_len, bkeys_cap;
 	/*
-	 * The listing left where the last reply filled up, so the next
-	 * request, which resumes at that reply's last cookie, goes on reading
-	 * the same batch instead of starting a new one: `it`, and the entry
-	 * it had read that did not fit (`pending`), to send first.
+	 * The listing left where the last reply filled up (`kept`), so the
+	 * next request, which resumes at that reply's last cookie (`kept_off`),
+	 * goes on reading the same batch, the child that did not fit first,
+	 * instead of starting a new one.
 	 */
-	kv_iter *it;
-	const kv_entry *pending;
-	off_t it_off;
+	struct fs_merge merge;
+	int kept;
+	off_t kept_off;
 };
 
 static void dirh_free(struct fs_dirh *d)
@@ -1010,7 +1003,7 @@ static void dirh_free(struct fs_dirh *d)
 	free(d->boff);
 	free(d->bstart);
 	free(d->bkeys);
-	kv_iter_free(d->it);
+	fs_merge_free(&d->merge);
 	free(d->key);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
@@ -1032,16 +1025,10 @@ static int virt_add(struct fs_dirh *d, const char *name, mode_t type)
 }
 
 /* Encoded keys sort as the keys do: bytewise, a prefix first. */
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	return c ? c : (alen > blen) - (alen < blen);
-}
-
 static int dirent_m_cmp(const void *x, const void *y)
 {
-	const struct fs_dirent_m *a = x, *b = y;
-	int c = key_cmp(a->key, a->len, b->key, b->len);
+	const struct fs_extra *a = x, *b = y;
+	int c = fs_key_cmp(a->key, a->len, b->key, b->len);
 	return c ? c : b->dir - a->dir;   /* a directory before a file of the same key */
 }
 
@@ -1052,7 +1039,7 @@ static int dirent_m_cmp(const void *x, const void *y)
 static int dirh_memory_children(struct fs_data *fs, struct fs_dirh *d)
 {
 	size_t n = 0, cap = 0;
-	struct fs_dirent_m *mem = NULL;
+	struct fs_extra *mem = NULL;
 	int err = 0;
 
 	pthread_mutex_lock(&fs->lock);
@@ -1063,7 +1050,7 @@ static int dirh_memory_children(struct fs_data *fs, struct fs_dirh *d)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
-			struct fs_dirent_m *g = realloc(mem, cap * sizeof(*g));
+			struct fs_extra *g = realloc(mem, cap * sizeof(*g));
 			if (!g) {
 				err = ENOMEM;
 				break;
@@ -1087,7 +1074,7 @@ static int dirh_memory_children(struct fs_data *fs, struct fs_dirh *d)
 	size_t out = 0;
 	for (size_t i = 0; i < n; i++) {
 		kv_entry *e = NULL;
-		int keep = !err && (out == 0 || key_cmp(mem[out - 1].key, mem[out - 1].len,
+		int keep = !err && (out == 0 || fs_key_cmp(mem[out - 1].key, mem[out - 1].len,
 		                                        mem[i].key, mem[i].len) != 0);
 		/* Listed from memory only while nothing is stored under it. */
 		if (keep && kv_lookup(fs->db, mem[i].key, mem[i].len, &e) != KV_NOTFOUND)
@@ -1208,8 +1195,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	off_t first_key = 3 + (off_t) d->nvirt, next;
 	const uint8_t *after = NULL;
 	size_t after_len = 0;
-	uint8_t *after_copy = NULL;
-	kv_iter *it = NULL;
 	int err = 0;
 
 	if (!buf) {
@@ -1260,70 +1245,38 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			next = first_key;
 		}
 	}
-	if (after) {
-		after_copy = malloc(after_len);
-		if (!after_copy) {
-			err = ENOMEM;
+	int cleared = 0, full = 0, rc = KV_OK;
+	if (!(d->kept && after && off == d->kept_off)) {
+		/* (after points into the batch, used here before the loop clears it) */
+		fs_merge_free(&d->merge);
+		rc = fs_merge_start(&d->merge, fs->db, d->key, d->key_len, after,
+		                    after_len, d->mem, d->nmem);
+		if (rc != KV_OK) {
+			err = fs_errno(rc);
 			goto done;
 		}
-		memcpy(after_copy, after, after_len);
 	}
-	const kv_entry *e = NULL;
-	int have = 0, ended = 0, cleared = 0, rc = KV_OK;
-	if (d->it && after && off == d->it_off) {
-		it = d->it;
-		e = d->pending;
-		have = e != NULL;
-	} else {
-		kv_iter_free(d->it);
-		rc = kv_children(fs->db, d->key, d->key_len, after_copy, after_len, &it);
-	}
-	d->it = NULL;
-	d->pending = NULL;
-	if (rc != KV_OK) {
-		err = fs_errno(rc);
-		goto done;
-	}
+	d->kept = 0;
 	/* Stored children and memory-only ones, merged in key order. */
 	struct stat dent = { 0 };
-	size_t mi = 0;
-	while (after_copy && mi < d->nmem &&
-	       key_cmp(d->mem[mi].key, d->mem[mi].len, after_copy, after_len) <= 0)
-		mi++;
-	int full = 0;
-	for (;;) {
-		if (!have && !ended) {
-			rc = kv_iter_next(it, &e);
-			have = rc == KV_OK;
-			ended = !have;
+	const uint8_t *key;
+	size_t key_len;
+	const kv_entry *e;
+	const struct fs_extra *m;
+	while ((rc = fs_merge_peek(&d->merge, &key, &key_len, &e, &m)) == KV_OK) {
+		if (e)
+			m = NULL;       /* stored since opendir: list the stored key */
+		char *owned = NULL;
+		if (!m && kv_name_from_part(key + d->key_len, key_len - d->key_len, &owned) != KV_OK) {
+			fs_merge_take(&d->merge);
+			continue;       /* a key this mount cannot name */
 		}
-		const struct fs_dirent_m *m = NULL;
-		if (mi < d->nmem) {
-			int c = have ? key_cmp(d->mem[mi].key, d->mem[mi].len, e->key, e->key_len) : -1;
-			if (c == 0) {
-				mi++;   /* stored since opendir: list the key */
-				continue;
-			}
-			if (c < 0)
-				m = &d->mem[mi];
-		}
-		if (!m && !have)
-			break;
-		const uint8_t *key = m ? m->key : e->key;
-		size_t key_len = m ? m->len : e->key_len;
 		if (skip) {
 			skip--;
 			next++;
-			if (m)
-				mi++;
-			else
-				have = 0;
+			kv_free(owned);
+			fs_merge_take(&d->merge);
 			continue;
-		}
-		char *owned = NULL;
-		if (!m && kv_name_from_part(e->key + d->key_len, e->key_len - d->key_len, &owned) != KV_OK) {
-			have = 0;
-			continue;   /* a key this mount cannot name */
 		}
 		const char *name = m ? m->name : owned;
 		int isdir = m ? m->dir : (e->flags & KV_ENTRY_CHILDREN) != 0;
@@ -1377,24 +1330,17 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			err = ENOMEM;
 			break;
 		}
-		if (m)
-			mi++;
-		else
-			have = 0;
+		fs_merge_take(&d->merge);
 	}
 	if (rc != KV_OK && rc != KV_DONE && !err)
 		err = fs_errno(rc);
 	/* keep the listing for the request that resumes after this reply */
 	if (full && !err && d->nbatch && cleared) {
-		d->it = it;
-		d->pending = have ? e : NULL;
-		d->it_off = d->boff[d->nbatch - 1];
-		it = NULL;
+		d->kept = 1;
+		d->kept_off = d->boff[d->nbatch - 1];
 	}
 done:
 	pthread_mutex_unlock(&d->lock);
-	kv_iter_free(it);
-	free(after_copy);
 	if (err && used == 0)
 		fuse_reply_err(req, err);
 	else
@@ -1602,11 +1548,6 @@ out:
 	fuse_reply_err(req, err);
 }
 
-static int keys_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
-}
-
 /* A file (a key's value) renamed: one commit, checked against the source. */
 static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
                        const kv_entry *e, unsigned flags)
@@ -1647,7 +1588,7 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 		free(text);
 		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
 	}
-	if (keys_equal(src->key, src->key_len, dst->key, dst->key_len))
+	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
 		return 0;
 	if (dst->kind == N_KEY) {
 		t = key_type(fs, dst->key, dst->key_len, NULL, &err);
@@ -1690,7 +1631,7 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 	 */
 	/* A key stored in the same directory keeps it non-empty: nothing to check. */
 	if (src->kind == N_KEY &&
-	    !(dst->kind == N_KEY && keys_equal(src->dir, src->dir_len, dst->dir, dst->dir_len)))
+	    !(dst->kind == N_KEY && fs_key_equal(src->dir, src->dir_len, dst->dir, dst->dir_len)))
 		after_remove(fs, src->dir, src->dir_len);
 	return 0;
 }
@@ -1742,7 +1683,7 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	if (dst->kind == N_SCRATCH) {
 		fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
 		              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
-		if (!keys_equal(src->dir, src->dir_len, dst->dir, dst->dir_len))
+		if (!fs_key_equal(src->dir, src->dir_len, dst->dir, dst->dir_len))
 			after_remove(fs, src->dir, src->dir_len);
 		goto out;
 	}
@@ -1810,7 +1751,7 @@ static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	int err = 0, t = 0;
 
 	if (dst->kind == N_KEY) {
-		if (keys_equal(src->key, src->key_len, dst->key, dst->key_len))
+		if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
 			return 0;
 		t = key_type(fs, dst->key, dst->key_len, NULL, &err);
 		if (err)
@@ -1864,7 +1805,7 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 
 	if (dst->kind != N_KEY)
 		return dst->kind == N_VALUE ? ENOTDIR : EPERM;
-	if (keys_equal(src->key, src->key_len, dst->key, dst->key_len))
+	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
 		return 0;
 	if (dst->key_len > src->key_len && memcmp(dst->key, src->key, src->key_len) == 0)
 		return EINVAL;

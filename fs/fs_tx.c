@@ -128,7 +128,7 @@ static struct node *node_ref(struct fs_ctl *c, enum node_type type, uint64_t tx,
 	struct node *n;
 
 	for (n = c->by_id[b]; n; n = n->next_id)
-		if (n->type == type && n->tx == tx && same_key(n->key, n->key_len, key, len) &&
+		if (n->type == type && n->tx == tx && fs_key_equal(n->key, n->key_len, key, len) &&
 		    (!name || strcmp(n->name, name) == 0))
 			goto found;
 	n = calloc(1, sizeof(*n));
@@ -599,7 +599,7 @@ static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse
 	if (h->writable && t->nops >= KV_MAX_MUTATIONS) {
 		int staged = 0;
 		for (size_t k = 0; k < t->nops && !staged; k++)
-			staged = same_key(t->ops[k].key, t->ops[k].key_len, h->key, h->key_len) &&
+			staged = fs_key_equal(t->ops[k].key, t->ops[k].key_len, h->key, h->key_len) &&
 			         t->ops[k].kind <= OP_DELETE;
 		if (!staged) {
 			err = t->failed = E2BIG;
@@ -1212,7 +1212,7 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			err = ENOENT;
 		else if (!err && (w.value || w.empty) && (flags & RENAME_NOREPLACE))
 			err = EEXIST;
-		if (!err && !same_key(skey, slen, dkey, dlen)) {
+		if (!err && !fs_key_equal(skey, slen, dkey, dlen)) {
 			err = tx_stage(t, OP_SET, dkey, dlen, v.enc, v.data, v.len, 0);
 			if (!err)
 				err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
@@ -1360,7 +1360,7 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 				pthread_mutex_lock(&c->lock);
 				t = tx_by_id(c, i.tx);
 				for (size_t k = 0; t && k < t->nops && !staged; k++)
-					staged = same_key(t->ops[k].key, t->ops[k].key_len, i.key, i.key_len);
+					staged = fs_key_equal(t->ops[k].key, t->ops[k].key_len, i.key, i.key_len);
 				pthread_mutex_unlock(&c->lock);
 			}
 			if (staged) {
@@ -1453,8 +1453,8 @@ struct ctl_dirh {
 	char **names;           /* .tx, .commit: a snapshot of the names */
 	size_t nnames;
 	int value;              /* a transaction directory with its own value: `.value` */
-	uint8_t **over;         /* children that exist only through T (sorted, unique) */
-	size_t *over_len, nover;
+	struct fs_extra *over;  /* children that exist only through T (sorted, unique) */
+	size_t nover;
 	off_t last_off;         /* cookie of the last key entry sent */
 	uint8_t *last_key;
 	size_t last_len;
@@ -1468,10 +1468,9 @@ static void dirh_free(struct ctl_dirh *d)
 	for (size_t i = 0; i < d->nnames; i++)
 		free(d->names[i]);
 	for (size_t i = 0; i < d->nover; i++)
-		free(d->over[i]);
+		free(d->over[i].key);
 	free(d->names);
 	free(d->over);
-	free(d->over_len);
 	free(d->key);
 	free(d->last_key);
 	pthread_mutex_destroy(&d->lock);
@@ -1502,17 +1501,16 @@ static size_t child_span(const uint8_t *key, size_t len, const uint8_t *dir, siz
 static int add_over(struct ctl_dirh *d, const uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < d->nover; i++)
-		if (same_key(d->over[i], d->over_len[i], key, len))
+		if (fs_key_equal(d->over[i].key, d->over[i].len, key, len))
 			return 0;
-	uint8_t **o = realloc(d->over, (d->nover + 1) * sizeof(*o));
-	if (o)
-		d->over = o;
-	size_t *l = realloc(d->over_len, (d->nover + 1) * sizeof(*l));
-	if (l)
-		d->over_len = l;
-	if (!o || !l || !(o[d->nover] = dup_bytes(key, len)))
+	struct fs_extra *o = realloc(d->over, (d->nover + 1) * sizeof(*o));
+	if (!o)
 		return ENOMEM;
-	l[d->nover++] = len;
+	d->over = o;
+	o[d->nover] = (struct fs_extra) { .key = dup_bytes(key, len), .len = len };
+	if (!o[d->nover].key)
+		return ENOMEM;
+	d->nover++;
 	return 0;
 }
 
@@ -1571,12 +1569,11 @@ static void ctl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	info_free(&i);
 	/* Sort the overlay in key order (few entries: insertion sort). */
 	for (size_t a = 1; a < d->nover; a++)
-		for (size_t b = a; b > 0 && key_cmp(d->over[b - 1], d->over_len[b - 1],
-		                                    d->over[b], d->over_len[b]) > 0; b--) {
-			uint8_t *k = d->over[b];
-			size_t l = d->over_len[b];
-			d->over[b] = d->over[b - 1], d->over_len[b] = d->over_len[b - 1];
-			d->over[b - 1] = k, d->over_len[b - 1] = l;
+		for (size_t b = a; b > 0 && fs_key_cmp(d->over[b - 1].key, d->over[b - 1].len,
+		                                       d->over[b].key, d->over[b].len) > 0; b--) {
+			struct fs_extra x = d->over[b];
+			d->over[b] = d->over[b - 1];
+			d->over[b - 1] = x;
 		}
 	if (err) {
 		dirh_free(d);
@@ -1614,7 +1611,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 	char *buf = malloc(size);
 	size_t used = 0, n, skip = 0;
 	off_t next = off + 1, first = 3 + d->value;
-	kv_iter *it = NULL;
+	struct fs_merge merge = { 0 };
 	uint8_t *after = NULL;
 	size_t after_len = 0;
 	int err = 0, rc = KV_OK;
@@ -1667,33 +1664,17 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 		err = ENOENT;
 		goto unlock;
 	}
-	rc = kv_children(fs->db, d->key, d->key_len, after, after_len, &it);
-	size_t oi = 0;
-	while (after && oi < d->nover && key_cmp(d->over[oi], d->over_len[oi], after, after_len) <= 0)
-		oi++;
-	const kv_entry *e = NULL;
-	int have = 0, ended = rc != KV_OK;
-	for (;;) {
-		if (!have && !ended) {
-			rc = kv_iter_next(it, &e);
-			have = rc == KV_OK;
-			ended = !have;
-		}
-		const uint8_t *key;
-		size_t len;
-		int from_over = 0;
-		if (oi < d->nover && (!have || key_cmp(d->over[oi], d->over_len[oi], e->key, e->key_len) <= 0)) {
-			key = d->over[oi];
-			len = d->over_len[oi];
-			from_over = 1;
-			if (have && same_key(key, len, e->key, e->key_len))
-				have = 0;       /* both: one entry */
-		} else if (have) {
-			key = e->key;
-			len = e->key_len;
-		} else {
-			break;
-		}
+	/* Stored children and T's own, merged in key order, each as T shows it. */
+	if ((rc = fs_merge_start(&merge, fs->db, d->key, d->key_len, after, after_len,
+	                         d->over, d->nover)) != KV_OK) {
+		err = fs_errno(rc);
+		goto unlock;
+	}
+	const uint8_t *key;
+	size_t len;
+	const kv_entry *e;
+	const struct fs_extra *x;
+	while ((rc = fs_merge_peek(&merge, &key, &len, &e, &x)) == KV_OK) {
 		int isdir, shown;
 		if (t) {
 			struct view v;
@@ -1732,10 +1713,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 			next++;
 		}
 		kv_free(name);
-		if (from_over)
-			oi++;
-		else
-			have = 0;
+		fs_merge_take(&merge);
 	}
 	if (rc != KV_OK && rc != KV_DONE && !err)
 		err = fs_errno(rc);
@@ -1744,7 +1722,7 @@ unlock:
 		pthread_mutex_unlock(&c->lock);
 done:
 	pthread_mutex_unlock(&d->lock);
-	kv_iter_free(it);
+	fs_merge_free(&merge);
 	free(after);
 	if (err && used == 0)
 		fuse_reply_err(req, err);

@@ -118,7 +118,7 @@ void mark_remove(struct tx *t, const uint8_t *key, size_t len, int tree)
 	size_t o = 0;
 	for (size_t i = 0; i < t->nmarks; i++) {
 		struct mark *m = &t->marks[i];
-		int hit = same_key(m->key, m->key_len, key, len) ||
+		int hit = fs_key_equal(m->key, m->key_len, key, len) ||
 		          (tree && under(m->key, m->key_len, key, len));
 		if (hit)
 			free(m->key);
@@ -149,7 +149,7 @@ int mark_add(struct tx *t, const uint8_t *key, size_t len, int file)
 int gone_add(struct tx *t, const uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < t->ngone; i++)
-		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
+		if (fs_key_equal(t->gone[i].key, t->gone[i].key_len, key, len))
 			return 0;
 	if (grow((void **) &t->gone, &t->capgone, t->ngone, sizeof(*t->gone)))
 		return ENOMEM;
@@ -163,7 +163,7 @@ int gone_add(struct tx *t, const uint8_t *key, size_t len)
 static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < t->ngone; i++)
-		if (same_key(t->gone[i].key, t->gone[i].key_len, key, len))
+		if (fs_key_equal(t->gone[i].key, t->gone[i].key_len, key, len))
 			return 1;
 	return 0;
 }
@@ -180,7 +180,7 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 	if (t->failed)
 		return t->failed;
 	for (size_t i = 0; i < t->nops; i++)
-		if (same_key(t->ops[i].key, t->ops[i].key_len, key, len))
+		if (fs_key_equal(t->ops[i].key, t->ops[i].key_len, key, len))
 			last = &t->ops[i];
 	if (last && (kind == OP_SET || kind == OP_DELETE) &&
 	    (last->kind == OP_SET || last->kind == OP_DELETE)) {
@@ -222,7 +222,7 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
              uint64_t version, int explicit)
 {
 	for (size_t i = 0; i < t->nchecks; i++)
-		if (same_key(t->checks[i].key, t->checks[i].key_len, key, len)) {
+		if (fs_key_equal(t->checks[i].key, t->checks[i].key_len, key, len)) {
 			if (explicit) {
 				t->checks[i].absent = absent;
 				t->checks[i].version = version;
@@ -325,7 +325,7 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 			v->dir = 1, stored_dir = 0;
 		else if (under(o->key, o->key_len, key, len))
 			deletes_under = 1;
-		if (!same_key(o->key, o->key_len, key, len))
+		if (!fs_key_equal(o->key, o->key_len, key, len))
 			continue;
 		if (o->kind == OP_SET || o->kind == OP_DELETE) {
 			free(v->data);
@@ -357,9 +357,9 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	for (size_t i = 0; t && i < t->nmarks; i++) {
 		struct mark *m = &t->marks[i];
 		if (under(m->key, m->key_len, key, len) ||
-		    (!m->file && same_key(m->key, m->key_len, key, len)))
+		    (!m->file && fs_key_equal(m->key, m->key_len, key, len)))
 			v->dir = 1, stored_dir = 0;
-		else if (m->file && same_key(m->key, m->key_len, key, len) && !v->value)
+		else if (m->file && fs_key_equal(m->key, m->key_len, key, len) && !v->value)
 			v->empty = 1;
 	}
 	/*
