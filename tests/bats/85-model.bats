@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# Random file operations on the mount and on an ordinary directory, side by
+# side (tests/tools/model_check.py): every operation must answer the same
+# (success or errno) and leave the same tree, alone and with several
+# programs working at once; what was stored must survive a remount.
+
+load helpers
+
+setup() {
+	kvfs_mount
+	MODEL=$BATS_TEST_TMPDIR/model
+	mkdir -p "$MODEL"
+}
+
+check() {
+	# $1: seed, $2: steps
+	mkdir "$MNT/s$1" "$MODEL/s$1"
+	timeout 120 python3 "$ROOT/tests/tools/model_check.py" "$MNT/s$1" "$MODEL/s$1" "$1" "$2"
+}
+
+# every file under DIR with its content, one line each, sorted
+files() {
+	(cd "$1" && find . -type f -print0 | sort -z | while IFS= read -r -d '' f; do
+		printf '%s\t%s' "$f" "$(cat "$f")"; echo
+	done)
+}
+
+@test "one program at a time: same answers and same tree as an ordinary directory" {
+	for seed in 1 2 3 4 5 6; do
+		run -0 check $seed 500
+		[ "$output" = "ok $seed 500" ]
+	done
+}
+
+@test "four programs at once, each in its own directory, then a remount keeps every file" {
+	pids=""
+	for seed in 11 12 13 14; do
+		check $seed 400 >"$BATS_TEST_TMPDIR/out.$seed" 2>&1 &
+		pids="$pids $!"
+	done
+	status=0
+	for p in $pids; do wait "$p" || status=1; done
+	for seed in 11 12 13 14; do
+		[ "$(cat "$BATS_TEST_TMPDIR/out.$seed")" = "ok $seed 400" ] ||
+			{ cat "$BATS_TEST_TMPDIR/out.$seed" >&2; false; }
+	done
+	[ $status -eq 0 ]
+	files "$MODEL" >"$BATS_TEST_TMPDIR/model.files"
+	[ -s "$BATS_TEST_TMPDIR/model.files" ]
+	kvfs_unmount
+	kvfs_mount
+	files "$MNT" >"$BATS_TEST_TMPDIR/mount.files"
+	diff -u "$BATS_TEST_TMPDIR/model.files" "$BATS_TEST_TMPDIR/mount.files"
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""model_check.py - random file operations on a kvfs mount and on an ordinary
+directory side by side; both must answer every operation the same way and
+hold the same tree afterwards.
+
+    model_check.py MOUNT_DIR MODEL_DIR SEED STEPS
+
+Operations: write a JSON value to a file, remove a file, mkdir, rmdir, and
+rename a file or a directory, on paths of up to three parts drawn from a
+few names, so that they collide often (existing targets, missing parents,
+files where directories are expected and the reverse, a directory moved
+into itself). Values are written in the form kvfs shows them (compact JSON
+and a newline), so the contents compare byte for byte. After each step the
+errno (or success) of both sides is compared, and every few steps the whole
+trees: names, types and contents. Prints the first difference and exits 1;
+prints "ok SEED STEPS" and exits 0 when there was none.
+"""
+import errno
+import json
+import os
+import random
+import sys
+
+NAMES = ["a", "b", "c", "1", "22", "x y"]
+
+
+def outcome(fn, *args):
+    try:
+        fn(*args)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def tree(root):
+    """Every path under root with its type and, for files, its content."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        for d in dirnames:
+            out[os.path.normpath(os.path.join(rel, d))] = "dir"
+        for f in filenames:
+            with open(os.path.join(dirpath, f)) as fh:
+                out[os.path.normpath(os.path.join(rel, f))] = "file " + fh.read()
+    return out
+
+
+def random_value(rng):
+    kind = rng.randrange(4)
+    if kind == 0:
+        return rng.randrange(-1000, 1000)
+    if kind == 1:
+        return "s%d" % rng.randrange(100)
+    if kind == 2:
+        return {"n": rng.randrange(10), "tags": ["t%d" % rng.randrange(3)]}
+    return [rng.randrange(5), True, None]
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit("usage: model_check.py MOUNT_DIR MODEL_DIR SEED STEPS")
+    roots = [sys.argv[1], sys.argv[2]]
+    seed, steps = int(sys.argv[3]), int(sys.argv[4])
+    rng = random.Random(seed)
+
+    def rpath():
+        return "/".join(rng.choice(NAMES) for _ in range(rng.randint(1, 3)))
+
+    for step in range(steps):
+        op = rng.choice(["write", "write", "write", "rm", "mkdir", "mkdir",
+                         "rmdir", "rename", "rename"])
+        p, q = rpath(), rpath()
+        text = json.dumps(random_value(rng), separators=(",", ":")) + "\n"
+        results = []
+        for root in roots:
+            a, b = os.path.join(root, p), os.path.join(root, q)
+            if op == "write":
+                results.append(outcome(write, a, text))
+            elif op == "rm":
+                results.append(outcome(os.unlink, a))
+            elif op == "mkdir":
+                results.append(outcome(os.mkdir, a))
+            elif op == "rmdir":
+                results.append(outcome(os.rmdir, a))
+            else:
+                results.append(outcome(os.rename, a, b))
+        what = "step %d (seed %d): %s %s%s" % (step, seed, op, p,
+                                               " " + q if op == "rename" else "")
+        if results[0] != results[1]:
+            print("%s: kvfs %s, model %s" % (what, results[0], results[1]))
+            return 1
+        if step % 10 == 9 or step == steps - 1:
+            got, want = tree(roots[0]), tree(roots[1])
+            if got != want:
+                for k in sorted(set(got) | set(want)):
+                    if got.get(k) != want.get(k):
+                        print("%s: then %r is %r in kvfs, %r in the model"
+                              % (what, k, got.get(k), want.get(k)))
+                        break
+                return 1
+    print("ok %d %d" % (seed, steps))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
