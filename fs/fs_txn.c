@@ -195,6 +195,7 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 		last->enc = enc;
 		last->value = v;
 		last->value_len = value_len;
+		mark_remove(t, key, len, 0);    /* as below: the op now says what the key is */
 		return 0;
 	}
 	if (t->nops >= KV_MAX_MUTATIONS ||

@@ -243,6 +243,22 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	[ "$(rows)" = "$before" ]
 }
 
+@test "inside T a key written, removed, created again and removed is gone" {
+	mkdir "$MNT/d"
+	echo 0 >"$MNT/d/z"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	echo 1 >"$MNT/.tx/T/d/k"
+	rm "$MNT/.tx/T/d/k"
+	echo 2 >"$MNT/.tx/T/d/k"    # created again: its set replaces the staged delete
+	rm "$MNT/.tx/T/d/k"
+	run -1 t cat "$MNT/.tx/T/d/k"
+	run -0 t ls "$MNT/.tx/T/d"
+	[ "$output" = z ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(rows)" = "$before" ]
+}
+
 @test "bad content inside T is refused at write and stages nothing" {
 	mkdir "$MNT/.tx/T"
 	run -1 --separate-stderr t bash -c "echo hello > '$MNT/.tx/T/k'"
