@@ -2,7 +2,8 @@
 # Random file operations on the mount and on an ordinary directory, side by
 # side (tests/tools/model_check.py): every operation must answer the same
 # (success or errno) and leave the same tree, alone and with several
-# programs working at once; what was stored must survive a remount.
+# programs working at once, and inside a transaction; what was stored must
+# survive a remount, and a transaction's commit must store its files.
 
 load helpers
 
@@ -13,9 +14,11 @@ setup() {
 }
 
 check() {
-	# $1: seed, $2: steps
-	mkdir "$MNT/s$1" "$MODEL/s$1"
-	timeout 120 python3 "$ROOT/tests/tools/model_check.py" "$MNT/s$1" "$MODEL/s$1" "$1" "$2"
+	# $1: seed, $2: steps, $3: the directory to work in (default the mount)
+	local dir=${3:-$MNT}
+	mkdir "$dir/s$1" "$MODEL/s$1"
+	timeout 120 python3 "$ROOT/tests/tools/model_check.py" "$dir/s$1" "$MODEL/s$1" "$1" "$2" \
+		${3:+norename}
 }
 
 # every file under DIR with its content, one line each, sorted
@@ -51,4 +54,18 @@ files() {
 	kvfs_mount
 	files "$MNT" >"$BATS_TEST_TMPDIR/mount.files"
 	diff -u "$BATS_TEST_TMPDIR/model.files" "$BATS_TEST_TMPDIR/mount.files"
+}
+
+@test "inside a transaction (no renames: they are EXDEV there), then the commit stores exactly its files" {
+	for seed in 21 22 23 24 25; do
+		mkdir "$MNT/.tx/T"
+		run -0 check $seed 150 "$MNT/.tx/T"
+		[ "$output" = "ok $seed 150" ]
+		# nothing of T is visible outside it before the commit
+		[ ! -e "$MNT/s$seed" ]
+		run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+		files "$MODEL/s$seed" >"$BATS_TEST_TMPDIR/model.files"
+		files "$MNT/s$seed" >"$BATS_TEST_TMPDIR/mount.files" 2>/dev/null || true
+		diff -u "$BATS_TEST_TMPDIR/model.files" "$BATS_TEST_TMPDIR/mount.files"
+	done
 }

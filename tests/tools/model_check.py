@@ -3,7 +3,7 @@
 directory side by side; both must answer every operation the same way and
 hold the same tree afterwards.
 
-    model_check.py MOUNT_DIR MODEL_DIR SEED STEPS
+    model_check.py MOUNT_DIR MODEL_DIR SEED STEPS [norename]
 
 Operations: write a JSON value to a file, remove a file, mkdir, rmdir, and
 rename a file or a directory, on paths of up to three parts drawn from a
@@ -13,7 +13,9 @@ into itself). Values are written in the form kvfs shows them (compact JSON
 and a newline), so the contents compare byte for byte. After each step the
 errno (or success) of both sides is compared, and every few steps the whole
 trees: names, types and contents. Prints the first difference and exits 1;
-prints "ok SEED STEPS" and exits 0 when there was none.
+prints "ok SEED STEPS" and exits 0 when there was none. With "norename"
+no renames are made (inside a transaction a rename is EXDEV, so that mv
+copies instead).
 """
 import errno
 import json
@@ -62,8 +64,11 @@ def random_value(rng):
 
 
 def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: model_check.py MOUNT_DIR MODEL_DIR SEED STEPS")
+    if len(sys.argv) not in (5, 6) or sys.argv[5:] not in ([], ["norename"]):
+        sys.exit("usage: model_check.py MOUNT_DIR MODEL_DIR SEED STEPS [norename]")
+    ops = ["write", "write", "write", "rm", "mkdir", "mkdir", "rmdir"]
+    if len(sys.argv) == 5:
+        ops += ["rename", "rename"]
     roots = [sys.argv[1], sys.argv[2]]
     seed, steps = int(sys.argv[3]), int(sys.argv[4])
     rng = random.Random(seed)
@@ -72,8 +77,7 @@ def main():
         return "/".join(rng.choice(NAMES) for _ in range(rng.randint(1, 3)))
 
     for step in range(steps):
-        op = rng.choice(["write", "write", "write", "rm", "mkdir", "mkdir",
-                         "rmdir", "rename", "rename"])
+        op = rng.choice(ops)
         p, q = rpath(), rpath()
         text = json.dumps(random_value(rng), separators=(",", ":")) + "\n"
         results = []
