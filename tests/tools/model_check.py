@@ -23,7 +23,9 @@ import os
 import random
 import sys
 
-NAMES = ["a", "b", "c", "1", "22", "x y"]
+# plain strings and the names of other key types (numbers, a bigint, bytes,
+# a boolean, a quoted string that would otherwise read as a number)
+NAMES = ["a", "b", "x y", "1", "22", '"22"', "-1.5", "7n", "0x0a", "true"]
 
 
 def outcome(fn, *args):
