@@ -20,8 +20,10 @@
  *
  * A rename moves the kernel's dentry to the new name with the same inode,
  * so the table re-keys that inode (and for a directory, every inode below
- * it); an inode that was overwritten by the rename is detached: it keeps
- * its key for open handles but lookups no longer find it.
+ * it); an inode that was overwritten by the rename, or whose file was
+ * removed, is detached: lookups no longer find it, and what a handle still
+ * open on it writes is not stored (that name now belongs to another file,
+ * or to none), as on any file system.
  *
  * Scratch files (dot-names other than the reserved ones), directories
  * made by mkdir with no keys under them and keys created without content
@@ -296,6 +298,18 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 			}
 			link_id(fs, in);
 		}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_inode_detach(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
+                     size_t key_len)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_find(fs, kind, key, key_len, NULL);
+	if (in && in->ino != FUSE_ROOT_ID) {
+		unlink_id(fs, in);
+		in->detached = 1;
+	}
 	pthread_mutex_unlock(&fs->lock);
 }
 

@@ -650,29 +650,66 @@ static int stored_as_written(const struct fs_handle *h, int enc, const uint8_t *
 	return same;
 }
 
-/* Commit what a handle wrote: one kv_set. Called with h->lock held. */
+/*
+ * The file a handle writes was renamed to a dot-name while open: what it
+ * wrote becomes that scratch file's content, as it would on any file
+ * system. Called with h->lock held.
+ */
+static int write_to_scratch(struct fs_data *fs, struct fs_handle *h,
+                            const uint8_t *dir, size_t dir_len, const char *name)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_scratch *s = fs_scratch_find(fs, dir, dir_len, name);
+	if (s && (fs_scratch_truncate(s, 0) < 0 ||
+	          fs_scratch_put(s, h->text.buf, h->text.len, 0) < 0))
+		err = ENOMEM;
+	pthread_mutex_unlock(&fs->lock);
+	h->text.written = 0;
+	return err;
+}
+
+/*
+ * Commit what a handle wrote: one kv_set to the key its inode has now (a
+ * rename while open moves it). Called with h->lock held.
+ */
 static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 {
 	enum fs_kind kind;
 	size_t key_len;
 	uint8_t *key = NULL, *value = NULL;
 	size_t value_len = 0;
-	int enc = 0, rc, err;
+	int enc = 0, rc, err = 0;
 	uint64_t version;
-	char why[300];
+	char why[300], *name = NULL;
 
-	if (h->scratch)
+	if (h->scratch || !h->text.written)
 		return 0;
+	key = fs_inode_key(fs, h->in->ino, &kind, &key_len, &name);
+	if (!key)
+		return ENOMEM;
+	pthread_mutex_lock(&fs->lock);
+	int gone = h->in->detached;
+	pthread_mutex_unlock(&fs->lock);
+	if (gone) {
+		/*
+		 * Removed, or replaced by a rename, while open: like any file
+		 * system, the name no longer leads to what this handle writes.
+		 */
+		h->text.written = 0;
+		log_refusal(fs, h, "removed or replaced while open; what was written is dropped");
+		goto out;
+	}
+	if (kind == FS_SCRATCH) {
+		err = write_to_scratch(fs, h, key, key_len, name);
+		goto out;
+	}
 	err = fs_text_flush(&h->text, &enc, &value, &value_len, why, sizeof(why));
 	if (err && why[0])
 		log_refusal(fs, h, why);
 	if (err || !value)
-		return err;
-	key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
-	if (!key) {
-		err = ENOMEM;
 		goto out;
-	}
 	rc = kv_set(fs->db, key, key_len, enc, value, value_len, -1, &version);
 	if (rc != KV_OK) {
 		char reason[300];
@@ -703,6 +740,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 out:
 	kv_free(value);
 	free(key);
+	free(name);
 	return err;
 }
 
@@ -1486,13 +1524,16 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			pthread_mutex_lock(&fs->lock);
 			fs_memfile_remove(fs, n.key, n.key_len);
 			pthread_mutex_unlock(&fs->lock);
+			fs_inode_detach(fs, FS_FILE, n.key, n.key_len);
 			after_remove(fs, n.dir, n.dir_len);
 		} else if (!err) {
 			int rc = kv_delete(fs->db, n.key, n.key_len, NULL);
 			err = fs_errno(rc);
 			if (err)
 				log_path(fs, "remove", n.dir, n.dir_len, name, kv_errmsg(fs->db));
-			else if (n.kind == N_KEY)
+			else
+				fs_inode_detach(fs, FS_FILE, n.key, n.key_len);
+			if (!err && n.kind == N_KEY)
 				after_remove(fs, n.dir, n.dir_len);
 		}
 	}

@@ -93,3 +93,46 @@ setup() {
 	run -1 t mv -T "$MNT/a" "$MNT/b"
 	[ "$(rows)" = "$before" ]
 }
+
+# open NAME for writing, do what $2 says to the file (a shell command run
+# with the mount as its directory), then write TEXT through the handle and close
+write_after() {
+	(cd "$MNT" && t python3 -c '
+import os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+subprocess.run(sys.argv[2], shell=True, check=True)
+os.write(fd, sys.argv[3].encode())
+os.close(fd)' "$1" "$2" "$3")
+}
+
+@test "a handle open on a file that is renamed writes to the new name, key or dot-name" {
+	mkdir "$MNT/d"
+	echo 1 >"$MNT/d/a"
+	write_after d/a 'mv d/a d/b' '2'
+	run -0 t cat "$MNT/d/b"
+	[ "$output" = 2 ]
+	[ ! -e "$MNT/d/a" ]
+	echo 3 >"$MNT/d/c"
+	write_after d/c 'mv d/c d/.c' '4'
+	run -0 t cat "$MNT/d/.c"
+	[ "$output" = 4 ]
+	# the directory's own key got nothing
+	[ "$(dump | jq -c .key)" = '["d","b"]' ]
+}
+
+@test "a handle open on a file that is removed or replaced stores nothing when it closes" {
+	echo 1 >"$MNT/gone"
+	write_after gone 'rm gone' '2'
+	[ ! -e "$MNT/gone" ]
+	echo 3 >"$MNT/old"
+	echo 4 >"$MNT/new"
+	write_after old 'mv new old' '5'
+	run -0 t cat "$MNT/old"
+	[ "$output" = 4 ]
+	echo 6 >"$MNT/again"
+	write_after again 'rm again && echo 7 >again' '8'
+	run -0 t cat "$MNT/again"
+	[ "$output" = 7 ]
+	[ "$(dump | jq -c '[.key[0], .value]' | sort | tr -d '\n')" = '["again",7]["old",4]' ]
+	grep -q "cannot store 'gone': removed or replaced while open" "$KVFS_LOG"
+}
