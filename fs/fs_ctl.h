@@ -34,6 +34,7 @@ struct node {
 	char *name;             /* N_RESULT */
 	uint64_t nlookup;
 	unsigned opens;
+	int removed;            /* its file was removed in T: open handles stage nothing */
 	struct node *next_ino, *next_id;
 };
 

@@ -129,7 +129,7 @@ static struct node *node_ref(struct fs_ctl *c, enum node_type type, uint64_t tx,
 
 	for (n = c->by_id[b]; n; n = n->next_id)
 		if (n->type == type && n->tx == tx && fs_key_equal(n->key, n->key_len, key, len) &&
-		    (!name || strcmp(n->name, name) == 0))
+		    (!name || strcmp(n->name, name) == 0) && !n->removed)
 			goto found;
 	n = calloc(1, sizeof(*n));
 	if (!n)
@@ -153,6 +153,18 @@ static struct node *node_ref(struct fs_ctl *c, enum node_type type, uint64_t tx,
 found:
 	n->nlookup++;
 	return n;
+}
+
+/*
+ * The file `key` of transaction `tx` was removed: a later lookup makes a
+ * new node, and handles still open on this one stage nothing, as on any
+ * file system (the name no longer leads to what they write).
+ */
+static void node_remove(struct fs_ctl *c, uint64_t tx, const uint8_t *key, size_t len)
+{
+	for (struct node *n = c->by_id[hash_id(N_TXFILE, tx, key, len, NULL)]; n; n = n->next_id)
+		if (n->type == N_TXFILE && n->tx == tx && fs_key_equal(n->key, n->key_len, key, len))
+			n->removed = 1;
 }
 
 static void node_drop_if_unused(struct fs_ctl *c, struct node *n)
@@ -785,8 +797,17 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	int enc = 0, err;
 	char why[300];
 
-	if (h->type != N_TXFILE)
+	if (h->type != N_TXFILE || !h->text.written)
 		return 0;
+	pthread_mutex_lock(&c->lock);
+	struct node *n = node_get(c, h->ino);
+	int removed = !n || n->removed;
+	pthread_mutex_unlock(&c->lock);
+	if (removed) {
+		h->text.written = 0;
+		handle_log(fs, h, "removed while open; what was written is dropped");
+		return 0;
+	}
 	err = fs_text_flush(&h->text, &enc, &value, &value_len, why, sizeof(why));
 	if (err && why[0])
 		handle_log(fs, h, why);
@@ -1035,6 +1056,8 @@ static void ctl_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			log_tx(fs, "remove", t->name, key, len, NULL,
 			       "the transaction exceeds 1000 mutations");
 	}
+	if (!err)
+		node_remove(c, i.tx, key, len);
 	pthread_mutex_unlock(&c->lock);
 	view_free(&v);
 out:

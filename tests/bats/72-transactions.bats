@@ -259,6 +259,28 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	[ "$(rows)" = "$before" ]
 }
 
+@test "inside T a handle open on a file that is removed stages nothing when it closes" {
+	mkdir "$MNT/d"
+	echo 0 >"$MNT/d/z"
+	echo 1 >"$MNT/d/k"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	(cd "$MNT/.tx/T" && t python3 -c '
+import os
+fd = os.open("d/k", os.O_WRONLY | os.O_TRUNC)
+os.unlink("d/k")
+os.write(fd, b"2\n")
+os.close(fd)')
+	run -1 t cat "$MNT/.tx/T/d/k"
+	run -0 t ls "$MNT/.tx/T/d"
+	[ "$output" = z ]
+	grep -q "removed while open; what was written is dropped" "$KVFS_LOG"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	# the commit deleted k, and stored nothing else
+	run -1 t cat "$MNT/d/k"
+	[ "$(dump | jq -c .key)" = '["d","z"]' ]
+}
+
 @test "bad content inside T is refused at write and stages nothing" {
 	mkdir "$MNT/.tx/T"
 	run -1 --separate-stderr t bash -c "echo hello > '$MNT/.tx/T/k'"
