@@ -9,7 +9,9 @@ Operations: write a JSON value to a file, remove a file, mkdir, rmdir, and
 rename a file or a directory, on paths of up to three parts drawn from a
 few names, so that they collide often (existing targets, missing parents,
 files where directories are expected and the reverse, a directory moved
-into itself). Values are written in the form kvfs shows them (compact JSON
+into itself); and open an existing file for writing, to write and close
+it some steps later, after whatever happened to it meanwhile (renamed,
+removed, replaced). Values are written in the form kvfs shows them (compact JSON
 and a newline), so the contents compare byte for byte. After each step the
 errno (or success) of both sides is compared, and every few steps the whole
 trees: names, types and contents. Prints the first difference and exits 1;
@@ -68,7 +70,7 @@ def random_value(rng):
 def main():
     if len(sys.argv) not in (5, 6) or sys.argv[5:] not in ([], ["norename"]):
         sys.exit("usage: model_check.py MOUNT_DIR MODEL_DIR SEED STEPS [norename]")
-    ops = ["write", "write", "write", "rm", "mkdir", "mkdir", "rmdir"]
+    ops = ["write", "write", "write", "rm", "mkdir", "mkdir", "rmdir", "open", "close"]
     if len(sys.argv) == 5:
         ops += ["rename", "rename"]
     roots = [sys.argv[1], sys.argv[2]]
@@ -78,12 +80,51 @@ def main():
     def rpath():
         return "/".join(rng.choice(NAMES) for _ in range(rng.randint(1, 3)))
 
+    handles = []        # [(path, fd on the mount, fd on the model)]
+
+    def open_both(a, b):
+        fds = []
+        for path in (a, b):
+            try:
+                # an existing file only: kvfs refuses to let an empty new
+                # file replace a value, which a rename before the close
+                # could ask for
+                fds.append(os.open(path, os.O_WRONLY | os.O_TRUNC))
+            except OSError as e:
+                fds.append(e)
+        return fds
+
+    def finish(fd, data):
+        # the whole text at offset 0, then exactly its length: the content
+        # is the text, wherever the file is now
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        os.close(fd)
+
     for step in range(steps):
         op = rng.choice(ops)
+        if op == "close" and not handles:
+            op = "open"
+        if op == "open" and len(handles) >= 3:
+            op = "close"
         p, q = rpath(), rpath()
         text = json.dumps(random_value(rng), separators=(",", ":")) + "\n"
         results = []
-        for root in roots:
+        if op == "open":
+            fds = open_both(os.path.join(roots[0], p), os.path.join(roots[1], p))
+            results = ["ok" if isinstance(f, int) else errno.errorcode.get(f.errno, str(f.errno))
+                       for f in fds]
+            if all(isinstance(f, int) for f in fds):
+                handles.append((p, fds[0], fds[1]))
+            else:
+                for f in fds:
+                    if isinstance(f, int):
+                        os.close(f)
+        elif op == "close":
+            hp, f0, f1 = handles.pop(rng.randrange(len(handles)))
+            p = hp
+            results = [outcome(finish, f0, text.encode()), outcome(finish, f1, text.encode())]
+        for root in roots if op not in ("open", "close") else []:
             a, b = os.path.join(root, p), os.path.join(root, q)
             if op == "write":
                 results.append(outcome(write, a, text))
@@ -100,7 +141,14 @@ def main():
         if results[0] != results[1]:
             print("%s: kvfs %s, model %s" % (what, results[0], results[1]))
             return 1
-        if step % 10 == 9 or step == steps - 1:
+        if step == steps - 1:
+            while handles:
+                hp, f0, f1 = handles.pop()
+                r = [outcome(finish, f0, text.encode()), outcome(finish, f1, text.encode())]
+                if r[0] != r[1]:
+                    print("%s: closing %s: kvfs %s, model %s" % (what, hp, r[0], r[1]))
+                    return 1
+        if (step % 10 == 9 and not handles) or step == steps - 1:
             got, want = tree(roots[0]), tree(roots[1])
             if got != want:
                 for k in sorted(set(got) | set(want)):
