@@ -1427,10 +1427,11 @@ static void log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
 }
 
 /*
- * A key left directory `dir` through the mount. If nothing else is in it,
- * it stays as an empty memory-only directory (as on any file system, so
- * `rm -r` can rmdir it), unless it holds a value: then it shows as a file
- * again, and the kernel must forget that it was a directory.
+ * A key left directory `dir` through the mount. If no key is left in it,
+ * it stays as a memory-only directory (as on any file system, so `rm -r`
+ * can rmdir it), unless it holds a value and nothing else: then it shows
+ * as a file again, and the kernel must forget that it was a directory.
+ * Scratch files left in it keep it a directory.
  */
 static void after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len)
 {
@@ -1444,14 +1445,16 @@ static void after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len)
 		kv_free(e);
 		return;
 	}
+	int value = rc == KV_OK && (e->flags & KV_ENTRY_VALUE), scratch = 0;
 	pthread_mutex_lock(&fs->lock);
-	int busy = fs_memdir_has(fs, dir, dir_len);
-	for (struct fs_scratch *s = fs->scratch; s && !busy; s = s->next)
-		busy = s->dir_len == dir_len && memcmp(s->dir, dir, dir_len) == 0;
-	if (!busy && !(rc == KV_OK && (e->flags & KV_ENTRY_VALUE)))
+	/* memory-only entries at or below it already make it a directory */
+	int marked = fs_memdir_has(fs, dir, dir_len);
+	for (struct fs_scratch *s = fs->scratch; s && !scratch; s = s->next)
+		scratch = fs_key_equal(s->dir, s->dir_len, dir, dir_len);
+	if (!marked && (!value || scratch))
 		fs_memdir_add(fs, dir, dir_len);
 	pthread_mutex_unlock(&fs->lock);
-	if (!busy && rc == KV_OK && (e->flags & KV_ENTRY_VALUE))
+	if (!marked && value && !scratch)
 		fs_notify_key(fs, dir, dir_len);
 	kv_free(e);
 }
@@ -1861,10 +1864,13 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 			return EEXIST;
 		rc = kv_lookup(fs->db, dst->key, dst->key_len, &d);
 		kv_free(d);
+		/* empty means no key, memory-only directory or scratch file either */
 		pthread_mutex_lock(&fs->lock);
 		int below = 0;
 		for (struct fs_memdir *m = fs->memdirs; m && !below; m = m->next)
 			below = m->key_len > dst->key_len && memcmp(m->key, dst->key, dst->key_len) == 0;
+		for (struct fs_scratch *s = fs->scratch; s && !below; s = s->next)
+			below = s->dir_len >= dst->key_len && memcmp(s->dir, dst->key, dst->key_len) == 0;
 		pthread_mutex_unlock(&fs->lock);
 		if (rc != KV_NOTFOUND || below)
 			return ENOTEMPTY;

@@ -183,3 +183,23 @@ setup() {
 	[ "$(rows)" = "$before" ]
 	grep -q "cannot mkdir '.git': names starting with '.' are not keys" "$KVFS_LOG"
 }
+
+@test "a directory whose last key goes while a dot-file is in it stays a directory, and is not empty" {
+	mkdir "$MNT/d"
+	echo 1 >"$MNT/d/k"
+	echo '{"swap":1}' >"$MNT/d/.k.swp"
+	rm "$MNT/d/k"
+	[ -d "$MNT/d" ]
+	run -0 t cat "$MNT/d/.k.swp"
+	[ "$output" = '{"swap":1}' ]
+	# a directory moved onto it would lose the dot-file: refused
+	mkdir "$MNT/e"
+	run -1 --separate-stderr t mv -T "$MNT/e" "$MNT/d"
+	[[ $stderr == *"Directory not empty"* ]]
+	run -1 --separate-stderr t rmdir "$MNT/d"
+	[[ $stderr == *"Directory not empty"* ]]
+	rm "$MNT/d/.k.swp"
+	rmdir "$MNT/d"
+	[ ! -e "$MNT/d" ]
+	[ -z "$(rows)" ]
+}
