@@ -18,12 +18,13 @@ check() {
 	local dir=${3:-$MNT}
 	mkdir "$dir/s$1" "$MODEL/s$1"
 	timeout 120 python3 "$ROOT/tests/tools/model_check.py" "$dir/s$1" "$MODEL/s$1" "$1" "$2" \
-		${3:+norename}
+		${3:+tx}
 }
 
-# every file under DIR with its content, one line each, sorted
+# every file under DIR with its content, one line each, sorted; not the
+# dot-names, which kvfs keeps in memory while mounted
 files() {
-	(cd "$1" && find . -type f -print0 | sort -z | while IFS= read -r -d '' f; do
+	(cd "$1" && find . -type f ! -name '.*' -print0 | sort -z | while IFS= read -r -d '' f; do
 		printf '%s\t%s' "$f" "$(cat "$f")"; echo
 	done)
 }
@@ -56,7 +57,7 @@ files() {
 	diff -u "$BATS_TEST_TMPDIR/model.files" "$BATS_TEST_TMPDIR/mount.files"
 }
 
-@test "inside a transaction (no renames: they are EXDEV there), then the commit stores exactly its files" {
+@test "inside a transaction (no renames or dot-names there), then the commit stores exactly its files" {
 	for seed in 21 22 23 24 25; do
 		mkdir "$MNT/.tx/T"
 		run -0 check $seed 150 "$MNT/.tx/T"
