@@ -124,8 +124,9 @@ attribute timeouts) over a tmpfs, and that tmpfs directly. stat, read and
 getxattr loop over every file several times (later passes may be served by
 the kernel's caches, as they would be for a user); readdir is per entry of
 one directory (opendir + readdir to the end + closedir, repeated), and so is
-`ls -l` of that directory (the real command: a listing, then the attributes,
-security label and ACL of every entry).
+`ls -l` of a smaller one (the real command: a listing, then the attributes,
+security label and ACL of every entry; smaller because the passthrough keeps
+a descriptor open for every entry the kernel remembers).
 The passthrough has no durability to pay for, so create, rename and unlink
 through kvfs on the disk cost at least one fsync more than through it.
 
