@@ -6,12 +6,13 @@
  * fs_text per file handle and differ only in what a flush does with the
  * value: one kv_set, or one mutation staged in a transaction.
  *
- * A write is refused as soon as the text so far can no longer begin a
- * valid value (EINVAL, so that `echo hello > key` fails at write() in
- * bash, which ignores close's errors), or once it is certainly over
- * Deno's value limit (EFBIG). Appends feed only the new bytes to the
- * incremental JSON check; any other write restarts it. A refused text is
- * never stored: every later write and the flush fail the same way.
+ * A write is refused as soon as the text up to its end can no longer
+ * begin a valid value (EINVAL, so that `echo hello > key` fails at
+ * write() in bash, which ignores close's errors), or once it is certainly
+ * over Deno's value limit (EFBIG). Writes that go on where the last one
+ * ended feed only their bytes to the incremental JSON check; any other
+ * write starts it again from the first byte. A refused text is never
+ * stored: every later write and the flush fail the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,29 +76,34 @@ static int reserve(struct fs_text *t, size_t n)
 	return 0;
 }
 
-/* After a write of the bytes from `off`: can the text still be a value? */
-static int check(struct fs_text *t, size_t old_len, off_t off)
+/*
+ * After a write of the bytes [off, end): can the text up to `end` still
+ * begin a value? Only that much is judged: bytes beyond it are older text
+ * a program rewriting in place (write from 0, then ftruncate) is about to
+ * cut; the flush judges the whole.
+ */
+static int check(struct fs_text *t, off_t off, size_t end)
 {
-	if (!t->check || (size_t) off != t->fed || old_len != t->fed) {
+	if (!t->check || (size_t) off != t->fed) {
 		kv_json_check_free(t->check);
 		t->check = NULL;
 		t->fed = 0;
 		if (kv_json_check_new(&t->check) != KV_OK)
 			return ENOMEM;
 	}
-	if (kv_json_check_feed(t->check, t->buf + t->fed, t->len - t->fed) != KV_OK) {
-		t->fed = t->len;
+	if (kv_json_check_feed(t->check, t->buf + t->fed, end - t->fed) != KV_OK) {
+		t->fed = end;
 		return EINVAL;
 	}
-	t->fed = t->len;
-	if (t->len > MAX_TEXT)
+	t->fed = end;
+	if (end > MAX_TEXT)
 		return EFBIG;
-	if (t->len > KV_MAX_VALUE) {
+	if (end > KV_MAX_VALUE) {
 		/* Long enough to matter: when the text is a whole value, measure it. */
 		int enc;
 		uint8_t *v = NULL;
 		size_t vlen = 0;
-		int rc = kv_value_from_json(t->buf, t->len, &enc, &v, &vlen);
+		int rc = kv_value_from_json(t->buf, end, &enc, &v, &vlen);
 		kv_free(v);
 		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
 			return EFBIG;
@@ -113,7 +119,7 @@ int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, in
 		return t->failed;
 	if (append)
 		off = (off_t) t->len;
-	size_t old_len = t->len, end = (size_t) off + size;
+	size_t end = (size_t) off + size;
 	if (end > MAX_TEXT + 1) {
 		err = EFBIG;
 	} else if (!(err = reserve(t, end))) {
@@ -123,7 +129,7 @@ int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, in
 		if (end > t->len)
 			t->len = end;
 		t->written = 1;
-		err = check(t, old_len, off);
+		err = check(t, off, end);
 	}
 	if (err == EINVAL || err == EFBIG) {
 		t->failed = err;

@@ -122,3 +122,24 @@ setup() {
 	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
 	run -1 t cat "$MNT/k"
 }
+
+@test "a value rewritten in place (write from the start, then ftruncate) is stored; the cut tail never counts" {
+	echo '{"name":"a long value here"}' >"$MNT/k"
+	(cd "$MNT" && t python3 -c '
+import os
+fd = os.open("k", os.O_RDWR)
+os.pwrite(fd, b"[1,2]\n", 0)     # shorter: the old tail is still there
+os.ftruncate(fd, 6)
+os.close(fd)')
+	run -0 t cat "$MNT/k"
+	[ "$output" = '[1,2]' ]
+	# what is left after the last write must still be whole at close
+	before=$(rows)
+	run -1 --separate-stderr t python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.pwrite(fd, b"7", 0)            # "7,2]\n": no truncate follows
+os.close(fd)' "$MNT/k"
+	[[ $stderr == *"Invalid argument"* ]]
+	[ "$(rows)" = "$before" ]
+}
