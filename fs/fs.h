@@ -147,7 +147,7 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
                     const uint8_t *to, size_t to_len, int tree);
 /* The file of an identity was removed: its inode keeps its open handles only. */
 void fs_inode_detach(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
-                     size_t key_len);
+                     size_t key_len, const char *name);
 /* Give the inode of one identity another (rename); detaches the target's. */
 void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
                    const uint8_t *from, size_t from_len, const char *from_name,

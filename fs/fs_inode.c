@@ -302,10 +302,10 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 }
 
 void fs_inode_detach(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
-                     size_t key_len)
+                     size_t key_len, const char *name)
 {
 	pthread_mutex_lock(&fs->lock);
-	struct fs_inode *in = fs_inode_find(fs, kind, key, key_len, NULL);
+	struct fs_inode *in = fs_inode_find(fs, kind, key, key_len, name);
 	if (in && in->ino != FUSE_ROOT_ID) {
 		unlink_id(fs, in);
 		in->detached = 1;

@@ -553,6 +553,36 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(fs, h);
 }
 
+/*
+ * A handle opened on a dot-file follows it when it is renamed onto a key,
+ * as on any file system: from then on it is that key's handle, its text
+ * the value the rename stored. Called with h->lock held; whether the
+ * handle is (still) a scratch file's.
+ */
+static int still_scratch(struct fs_data *fs, struct fs_handle *h)
+{
+	enum fs_kind kind;
+	size_t key_len;
+	kv_entry *e = NULL;
+
+	if (!h->scratch)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	int moved = h->in->kind == FS_FILE && !h->in->detached;
+	pthread_mutex_unlock(&fs->lock);
+	if (!moved)
+		return 1;
+	uint8_t *key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
+	fs_text_free(&h->text);
+	if (key && kv_get(fs->db, key, key_len, &e) == KV_OK &&
+	    value_text(fs, e, &h->text.buf, &h->text.len) == 0)
+		h->text.cap = h->text.len;
+	kv_free(e);
+	free(key);
+	h->scratch = 0;
+	return 0;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
@@ -560,9 +590,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_handle *h = handle_of(fi);
 
 	(void) ino;
-	if (h->scratch) {
+	pthread_mutex_lock(&h->lock);
+	if (still_scratch(fs, h)) {
 		pthread_mutex_lock(&fs->lock);
-		struct fs_scratch *s = h->in->kind == FS_SCRATCH
+		struct fs_scratch *s = h->in->kind == FS_SCRATCH && !h->in->detached
 			? fs_scratch_find(fs, h->in->key, h->in->key_len, h->in->name) : NULL;
 		char *copy = NULL;
 		size_t n = 0;
@@ -573,6 +604,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				memcpy(copy, s->data + off, n);
 		}
 		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_unlock(&h->lock);
 		if (n && !copy)
 			fuse_reply_err(req, ENOMEM);
 		else
@@ -580,7 +612,6 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(copy);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
 	const char *p;
 	size_t n = fs_text_read(&h->text, size, off, &p);
 	fuse_reply_buf(req, p, n);
@@ -607,24 +638,25 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int err = 0;
 
 	(void) ino;
-	if (h->scratch) {
+	pthread_mutex_lock(&h->lock);
+	if (still_scratch(fs, h)) {
 		pthread_mutex_lock(&fs->lock);
-		struct fs_scratch *s = h->in->kind == FS_SCRATCH
+		struct fs_scratch *s = h->in->kind == FS_SCRATCH && !h->in->detached
 			? fs_scratch_find(fs, h->in->key, h->in->key_len, h->in->name) : NULL;
 		if (!s)
-			err = ENOENT;
+			err = h->in->detached ? 0 : ENOENT;  /* removed: written to nothing */
 		else if (fi->flags & O_APPEND)
 			off = (off_t) s->len;
 		if (s && fs_scratch_put(s, buf, size, off) < 0)
 			err = ENOMEM;
 		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_unlock(&h->lock);
 		if (err)
 			fuse_reply_err(req, err);
 		else
 			fuse_reply_write(req, size);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
 	int refused = h->text.failed;
 	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
 	if (!refused && (err == EINVAL || err == EFBIG))
@@ -684,7 +716,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	uint64_t version;
 	char why[300], *name = NULL;
 
-	if (h->scratch || !h->text.written)
+	if (still_scratch(fs, h) || !h->text.written)
 		return 0;
 	key = fs_inode_key(fs, h->in->ino, &kind, &key_len, &name);
 	if (!key)
@@ -950,10 +982,14 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 		}
 		struct fs_handle *h = fi ? handle_of(fi) : NULL;
-		if (h && !h->scratch) {
+		if (h)
 			pthread_mutex_lock(&h->lock);
+		int keyed = h && !still_scratch(fs, h);
+		if (keyed)
 			err = fs_text_truncate(&h->text, (size_t) attr->st_size);
+		if (h)
 			pthread_mutex_unlock(&h->lock);
+		if (keyed) {
 			st.st_size = attr->st_size;
 		} else {
 			enum fs_kind kind;
@@ -964,8 +1000,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				err = ENOENT;
 			} else if (kind == FS_SCRATCH) {
 				pthread_mutex_lock(&fs->lock);
-				struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
-				if (!s)
+				struct fs_inode *in = fs_inode_get(fs, ino);
+				/* a removed dot-file's name may already be another file's */
+				struct fs_scratch *s = in && !in->detached
+					? fs_scratch_find(fs, key, key_len, name) : NULL;
+				if (!s && in && in->detached)
+					st.st_size = attr->st_size;    /* truncates nothing left */
+				else if (!s)
 					err = ENOENT;
 				else if (fs_scratch_truncate(s, (size_t) attr->st_size) < 0)
 					err = ENOMEM;
@@ -1513,8 +1554,10 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fs_scratch_remove(fs, s);
 		pthread_mutex_unlock(&fs->lock);
 		err = s ? 0 : ENOENT;
-		if (s)
+		if (s) {
+			fs_inode_detach(fs, FS_SCRATCH, n.dir, n.dir_len, name);
 			after_remove(fs, n.dir, n.dir_len);
+		}
 	} else {
 		int t = n.kind == N_VALUE ? 'f' : key_type(fs, n.key, n.key_len, &e, &err);
 		if (!err && t == 'd')
@@ -1527,7 +1570,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			pthread_mutex_lock(&fs->lock);
 			fs_memfile_remove(fs, n.key, n.key_len);
 			pthread_mutex_unlock(&fs->lock);
-			fs_inode_detach(fs, FS_FILE, n.key, n.key_len);
+			fs_inode_detach(fs, FS_FILE, n.key, n.key_len, NULL);
 			after_remove(fs, n.dir, n.dir_len);
 		} else if (!err) {
 			int rc = kv_delete(fs->db, n.key, n.key_len, NULL);
@@ -1535,7 +1578,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			if (err)
 				log_path(fs, "remove", n.dir, n.dir_len, name, kv_errmsg(fs->db));
 			else
-				fs_inode_detach(fs, FS_FILE, n.key, n.key_len);
+				fs_inode_detach(fs, FS_FILE, n.key, n.key_len, NULL);
 			if (!err && n.kind == N_KEY)
 				after_remove(fs, n.dir, n.dir_len);
 		}

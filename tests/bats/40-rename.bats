@@ -136,3 +136,21 @@ os.close(fd)' "$1" "$2" "$3")
 	[ "$(dump | jq -c '[.key[0], .value]' | sort | tr -d '\n')" = '["again",7]["old",4]' ]
 	grep -q "cannot store 'gone': removed or replaced while open" "$KVFS_LOG"
 }
+
+@test "a handle open on a dot-file follows it onto a key; removed, it writes to nothing" {
+	echo 1 >"$MNT/.t"
+	# not truncated at open: an empty dot-file cannot become a value
+	(cd "$MNT" && t python3 -c '
+import os
+fd = os.open(".t", os.O_WRONLY)
+os.rename(".t", "k")
+os.pwrite(fd, b"22\n", 0)
+os.close(fd)')
+	run -0 t cat "$MNT/k"
+	[ "$output" = 22 ]
+	[ ! -e "$MNT/.t" ]
+	echo 3 >"$MNT/.u"
+	write_after .u 'rm .u && echo 4 >.u' '5'
+	run -0 t cat "$MNT/.u"
+	[ "$output" = 4 ]
+}
