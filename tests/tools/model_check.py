@@ -94,10 +94,12 @@ def main():
         fds = []
         for path in (a, b):
             try:
-                # an existing file only: kvfs refuses to let an empty new
-                # file replace a value, which a rename before the close
-                # could ask for
-                fds.append(os.open(path, os.O_WRONLY | os.O_TRUNC))
+                # an existing file only, and never emptied before the
+                # close: kvfs refuses to let an empty file replace a value,
+                # which a rename before the close could ask for (a key's
+                # value stays until the close anyway; a dot-file would be
+                # emptied at once)
+                fds.append(os.open(path, os.O_WRONLY))
             except OSError as e:
                 fds.append(e)
         return fds
@@ -115,9 +117,7 @@ def main():
             op = "open"
         if op == "open" and len(handles) >= 3:
             op = "close"
-        # a handle on a scratch file does not follow it onto a key (what
-        # the file held when renamed is what is stored): no opens there
-        files = op in ("write", "rm", "rename") and not tx
+        files = op in ("write", "rm", "rename", "open") and not tx
         p = rpath(files)
         q = rpath(files and not os.path.isdir(os.path.join(roots[1], p)))
         text = json.dumps(random_value(rng), separators=(",", ":")) + "\n"
