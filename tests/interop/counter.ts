@@ -6,19 +6,12 @@
 // With READY and WAIT: create READY once the database is open, start only
 // when WAIT exists, so that both processes commit at the same time.
 
+import { rendezvous } from "./rendezvous.ts";
+
 const [path, n, ready, wait] = Deno.args;
 const kv = await Deno.openKv(path);
-if (ready) {
-	await Deno.writeTextFile(ready, "");
-	for (;;) {
-		try {
-			await Deno.stat(wait);
-			break;
-		} catch {
-			await new Promise((r) => setTimeout(r, 5));
-		}
-	}
-}
+if (ready)
+	await rendezvous(ready, wait);
 const stamps: string[] = [];
 for (let i = 0; i < Number(n); i++) {
 	for (let tries = 0; ; tries++) {

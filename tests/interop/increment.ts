@@ -7,17 +7,11 @@
 // Creates READY once the database is open and starts when WAIT exists.
 // Prints the number of commits that had to be tried again on stdout.
 
+import { rendezvous } from "./rendezvous.ts";
+
 const [path, n, ready, wait] = Deno.args;
 const kv = await Deno.openKv(path);
-await Deno.writeTextFile(ready, "");
-for (;;) {
-	try {
-		await Deno.stat(wait);
-		break;
-	} catch {
-		await new Promise((r) => setTimeout(r, 5));
-	}
-}
+await rendezvous(ready, wait);
 let conflicts = 0;
 for (let i = 0; i < Number(n); i++) {
 	for (let locked = 0; ; ) {
