@@ -1,0 +1,409 @@
+/*
+ * fs_rename.c - rename in the key tree: a file (one commit of delete and
+ * set, checked against the source), a scratch file (in memory, or stored
+ * onto a key in one commit), an empty memory-only file, and a directory
+ * (every key under it in one commit, or EXDEV past the commit limit so
+ * that mv copies). The kernel's inodes follow (fs_inode_move, _rekey).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs_tree.h"
+
+/* A file (a key's value) renamed: one commit, checked against the source. */
+static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                       const kv_entry *e, unsigned flags)
+{
+	kv_atomic *a = NULL;
+	int err = 0, rc, t = 0;
+
+	if (dst->kind == N_SCRATCH) {
+		char *text = NULL;
+		size_t len = 0;
+		if ((err = tree_value_text(fs, e, &text, &len)))
+			return err;
+		rc = kv_atomic_begin(fs->db, &a);
+		if (rc == KV_OK)
+			rc = kv_atomic_check(a, src->key, src->key_len, &e->version);
+		if (rc == KV_OK)
+			rc = kv_atomic_delete(a, src->key, src->key_len);
+		if (rc == KV_OK) {
+			rc = kv_atomic_commit(a, NULL);
+			a = NULL;
+		}
+		kv_atomic_abort(a);
+		if (rc == KV_OK) {
+			pthread_mutex_lock(&fs->lock);
+			struct fs_scratch *s = fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name);
+			if (!s)
+				s = fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name);
+			if (s) {
+				free(s->data);
+				s->data = text, s->len = s->cap = len, text = NULL;
+			}
+			pthread_mutex_unlock(&fs->lock);
+			fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
+			              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
+			if (src->kind == N_KEY)
+				tree_after_remove(fs, src->dir, src->dir_len);
+		}
+		free(text);
+		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
+	}
+	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
+		return 0;
+	if (dst->kind == N_KEY) {
+		t = tree_key_type(fs, dst->key, dst->key_len, NULL, &err);
+		if (err)
+			return err;
+		if (t == 'd')
+			return EISDIR;
+	} else {
+		kv_entry *d = NULL;
+		t = kv_get(fs->db, dst->key, dst->key_len, &d) == KV_OK ? 'f' : 0;
+		kv_free(d);
+	}
+	if (t && (flags & RENAME_NOREPLACE))
+		return EEXIST;
+	rc = kv_atomic_begin(fs->db, &a);
+	if (rc == KV_OK)
+		rc = kv_atomic_check(a, src->key, src->key_len, &e->version);
+	if (rc == KV_OK)
+		rc = kv_atomic_delete(a, src->key, src->key_len);
+	if (rc == KV_OK)
+		rc = kv_atomic_set(a, dst->key, dst->key_len, e->encoding, e->value,
+		                   e->value_len, fs_expire_in(e->expires_at));
+	if (rc == KV_OK) {
+		rc = kv_atomic_commit(a, NULL);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	if (rc != KV_OK)
+		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
+	fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
+	              FS_FILE, dst->key, dst->key_len, NULL);
+	pthread_mutex_lock(&fs->lock);
+	fs_memdir_stored(fs, dst->key, fs_parent_len(dst->key, dst->key_len));
+	fs_memfile_remove(fs, dst->key, dst->key_len);
+	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * No notice for the moved inode: its value did not change, and the
+	 * kernel itself drops the attributes it cached for it (a rename
+	 * changes ctime), so the next stat asks for the new version's.
+	 */
+	/* A key stored in the same directory keeps it non-empty: nothing to check. */
+	if (src->kind == N_KEY &&
+	    !(dst->kind == N_KEY && fs_key_equal(src->dir, src->dir_len, dst->dir, dst->dir_len)))
+		tree_after_remove(fs, src->dir, src->dir_len);
+	return 0;
+}
+
+/* A scratch file renamed: in memory, or stored as a key's value in one commit. */
+static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                          unsigned flags)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int err = 0, t = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_scratch *s = fs_scratch_find(fs, src->dir, src->dir_len, src->name);
+	if (!s) {
+		err = ENOENT;
+	} else if (dst->kind == N_SCRATCH) {
+		struct fs_scratch *d = fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name);
+		uint8_t *dir = malloc(dst->dir_len ? dst->dir_len : 1);
+		char *name = strdup(dst->name);
+		if (d == s) {
+			free(dir);
+			free(name);
+		} else if (d && (flags & RENAME_NOREPLACE)) {
+			err = EEXIST;
+			free(dir);
+			free(name);
+		} else if (!dir || !name) {
+			err = ENOMEM;
+			free(dir);
+			free(name);
+		} else {
+			if (d)
+				fs_scratch_remove(fs, d);
+			memcpy(dir, dst->dir, dst->dir_len);
+			free(s->dir);
+			free(s->name);
+			s->dir = dir, s->dir_len = dst->dir_len, s->name = name;
+		}
+	} else if (!(text = malloc(s->len + 1))) {
+		err = ENOMEM;
+	} else {
+		memcpy(text, s->data, s->len);
+		len = s->len;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		goto out;
+	if (dst->kind == N_SCRATCH) {
+		fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
+		              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
+		if (!fs_key_equal(src->dir, src->dir_len, dst->dir, dst->dir_len))
+			tree_after_remove(fs, src->dir, src->dir_len);
+		goto out;
+	}
+	if (dst->kind == N_KEY) {
+		t = tree_key_type(fs, dst->key, dst->key_len, NULL, &err);
+		if (err)
+			goto out;
+		if (t == 'd') {
+			err = EISDIR;
+			goto out;
+		}
+	} else {
+		kv_entry *d = NULL;
+		t = kv_get(fs->db, dst->key, dst->key_len, &d) == KV_OK;
+		kv_free(d);
+	}
+	if (t && (flags & RENAME_NOREPLACE)) {
+		err = EEXIST;
+		goto out;
+	}
+	int enc, rc;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	rc = kv_value_from_json(text, len, &enc, &v, &vlen);
+	if (rc == KV_OK)
+		rc = kv_set(fs->db, dst->key, dst->key_len, enc, v, vlen, -1, NULL);
+	kv_free(v);
+	if (rc != KV_OK) {
+		const char *msg = kv_errmsg(fs->db);
+		char reason[300];
+		snprintf(reason, sizeof(reason), "%s%s%s",
+		         rc == KV_INVALID ? "invalid JSON" : kv_errstr(rc), *msg ? ": " : "", msg);
+		tree_log_path(fs, "store", dst->dir, dst->dir_len,
+		         dst->kind == N_VALUE ? NULL : dst->name, reason);
+		err = rc == KV_INVALID ? EINVAL : fs_errno(rc);
+		goto out;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = fs_scratch_find(fs, src->dir, src->dir_len, src->name);
+	if (s)
+		fs_scratch_remove(fs, s);
+	fs_memdir_stored(fs, dst->key, fs_parent_len(dst->key, dst->key_len));
+	fs_memfile_remove(fs, dst->key, dst->key_len);
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
+	              FS_FILE, dst->key, dst->key_len, NULL);
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_find(fs, FS_FILE, dst->key, dst->key_len, NULL);
+	fuse_ino_t ino = in ? in->ino : 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (ino)
+		fs_notify_inode(fs, ino);
+out:
+	free(text);
+	return err;
+}
+
+/*
+ * An empty file kept in memory renamed: it stays in memory under its new
+ * name; nothing is stored, so it cannot replace a stored value.
+ */
+static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                          unsigned flags)
+{
+	int err = 0, t = 0;
+
+	if (dst->kind == N_KEY) {
+		if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
+			return 0;
+		t = tree_key_type(fs, dst->key, dst->key_len, NULL, &err);
+		if (err)
+			return err;
+		if (t == 'd')
+			return EISDIR;
+		if (t && (flags & RENAME_NOREPLACE))
+			return EEXIST;
+	}
+	if (dst->kind == N_VALUE || t == 'f') {
+		tree_log_path(fs, "store", dst->dir, dst->dir_len,
+		         dst->kind == N_VALUE ? NULL : dst->name, "an empty file is not a value");
+		return EINVAL;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (dst->kind == N_SCRATCH) {
+		if (!fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name) &&
+		    !fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name))
+			err = ENOMEM;
+	} else if (fs_memfile_add(fs, dst->key, dst->key_len) < 0) {
+		err = ENOMEM;
+	}
+	if (!err)
+		fs_memfile_remove(fs, src->key, src->key_len);
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		return err;
+	fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
+	              dst->kind == N_SCRATCH ? FS_SCRATCH : FS_FILE,
+	              dst->kind == N_SCRATCH ? dst->dir : dst->key,
+	              dst->kind == N_SCRATCH ? dst->dir_len : dst->key_len,
+	              dst->kind == N_SCRATCH ? dst->name : NULL);
+	tree_after_remove(fs, src->dir, src->dir_len);
+	return 0;
+}
+
+/*
+ * A directory renamed: every key under it (and its own value) moves in one
+ * commit of deletes and sets. Over the engine's limits that cannot be one
+ * commit, so EXDEV lets mv fall back to copy and delete.
+ */
+static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
+                      unsigned flags)
+{
+	kv_atomic *a = NULL;
+	kv_iter *it = NULL;
+	kv_entry *own = NULL;
+	const kv_entry *e;
+	size_t moved = 0;
+	int err = 0, rc, t;
+
+	if (dst->kind != N_KEY)
+		return dst->kind == N_VALUE ? ENOTDIR : EPERM;
+	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
+		return 0;
+	if (dst->key_len > src->key_len && memcmp(dst->key, src->key, src->key_len) == 0)
+		return EINVAL;
+	t = tree_key_type(fs, dst->key, dst->key_len, NULL, &err);
+	if (err)
+		return err;
+	if (t == 'f' || t == 'e')
+		return ENOTDIR;
+	if (t == 'd') {
+		kv_entry *d = NULL;
+		if (flags & RENAME_NOREPLACE)
+			return EEXIST;
+		rc = kv_lookup(fs->db, dst->key, dst->key_len, &d);
+		kv_free(d);
+		/* empty means no key, memory-only directory or scratch file either */
+		pthread_mutex_lock(&fs->lock);
+		int below = 0;
+		for (struct fs_memdir *m = fs->memdirs; m && !below; m = m->next)
+			below = m->key_len > dst->key_len && memcmp(m->key, dst->key, dst->key_len) == 0;
+		for (struct fs_scratch *s = fs->scratch; s && !below; s = s->next)
+			below = s->dir_len >= dst->key_len && memcmp(s->dir, dst->key, dst->key_len) == 0;
+		pthread_mutex_unlock(&fs->lock);
+		if (rc != KV_NOTFOUND || below)
+			return ENOTEMPTY;
+	}
+
+	rc = kv_atomic_begin(fs->db, &a);
+	if (rc == KV_OK && kv_get(fs->db, src->key, src->key_len, &own) == KV_OK) {
+		rc = kv_atomic_delete(a, src->key, src->key_len);
+		if (rc == KV_OK)
+			rc = kv_atomic_set(a, dst->key, dst->key_len, own->encoding, own->value,
+			                   own->value_len, fs_expire_in(own->expires_at));
+		moved++;
+	}
+	kv_selector sel = { .prefix = src->key, .prefix_len = src->key_len };
+	kv_list_options lo = { .batch_size = 500 };
+	if (rc == KV_OK)
+		rc = kv_list(fs->db, &sel, &lo, &it);
+	while (rc == KV_OK && (rc = kv_iter_next(it, &e)) == KV_OK) {
+		if (++moved * 2 > KV_MAX_MUTATIONS) {
+			rc = KV_TOOBIG;
+			break;
+		}
+		size_t nlen = dst->key_len + e->key_len - src->key_len;
+		uint8_t *nk = malloc(nlen);
+		if (!nk) {
+			rc = KV_NOMEM;
+			break;
+		}
+		memcpy(nk, dst->key, dst->key_len);
+		memcpy(nk + dst->key_len, e->key + src->key_len, e->key_len - src->key_len);
+		rc = kv_atomic_delete(a, e->key, e->key_len);
+		if (rc == KV_OK)
+			rc = kv_atomic_set(a, nk, nlen, e->encoding, e->value, e->value_len,
+			                   fs_expire_in(e->expires_at));
+		free(nk);
+	}
+	if (rc == KV_DONE)
+		rc = KV_OK;
+	kv_iter_free(it);
+	if (rc == KV_OK && moved) {
+		rc = kv_atomic_commit(a, NULL);
+		a = NULL;
+	}
+	kv_atomic_abort(a);
+	kv_free(own);
+	if (rc == KV_TOOBIG || rc == KV_TOOBIG_VALUE) {
+		tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
+		         "too many keys for one commit; copying instead");
+		return EXDEV;
+	}
+	if (rc != KV_OK) {
+		tree_log_path(fs, "move", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
+		return rc == KV_TOOBIG_KEY ? ENAMETOOLONG : fs_errno(rc);
+	}
+	pthread_mutex_lock(&fs->lock);
+	fs_memdir_remove(fs, dst->key, dst->key_len, 0);
+	fs_memdir_rename(fs, src->key, src->key_len, dst->key, dst->key_len);
+	if (moved)
+		fs_memdir_stored(fs, dst->key, fs_parent_len(dst->key, dst->key_len));
+	else
+		fs_memdir_add(fs, dst->key, dst->key_len);
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_rekey(fs, FS_DIR, src->key, src->key_len, dst->key, dst->key_len, 1);
+	tree_after_remove(fs, src->dir, src->dir_len);
+	/* Every moved value has a new version: the kernel's files below need it. */
+	if (moved)
+		fs_notify_poll(fs);
+	return 0;
+}
+
+void tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs_data *fs = fs_of(req);
+	struct fs_name src = { 0 }, dst = { 0 };
+	kv_entry *e = NULL;
+	int err;
+
+	if (flags & RENAME_EXCHANGE) {
+		err = EINVAL;
+		goto out;
+	}
+	if ((err = tree_resolve(fs, parent, name, 0, &src)))
+		goto out;
+	if ((err = tree_resolve(fs, newparent, newname, 1, &dst))) {
+		if (err == EINVAL)
+			tree_log_path(fs, "rename to", src.dir, src.dir_len, newname, "not a valid key name");
+		goto out;
+	}
+	if (src.kind == N_RESERVED || dst.kind == N_RESERVED) {
+		err = EPERM;
+	} else if (src.kind == N_SCRATCH) {
+		err = rename_scratch(fs, &src, &dst, flags);
+	} else if (src.kind == N_VALUE) {
+		err = kv_get(fs->db, src.key, src.key_len, &e) == KV_OK
+		    ? rename_file(fs, &src, &dst, e, flags) : ENOENT;
+	} else {
+		switch (tree_key_type(fs, src.key, src.key_len, &e, &err)) {
+		case 'd':
+			err = rename_dir(fs, &src, &dst, flags);
+			break;
+		case 'f':
+			err = rename_file(fs, &src, &dst, e, flags);
+			break;
+		case 'e':
+			err = rename_memfile(fs, &src, &dst, flags);
+			break;
+		default:
+			err = err ? err : ENOENT;
+		}
+	}
+out:
+	kv_free(e);
+	tree_name_free(&src);
+	tree_name_free(&dst);
+	fuse_reply_err(req, err);
+}
