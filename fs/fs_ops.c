@@ -984,17 +984,19 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			size_t key_len;
 			char *name = NULL;
 			uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &name);
+			pthread_mutex_lock(&fs->lock);
+			struct fs_inode *in = fs_inode_get(fs, ino);
+			int gone = in && in->detached;
+			pthread_mutex_unlock(&fs->lock);
 			if (!key) {
 				err = ENOENT;
+			} else if (gone) {
+				/* removed while open: its name may already be another file's */
+				st.st_size = attr->st_size;    /* truncates nothing left */
 			} else if (kind == FS_SCRATCH) {
 				pthread_mutex_lock(&fs->lock);
-				struct fs_inode *in = fs_inode_get(fs, ino);
-				/* a removed dot-file's name may already be another file's */
-				struct fs_scratch *s = in && !in->detached
-					? fs_scratch_find(fs, key, key_len, name) : NULL;
-				if (!s && in && in->detached)
-					st.st_size = attr->st_size;    /* truncates nothing left */
-				else if (!s)
+				struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
+				if (!s)
 					err = ENOENT;
 				else if (fs_scratch_truncate(s, (size_t) attr->st_size) < 0)
 					err = ENOMEM;

@@ -153,4 +153,16 @@ os.close(fd)')
 	write_after .u 'rm .u && echo 4 >.u' '5'
 	run -0 t cat "$MNT/.u"
 	[ "$output" = 4 ]
+	# moved onto a key, which is then removed: the rewrite goes nowhere
+	echo 6 >"$MNT/.v"
+	(cd "$MNT" && t python3 -c '
+import os
+fd = os.open(".v", os.O_WRONLY)
+os.rename(".v", "m")
+os.unlink("m")
+os.pwrite(fd, b"7\n", 0)
+os.ftruncate(fd, 2)
+os.close(fd)')
+	[ ! -e "$MNT/m" ]
+	[ "$(dump | jq -c .key)" = '["k"]' ]
 }
