@@ -148,9 +148,10 @@ struct kv_db {
 
 	/*
 	 * The writer connection. Used by the group-commit leader, the
-	 * expiry collector and point reads, one at a time, under write_lock. For ":memory:"
-	 * it is also the only reader connection, and every use of it holds
-	 * mem_lock (lock order: write_lock, then mem_lock).
+	 * expiry collector and point reads, one at a time, under
+	 * write_lock. For ":memory:" it is also the only reader connection,
+	 * and every use of it holds mem_lock (lock order: write_lock, then
+	 * mem_lock).
 	 */
 	kv__conn *writer;
 	pthread_mutex_t write_lock;

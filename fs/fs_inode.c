@@ -462,6 +462,17 @@ int fs_scratch_truncate(struct fs_scratch *s, size_t len)
 
 /* ---- memory-only directories ---- */
 
+int fs_memory_below(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
+		if (m->key_len > key_len && memcmp(m->key, key, key_len) == 0)
+			return 1;
+	for (struct fs_scratch *s = fs->scratch; s; s = s->next)
+		if (s->dir_len >= key_len && memcmp(s->dir, key, key_len) == 0)
+			return 1;
+	return 0;
+}
+
 int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)

@@ -571,6 +571,14 @@ static int still_scratch(struct fs_data *fs, struct fs_handle *h)
 	return 0;
 }
 
+/* The scratch file a scratch handle reads and writes; NULL once removed. fs->lock held. */
+static struct fs_scratch *handle_scratch(struct fs_data *fs, const struct fs_handle *h)
+{
+	const struct fs_inode *in = h->in;
+	return in->kind == FS_SCRATCH && !in->detached
+		? fs_scratch_find(fs, in->key, in->key_len, in->name) : NULL;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
@@ -581,8 +589,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_lock(&h->lock);
 	if (still_scratch(fs, h)) {
 		pthread_mutex_lock(&fs->lock);
-		struct fs_scratch *s = h->in->kind == FS_SCRATCH && !h->in->detached
-			? fs_scratch_find(fs, h->in->key, h->in->key_len, h->in->name) : NULL;
+		struct fs_scratch *s = handle_scratch(fs, h);
 		char *copy = NULL;
 		size_t n = 0;
 		if (s && (size_t) off < s->len) {
@@ -629,8 +636,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	pthread_mutex_lock(&h->lock);
 	if (still_scratch(fs, h)) {
 		pthread_mutex_lock(&fs->lock);
-		struct fs_scratch *s = h->in->kind == FS_SCRATCH && !h->in->detached
-			? fs_scratch_find(fs, h->in->key, h->in->key_len, h->in->name) : NULL;
+		struct fs_scratch *s = handle_scratch(fs, h);
 		if (!s)
 			err = h->in->detached ? 0 : ENOENT;  /* removed: written to nothing */
 		else if (fi->flags & O_APPEND)
@@ -1187,11 +1193,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_lock(&fs->lock);
 	int exact = fs_memdir_exact(fs, n.key, n.key_len);
-	int below = 0;
-	for (struct fs_memdir *m = fs->memdirs; m && !below; m = m->next)
-		below = m->key_len > n.key_len && memcmp(m->key, n.key, n.key_len) == 0;
-	for (struct fs_scratch *s = fs->scratch; s && !below; s = s->next)
-		below = s->dir_len == n.key_len && memcmp(s->dir, n.key, n.key_len) == 0;
+	int below = fs_memory_below(fs, n.key, n.key_len);
 	if (below || (exact && rc == KV_OK))
 		err = ENOTEMPTY;       /* children in memory, or its `.value` */
 	else if (rc == KV_OK)

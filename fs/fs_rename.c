@@ -285,11 +285,7 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 		kv_free(d);
 		/* empty means no key, memory-only directory or scratch file either */
 		pthread_mutex_lock(&fs->lock);
-		int below = 0;
-		for (struct fs_memdir *m = fs->memdirs; m && !below; m = m->next)
-			below = m->key_len > dst->key_len && memcmp(m->key, dst->key, dst->key_len) == 0;
-		for (struct fs_scratch *s = fs->scratch; s && !below; s = s->next)
-			below = s->dir_len >= dst->key_len && memcmp(s->dir, dst->key, dst->key_len) == 0;
+		int below = fs_memory_below(fs, dst->key, dst->key_len);
 		pthread_mutex_unlock(&fs->lock);
 		if (rc != KV_NOTFOUND || below)
 			return ENOTEMPTY;

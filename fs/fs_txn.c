@@ -378,7 +378,6 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	return 0;
 }
 
-
 /* ---- commit ---- */
 
 /* One kv_atomic commit of T (ctl->lock held). 0 or an errno; `why` for the log. */
