@@ -820,6 +820,86 @@ void fs_close_handles(struct fs_data *fs)
 	}
 }
 
+/*
+ * Makes `name` a file, for create and mknod: a dot-name becomes a scratch
+ * file, a key with nothing stored an empty file kept in memory until a value
+ * is written (touch). A name that exists is EEXIST when `excl`, else it is
+ * the file as it is (a directory: EISDIR). On success *in holds one lookup
+ * and *st its attributes; *e is the key's entry as read now (NULL: none,
+ * or not read) and *known whether it was read.
+ */
+static int make_file(struct fs_data *fs, const struct fs_name *n, const char *name,
+                     int excl, struct stat *st, struct fs_inode **in,
+                     kv_entry **e, int *known)
+{
+	int err = 0;
+
+	*in = NULL;
+	*e = NULL;
+	*known = 0;
+	switch (n->kind) {
+	case N_RESERVED:
+		return EPERM;
+	case N_SCRATCH:
+		pthread_mutex_lock(&fs->lock);
+		struct fs_scratch *s = fs_scratch_find(fs, n->dir, n->dir_len, name);
+		if (s && excl)
+			err = EEXIST;
+		else if (!s && !(s = fs_scratch_add(fs, n->dir, n->dir_len, name)))
+			err = ENOMEM;
+		if (!err)
+			scratch_attr(fs, s, st);
+		pthread_mutex_unlock(&fs->lock);
+		if (err)
+			return err;
+		*in = fs_inode_ref(fs, FS_SCRATCH, n->dir, n->dir_len, name, 1);
+		break;
+	case N_VALUE:
+		if (excl) {
+			/* open_handle reads the value itself when it is not known */
+			int rc = kv_get(fs->db, n->key, n->key_len, e);
+			*known = 1;
+			if (rc == KV_OK)
+				return EEXIST;
+			if (rc != KV_NOTFOUND)
+				return fs_errno(rc);
+		}
+		tree_base_attr(fs, st, S_IFREG | 0644);
+		*in = fs_inode_ref(fs, FS_FILE, n->key, n->key_len, NULL, 1);
+		break;
+	case N_KEY: {
+		/* open_handle needs the entry too: read it once */
+		int t = tree_key_type(fs, n->key, n->key_len, e, &err);
+		*known = 1;
+		if (err)
+			return err;
+		if (t && excl)
+			return EEXIST;
+		if (t == 'd')
+			return EISDIR;
+		if (!t) {
+			/* Shown as an empty file until a value is written (touch). */
+			pthread_mutex_lock(&fs->lock);
+			err = fs_memfile_add(fs, n->key, n->key_len) < 0 ? ENOMEM : 0;
+			pthread_mutex_unlock(&fs->lock);
+			if (err)
+				return err;
+		}
+		tree_base_attr(fs, st, S_IFREG | 0644);
+		*in = fs_inode_ref(fs, FS_FILE, n->key, n->key_len, NULL, 1);
+		break;
+	}
+	}
+	return *in ? 0 : ENOMEM;
+}
+
+static void log_bad_name(struct fs_data *fs, const struct fs_name *n, const char *name)
+{
+	char *path = n->dir ? fs_path(n->dir, n->dir_len, name) : NULL;
+	fs_log(fs, "cannot create '%s': not a valid key name", path ? path : name);
+	free(path);
+}
+
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                       mode_t mode, struct fuse_file_info *fi)
 {
@@ -832,54 +912,10 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int known = 0, err = tree_resolve(fs, parent, name, 1, &n);
 
 	(void) mode;
+	if (!err)
+		err = make_file(fs, &n, name, fi->flags & O_EXCL, &st, &in, &e, &known);
 	if (err)
 		goto fail;
-	switch (n.kind) {
-	case N_RESERVED:
-		err = EPERM;
-		break;
-	case N_SCRATCH:
-		pthread_mutex_lock(&fs->lock);
-		struct fs_scratch *s = fs_scratch_find(fs, n.dir, n.dir_len, name);
-		if (!s)
-			s = fs_scratch_add(fs, n.dir, n.dir_len, name);
-		if (s)
-			scratch_attr(fs, s, &st);
-		pthread_mutex_unlock(&fs->lock);
-		if (!s)
-			err = ENOMEM;
-		else
-			in = fs_inode_ref(fs, FS_SCRATCH, n.dir, n.dir_len, name, 1);
-		break;
-	case N_VALUE:
-	case N_KEY:
-		if (n.kind == N_KEY) {
-			/* open_handle needs the entry too: read it once */
-			int t = tree_key_type(fs, n.key, n.key_len, &e, &err);
-			known = 1;
-			if (t == 'd')
-				err = EISDIR;
-			if (err)
-				break;
-			if (!t) {
-				/* Shown as an empty file until a value is written (touch). */
-				pthread_mutex_lock(&fs->lock);
-				err = fs_memfile_add(fs, n.key, n.key_len) < 0 ? ENOMEM : 0;
-				pthread_mutex_unlock(&fs->lock);
-				if (err)
-					break;
-			}
-		}
-		tree_base_attr(fs, &st, S_IFREG | 0644);
-		in = fs_inode_ref(fs, FS_FILE, n.key, n.key_len, NULL, 1);
-		break;
-	}
-	if (err)
-		goto fail;
-	if (!in) {
-		err = ENOMEM;
-		goto fail;
-	}
 	err = open_handle(fs, in->ino, fi, 1, known ? &e : NULL, &h);
 	if (err) {
 		fs_inode_forget(fs, in->ino, 1);
@@ -900,11 +936,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	tree_name_free(&n);
 	return;
 fail:
-	if (err == EINVAL) {
-		char *path = n.dir ? fs_path(n.dir, n.dir_len, name) : NULL;
-		fs_log(fs, "cannot create '%s': not a valid key name", path ? path : name);
-		free(path);
-	}
+	if (err == EINVAL)
+		log_bad_name(fs, &n, name);
 	kv_free(e);
 	tree_name_free(&n);
 	fuse_reply_err(req, err);
@@ -1211,12 +1244,45 @@ out:
 	fuse_reply_err(req, err);
 }
 
-/* Links, symlinks and device nodes have no place in a key space. */
+/*
+ * mknod of a regular file is create without opening it (tar --xattrs makes
+ * its files so); device nodes, fifos and sockets have no place in a key space.
+ */
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode, dev_t rdev)
 {
-	(void) parent, (void) name, (void) mode, (void) rdev;
-	fuse_reply_err(req, EPERM);
+	struct fs_data *fs = fs_of(req);
+	struct fs_name n;
+	struct stat st;
+	struct fs_inode *in = NULL;
+	kv_entry *e = NULL;
+	int known, err;
+
+	(void) rdev;
+	if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	err = tree_resolve(fs, parent, name, 1, &n);
+	if (!err)
+		err = make_file(fs, &n, name, 1, &st, &in, &e, &known);
+	if (err == EINVAL)
+		log_bad_name(fs, &n, name);
+	if (err) {
+		fuse_reply_err(req, err);
+	} else {
+		struct fuse_entry_param ep = {
+			.ino = in->ino,
+			.attr = st,
+			.attr_timeout = fs->opt.timeout,
+			.entry_timeout = fs->opt.timeout,
+		};
+		ep.attr.st_ino = in->ino;
+		if (fuse_reply_entry(req, &ep) != 0)
+			fs_inode_forget(fs, in->ino, 1);
+	}
+	kv_free(e);
+	tree_name_free(&n);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)

@@ -868,51 +868,70 @@ static void ctl_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 /* ---- names: create, mkdir, unlink, rmdir ---- */
 
-static void ctl_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-                       mode_t mode, struct fuse_file_info *fi)
+/*
+ * Makes `name` a file of T, for create and mknod: a key T shows nothing at
+ * becomes an empty file of T until a value is written. A name that exists is
+ * EEXIST when `excl`. On success the node of the file, with one lookup.
+ */
+static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, int excl,
+                     fuse_ino_t *ino)
 {
-	struct fs_data *fs = fs_of(req);
 	struct fs_ctl *c = fs->ctl;
 	struct nodeinfo i;
 	struct view v = { 0 };
 	uint8_t *key = NULL;
 	size_t len = 0;
 	int err = node_info(c, parent, &i);
-	struct ctl_handle *h = NULL;
 
-	(void) mode;
 	if (err)
-		goto fail;
+		return err;
 	if (i.type != N_TXDIR || name[0] == '.') {
 		err = EPERM;
 		if (i.type == N_TXDIR)
 			log_tx(fs, "create", "", i.key, i.key_len, name,
 			       "names starting with '.' are not keys");
-		goto fail;
+		goto out;
 	}
 	if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
 		if (err == EINVAL)
 			log_tx(fs, "create", "", i.key, i.key_len, name, "not a valid key name");
-		goto fail;
+		goto out;
 	}
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, i.tx);
 	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (!err && excl && (v.dir || v.value || v.empty))
+		err = EEXIST;
 	if (!err && v.dir)
 		err = EISDIR;
 	if (!err && !v.value && !v.empty)
 		err = mark_add(t, key, len, 1);
 	struct node *n = err ? NULL : node_ref(c, N_TXFILE, i.tx, key, len, NULL);
-	fuse_ino_t ino = n ? n->ino : 0;
 	if (!err && !n)
 		err = ENOMEM;
+	*ino = n ? n->ino : 0;
 	pthread_mutex_unlock(&c->lock);
 	view_free(&v);
+out:
+	free(key);
+	info_free(&i);
+	return err;
+}
+
+static void ctl_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                       mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs_data *fs = fs_of(req);
+	struct ctl_handle *h = NULL;
+	fuse_ino_t ino;
+	int err = make_file(fs, parent, name, fi->flags & O_EXCL, &ino);
+
+	(void) mode;
 	if (err)
 		goto fail;
 	err = open_node(fs, ino, fi, 1, &h);
 	if (err) {
-		node_forget(c, ino, 1);
+		node_forget(fs->ctl, ino, 1);
 		goto fail;
 	}
 	fi->fh = (uintptr_t) h;
@@ -920,16 +939,12 @@ static void ctl_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	attr_of(fs, &ep.attr, S_IFREG | 0644, 0, 0);
 	ep.attr.st_ino = ino;
 	if (fuse_reply_create(req, &ep, fi) != 0) {
-		node_open(c, ino, -1);
+		node_open(fs->ctl, ino, -1);
 		handle_free(h);
-		node_forget(c, ino, 1);
+		node_forget(fs->ctl, ino, 1);
 	}
-	free(key);
-	info_free(&i);
 	return;
 fail:
-	free(key);
-	info_free(&i);
 	fuse_reply_err(req, err);
 }
 
@@ -1845,12 +1860,29 @@ static void ctl_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req);
 }
 
-/* Links, symlinks and device nodes have no place in a control tree. */
+/*
+ * mknod of a regular file in T is create without opening it; device nodes,
+ * fifos and sockets have no place in a control tree.
+ */
 static void ctl_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       dev_t rdev)
 {
-	(void) parent, (void) name, (void) mode, (void) rdev;
-	fuse_reply_err(req, EPERM);
+	struct fs_data *fs = fs_of(req);
+	fuse_ino_t ino;
+	int err = EPERM;
+
+	(void) rdev;
+	if ((mode & S_IFMT) == S_IFREG || (mode & S_IFMT) == 0)
+		err = make_file(fs, parent, name, 1, &ino);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	struct fuse_entry_param ep = { .ino = ino };
+	attr_of(fs, &ep.attr, S_IFREG | 0644, 0, 0);
+	ep.attr.st_ino = ino;
+	if (fuse_reply_entry(req, &ep) != 0)
+		node_forget(fs->ctl, ino, 1);
 }
 
 static void ctl_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,

@@ -259,6 +259,36 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	[ "$(rows)" = "$before" ]
 }
 
+@test "inside T mknod makes an empty file of T; a name T shows is EEXIST; a fifo EPERM" {
+	mkdir "$MNT/d"
+	echo 0 >"$MNT/d/z"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	mk() { t python3 -c 'import os, sys
+try:
+    os.mknod(sys.argv[1], int(sys.argv[2], 8))
+except OSError as e:
+    print(e.errno); sys.exit(1)' "$@"; }
+	run -0 mk "$MNT/.tx/T/d/k" 100644
+	[ "$(stat -c %s:%F "$MNT/.tx/T/d/k")" = "0:regular empty file" ]
+	for p in d d/z d/k; do
+		run -1 mk "$MNT/.tx/T/$p" 100644
+		[ "$output" = 17 ]    # EEXIST
+	done
+	run -1 mk "$MNT/.tx/T/d/fifo" 10644
+	[ "$output" = 1 ]
+	run -1 mk "$MNT/.tx/T/d/.swp" 100644
+	[ "$output" = 1 ]        # dot-names are not keys inside T
+	run -0 t ls "$MNT/.tx/T/d"
+	[ "$output" = "$(printf 'k\nz')" ]
+	run -1 t cat "$MNT/d/k"
+	echo 1 >"$MNT/.tx/T/d/k"
+	[ "$(rows)" = "$before" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/d/k"
+	[ "$output" = 1 ]
+}
+
 @test "inside T a handle open on a file that is removed stages nothing when it closes" {
 	mkdir "$MNT/d"
 	echo 0 >"$MNT/d/z"
