@@ -68,6 +68,7 @@ struct fs_inode {
 	uint64_t nlookup;       /* the kernel's lookup count */
 	unsigned opens;         /* open handles */
 	int detached;           /* replaced by a rename: no longer found by key */
+	struct fs_scratch *orphan; /* a removed scratch file's content, for its open handles */
 	uint64_t version;       /* value's version at the last open (keep_cache) */
 	uint64_t seen_version;  /* value's version last reported to the kernel */
 	off_t size;             /* last reported size (files) */
@@ -169,6 +170,13 @@ struct fs_scratch *fs_scratch_find(struct fs_data *fs, const uint8_t *dir,
 struct fs_scratch *fs_scratch_add(struct fs_data *fs, const uint8_t *dir,
                                   size_t dir_len, const char *name);
 void fs_scratch_remove(struct fs_data *fs, struct fs_scratch *s);
+/*
+ * A scratch file removed, or replaced by a rename onto its name: gone from
+ * its directory, but its open handles keep reading and writing its content,
+ * as on any file system (it moves to its inode, now detached, until the
+ * last of them closes).
+ */
+void fs_scratch_drop(struct fs_data *fs, struct fs_scratch *s);
 int fs_scratch_put(struct fs_scratch *s, const char *buf, size_t len, off_t off);
 int fs_scratch_truncate(struct fs_scratch *s, size_t len);
 

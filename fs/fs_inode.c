@@ -178,6 +178,24 @@ nomem:
 	return NULL;
 }
 
+static void scratch_free(struct fs_scratch *s)
+{
+	if (!s)
+		return;
+	free(s->dir);
+	free(s->name);
+	free(s->data);
+	free(s);
+}
+
+static void inode_free(struct fs_inode *in)
+{
+	scratch_free(in->orphan);
+	free(in->key);
+	free(in->name);
+	free(in);
+}
+
 static void drop_if_unused(struct fs_data *fs, struct fs_inode *in)
 {
 	if (in->nlookup || in->opens || in->ino == FUSE_ROOT_ID)
@@ -191,9 +209,7 @@ static void drop_if_unused(struct fs_data *fs, struct fs_inode *in)
 	if (!in->detached)
 		unlink_id(fs, in);
 	fs->ninodes--;
-	free(in->key);
-	free(in->name);
-	free(in);
+	inode_free(in);
 }
 
 void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n)
@@ -218,6 +234,10 @@ void fs_inode_close(struct fs_data *fs, struct fs_inode *in)
 {
 	pthread_mutex_lock(&fs->lock);
 	in->opens--;
+	if (!in->opens) {
+		scratch_free(in->orphan);   /* the last handle of a removed scratch file */
+		in->orphan = NULL;
+	}
 	drop_if_unused(fs, in);
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -354,9 +374,7 @@ void fs_inode_table_free(struct fs_data *fs)
 		struct fs_inode *in = fs->by_ino[b], *next;
 		for (; in; in = next) {
 			next = in->next_ino;
-			free(in->key);
-			free(in->name);
-			free(in);
+			inode_free(in);
 		}
 	}
 	free(fs->by_ino);
@@ -407,17 +425,34 @@ struct fs_scratch *fs_scratch_add(struct fs_data *fs, const uint8_t *dir,
 	return s;
 }
 
-void fs_scratch_remove(struct fs_data *fs, struct fs_scratch *s)
+static void scratch_unlink(struct fs_data *fs, struct fs_scratch *s)
 {
 	for (struct fs_scratch **pp = &fs->scratch; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
-	free(s->dir);
-	free(s->name);
-	free(s->data);
-	free(s);
+	s->next = NULL;
+}
+
+void fs_scratch_remove(struct fs_data *fs, struct fs_scratch *s)
+{
+	scratch_unlink(fs, s);
+	scratch_free(s);
+}
+
+void fs_scratch_drop(struct fs_data *fs, struct fs_scratch *s)
+{
+	struct fs_inode *in = fs_inode_find(fs, FS_SCRATCH, s->dir, s->dir_len, s->name);
+
+	scratch_unlink(fs, s);
+	if (in && in->opens) {
+		unlink_id(fs, in);
+		in->detached = 1;
+		in->orphan = s;
+	} else {
+		scratch_free(s);
+	}
 }
 
 static int scratch_reserve(struct fs_scratch *s, size_t n)

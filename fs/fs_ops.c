@@ -158,6 +158,17 @@ void tree_file_attr(struct fs_data *fs, const kv_entry *e, struct stat *st)
 	file_attr_sized(fs, e, -1, st);
 }
 
+/*
+ * The scratch file an inode shows: found by its name, or once removed the
+ * content its open handles keep (NULL when none). fs->lock held.
+ */
+static struct fs_scratch *inode_scratch(struct fs_data *fs, const struct fs_inode *in)
+{
+	if (!in || in->kind != FS_SCRATCH)
+		return NULL;
+	return in->detached ? in->orphan : fs_scratch_find(fs, in->key, in->key_len, in->name);
+}
+
 static void scratch_attr(struct fs_data *fs, const struct fs_scratch *s, struct stat *st)
 {
 	tree_base_attr(fs, st, S_IFREG | 0644);
@@ -336,10 +347,10 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 		tree_dir_attr(fs, st);
 	} else if (kind == FS_SCRATCH) {
 		pthread_mutex_lock(&fs->lock);
-		struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
 		struct fs_inode *in = fs_inode_get(fs, ino);
+		struct fs_scratch *s = inode_scratch(fs, in);
 		if (s)
-			scratch_attr(fs, s, st);
+			scratch_attr(fs, s, st), st->st_nlink = !in->detached;
 		else if (in && in->opens)
 			tree_base_attr(fs, st, S_IFREG | 0644), st->st_nlink = 0;
 		else
@@ -571,12 +582,10 @@ static int still_scratch(struct fs_data *fs, struct fs_handle *h)
 	return 0;
 }
 
-/* The scratch file a scratch handle reads and writes; NULL once removed. fs->lock held. */
+/* The scratch file a scratch handle reads and writes. fs->lock held. */
 static struct fs_scratch *handle_scratch(struct fs_data *fs, const struct fs_handle *h)
 {
-	const struct fs_inode *in = h->in;
-	return in->kind == FS_SCRATCH && !in->detached
-		? fs_scratch_find(fs, in->key, in->key_len, in->name) : NULL;
+	return inode_scratch(fs, h->in);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1026,22 +1035,21 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			pthread_mutex_lock(&fs->lock);
 			struct fs_inode *in = fs_inode_get(fs, ino);
 			int gone = in && in->detached;
+			struct fs_scratch *s = inode_scratch(fs, in);
+			if (s && fs_scratch_truncate(s, (size_t) attr->st_size) < 0)
+				err = ENOMEM;
+			else if (s)
+				scratch_attr(fs, s, &st), st.st_nlink = !gone;
 			pthread_mutex_unlock(&fs->lock);
 			if (!key) {
 				err = ENOENT;
+			} else if (s) {
+				/* done: a scratch file, or the content a removed one's handles keep */
 			} else if (gone) {
 				/* removed while open: its name may already be another file's */
 				st.st_size = attr->st_size;    /* truncates nothing left */
 			} else if (kind == FS_SCRATCH) {
-				pthread_mutex_lock(&fs->lock);
-				struct fs_scratch *s = fs_scratch_find(fs, key, key_len, name);
-				if (!s)
-					err = ENOENT;
-				else if (fs_scratch_truncate(s, (size_t) attr->st_size) < 0)
-					err = ENOMEM;
-				else
-					scratch_attr(fs, s, &st);
-				pthread_mutex_unlock(&fs->lock);
+				err = ENOENT;
 			} else {
 				err = truncate_key(fs, key, key_len, attr->st_size);
 				if (!err)
@@ -1164,7 +1172,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_mutex_lock(&fs->lock);
 		struct fs_scratch *s = fs_scratch_find(fs, n.dir, n.dir_len, name);
 		if (s)
-			fs_scratch_remove(fs, s);
+			fs_scratch_drop(fs, s);
 		pthread_mutex_unlock(&fs->lock);
 		err = s ? 0 : ENOENT;
 		if (s) {

@@ -35,9 +35,11 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 		kv_atomic_abort(a);
 		if (rc == KV_OK) {
 			pthread_mutex_lock(&fs->lock);
+			/* a dot-file replaced keeps its content for its open handles */
 			struct fs_scratch *s = fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name);
-			if (!s)
-				s = fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name);
+			if (s)
+				fs_scratch_drop(fs, s);
+			s = fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name);
 			if (s) {
 				free(s->data);
 				s->data = text, s->len = s->cap = len, text = NULL;
@@ -128,7 +130,7 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 			free(name);
 		} else {
 			if (d)
-				fs_scratch_remove(fs, d);
+				fs_scratch_drop(fs, d);
 			memcpy(dir, dst->dir, dst->dir_len);
 			free(s->dir);
 			free(s->name);
@@ -231,8 +233,11 @@ static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	}
 	pthread_mutex_lock(&fs->lock);
 	if (dst->kind == N_SCRATCH) {
-		if (!fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name) &&
-		    !fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name))
+		/* an empty file replaces the dot-file's content */
+		struct fs_scratch *d = fs_scratch_find(fs, dst->dir, dst->dir_len, dst->name);
+		if (d)
+			fs_scratch_drop(fs, d);
+		if (!fs_scratch_add(fs, dst->dir, dst->dir_len, dst->name))
 			err = ENOMEM;
 	} else if (fs_memfile_add(fs, dst->key, dst->key_len) < 0) {
 		err = ENOMEM;

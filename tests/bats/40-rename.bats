@@ -166,3 +166,32 @@ os.close(fd)')
 	[ ! -e "$MNT/m" ]
 	[ "$(dump | jq -c .key)" = '["k"]' ]
 }
+
+@test "a dot-file removed or replaced while open keeps its content for its handles, shared by them" {
+	echo hello >"$MNT/.a"
+	echo bee >"$MNT/.b"
+	echo sea >"$MNT/.c"
+	echo '"kay"' >"$MNT/k"
+	: >"$MNT/empty"
+	run -0 t python3 -c '
+import os, sys
+os.chdir(sys.argv[1])
+fd, fd2 = os.open(".a", os.O_RDWR), os.open(".a", os.O_RDONLY)
+os.unlink(".a")
+print(os.pread(fd2, 99, 0), os.fstat(fd2).st_size, os.fstat(fd2).st_nlink)
+os.pwrite(fd, b"HELLO", 0)
+os.ftruncate(fd, 6)
+with open(".a", "w") as f:
+    f.write("new\n")
+print(os.pread(fd2, 99, 0), open(".a").read().strip())
+b = os.open(".b", os.O_RDONLY)
+os.rename(".c", ".b")
+b2 = os.open(".b", os.O_RDONLY)
+os.rename("k", ".b")
+os.rename("empty", ".b")
+print(os.pread(b, 99, 0), os.pread(b2, 99, 0), repr(open(".b").read()))' "$MNT"
+	[ "${lines[0]}" = "b'hello\n' 6 0" ]
+	[ "${lines[1]}" = "b'HELLO\n' new" ]
+	[ "${lines[2]}" = "b'bee\n' b'sea\n' ''" ]
+	[ -z "$(dump)" ]
+}
