@@ -27,6 +27,7 @@ struct fs_options {
 	unsigned poll_ms;       /* how often to look for other writers; 0 = never */
 	int readonly;           /* -o ro */
 	int foreground;         /* log to stderr instead of syslog */
+	const char *database;   /* statfs reports the space of its file system; NULL: none */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -1067,14 +1067,27 @@ out:
 		fuse_reply_attr(req, &st, fs->opt.timeout);
 }
 
+/*
+ * The space the database can still grow into is its file system's, so df
+ * shows that; names are limited as the kernel limits them.
+ */
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct statvfs sv = {
+	const char *db = fs_of(req)->opt.database;
+	struct statvfs under, sv = {
 		.f_bsize = 4096,
 		.f_frsize = 4096,
 		.f_namemax = NAME_MAX_KVFS,
 	};
+
 	(void) ino;
+	if (db && statvfs(db, &under) == 0) {
+		sv.f_bsize = under.f_bsize;
+		sv.f_frsize = under.f_frsize;
+		sv.f_blocks = under.f_blocks;
+		sv.f_bfree = under.f_bfree;
+		sv.f_bavail = under.f_bavail;
+	}
 	fuse_reply_statfs(req, &sv);
 }
 

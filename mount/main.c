@@ -243,6 +243,7 @@ int main(int argc, char **argv)
 		.poll_ms = cfg.poll_ms,
 		.readonly = cfg.readonly,
 		.foreground = opts.foreground,
+		.database = strcmp(cfg.database, ":memory:") ? cfg.database : NULL,
 	};
 	/* fs_new needs no database yet: it is attached after the fork. */
 	fs = fs_new(NULL, &fopt);

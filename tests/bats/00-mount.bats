@@ -26,6 +26,19 @@ load helpers
 	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 2 ]
 }
 
+@test "df shows the space of the database's file system; a :memory: mount has none" {
+	kvfs_mount
+	run -0 t stat -f -c '%S %b' "$MNT"
+	[ "$output" = "$(stat -f -c '%S %b' "$BATS_TEST_TMPDIR")" ]
+	[ "${output#* }" -gt 0 ]
+	run -0 t df "$MNT"
+	kvfs_unmount
+	DB=:memory:
+	kvfs_mount
+	run -0 t stat -f -c '%b %l' "$MNT"
+	[ "$output" = "0 4095" ]
+}
+
 @test "SIGTERM in the foreground unmounts cleanly and exits 0" {
 	kvfs_mount
 	echo 1 >"$MNT/x"
