@@ -30,6 +30,7 @@ const char *kv_errstr(int rc)
 	case KV_IOERR:        return "I/O error";
 	case KV_MISUSE:       return "API misuse";
 	case KV_READONLY:     return "database is read-only";
+	case KV_FULL:         return "disk is full";
 	}
 	return "unknown error";
 }

@@ -53,6 +53,7 @@ extern "C" {
 #define KV_IOERR        13   /* SQLite or the OS failed */
 #define KV_MISUSE       14   /* API used out of order (e.g. after a failed atomic call) */
 #define KV_READONLY     15   /* write on a database opened read-only */
+#define KV_FULL         16   /* the disk holding the database is full; nothing was applied */
 
 /* Static text for a result code ("not found", ...). Never NULL. */
 const char *kv_errstr(int rc);
@@ -258,7 +259,7 @@ int kv_atomic_max(kv_atomic *a, const void *key, size_t key_len, uint64_t operan
 
 /*
  * Commit and free `a`. KV_OK with *version (may be NULL) set; KV_CONFLICT
- * when a check failed; KV_TYPE, KV_TOOBIG, KV_BUSY, KV_IOERR... otherwise.
+ * when a check failed; KV_TYPE, KV_TOOBIG, KV_BUSY, KV_FULL, KV_IOERR... otherwise.
  * Nothing is applied unless KV_OK is returned.
  */
 int kv_atomic_commit(kv_atomic *a, uint64_t *version);

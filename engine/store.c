@@ -103,6 +103,7 @@ int kv__sqlite_error(kv__conn *c, int src, const char *what)
 		: base == SQLITE_READONLY ? KV_READONLY
 		: base == SQLITE_NOTADB ? KV_NOTKV
 		: base == SQLITE_CORRUPT ? KV_CORRUPT
+		: base == SQLITE_FULL ? KV_FULL
 		: KV_IOERR;
 	return kv__error(rc, "%s: %s", what, c && c->db ? sqlite3_errmsg(c->db)
 	                 : sqlite3_errstr(src));

@@ -282,6 +282,8 @@ size_t fs_text_read(const struct fs_text *t, size_t size, off_t off, const char 
  * later write and the flush return it.
  */
 int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, int append);
+/* Refuse what is being written with `err`, as a failed check would. */
+void fs_text_refuse(struct fs_text *t, int err);
 /* Cut or extend (with spaces) to `len`, as ftruncate on an open handle. */
 int fs_text_truncate(struct fs_text *t, size_t len);
 /*

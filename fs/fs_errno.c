@@ -23,6 +23,7 @@ int fs_errno(int rc)
 	case KV_BUSY:          return EBUSY;
 	case KV_NOMEM:         return ENOMEM;
 	case KV_READONLY:      return EROFS;
+	case KV_FULL:          return ENOSPC;
 	default:               return EIO;
 	}
 }

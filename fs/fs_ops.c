@@ -634,6 +634,24 @@ static void log_refusal(struct fs_data *fs, struct fs_handle *h, const char *rea
 	free(key);
 }
 
+/*
+ * Room for one more value on the database's file system? A commit appends
+ * the value's pages to the write-ahead log, and a full disk fails it at
+ * close, which a shell's redirection never reports. So the first write of
+ * a value is refused (ENOSPC) while less than SPACE_MIN bytes are left:
+ * enough for a value at Deno's limit and the pages around it.
+ */
+#define SPACE_MIN (256 * 1024)
+
+static int db_has_room(struct fs_data *fs)
+{
+	struct statvfs sv;
+
+	if (!fs->opt.database || statvfs(fs->opt.database, &sv) != 0)
+		return 1;
+	return (unsigned long long) sv.f_bavail * sv.f_frsize >= SPACE_MIN;
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
                      off_t off, struct fuse_file_info *fi)
 {
@@ -661,7 +679,13 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	int refused = h->text.failed;
-	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
+	if (!refused && !h->text.written && !db_has_room(fs)) {
+		fs_text_refuse(&h->text, ENOSPC);
+		log_refusal(fs, h, "the disk holding the database is full");
+		err = ENOSPC;
+	} else {
+		err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
+	}
 	if (!refused && (err == EINVAL || err == EFBIG))
 		log_refusal(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
 	pthread_mutex_unlock(&h->lock);

@@ -131,11 +131,15 @@ int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, in
 		t->written = 1;
 		err = check(t, off, end);
 	}
-	if (err == EINVAL || err == EFBIG) {
-		t->failed = err;
-		t->written = 1;
-	}
+	if (err == EINVAL || err == EFBIG)
+		fs_text_refuse(t, err);
 	return err;
+}
+
+void fs_text_refuse(struct fs_text *t, int err)
+{
+	t->failed = err;
+	t->written = 1;
 }
 
 int fs_text_truncate(struct fs_text *t, size_t len)
