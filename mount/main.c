@@ -33,11 +33,13 @@ struct kvfs_config {
 	double timeout;
 	unsigned poll_ms;
 	int readonly;
+	int allow_other;
+	int default_permissions;
 	int show_help;
 	int show_version;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_RO };
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
 
 #define KVFS_OPT(t, p, v) { t, offsetof(struct kvfs_config, p), v }
 
@@ -45,6 +47,8 @@ static const struct fuse_opt kvfs_opts[] = {
 	KVFS_OPT("timeout=%lf", timeout, 0),
 	KVFS_OPT("poll_ms=%u", poll_ms, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	/* fstab-only words, for when mount(8) runs kvfs as /sbin/mount.fuse.kvfs */
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
@@ -76,6 +80,12 @@ static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 	case KEY_RO:
 		cfg->readonly = 1;
 		return 1;        /* and the kernel's: keep it */
+	case KEY_ALLOW_OTHER:
+		cfg->allow_other = 1;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		cfg->default_permissions = 1;
+		return 1;
 	case KEY_HELP:
 		cfg->show_help = 1;
 		return 0;
@@ -100,6 +110,8 @@ static void usage(const char *prog)
 	       "    -o poll_ms=MS          how often to look for other writers (default 250, 0 = never);\n"
 	       "                           their changes show within max(timeout, poll_ms)\n"
 	       "    -o ro                  read-only: open the database read-only\n"
+	       "    -o allow_other         let other users in, as the modes show: it turns on\n"
+	       "                           default_permissions (kvfs checks none itself)\n"
 	       "    -h, --help             this text\n"
 	       "    -V, --version          versions\n"
 	       "\n", prog, prog, prog);
@@ -236,6 +248,13 @@ int main(int argc, char **argv)
 		goto err_out1;
 	}
 	if (add_fsname(&args, cfg.database) != 0)
+		goto err_out1;
+	/*
+	 * kvfs checks no permissions itself: with allow_other, the kernel must,
+	 * or every user could write what the modes show as the owner's only.
+	 */
+	if (cfg.allow_other && !cfg.default_permissions &&
+	    fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
 		goto err_out1;
 
 	struct fs_options fopt = {

@@ -124,6 +124,30 @@ load helpers
 	[ "$(rows)" = "$before" ]
 }
 
+@test "-o allow_other: other users read what the modes let them and change nothing" {
+	d=$MNT
+	while d=$(dirname "$d") && [ "$d" != / ]; do chmod o+x "$d"; done
+	kvfs_mount -o allow_other
+	grep " $MNT fuse.kvfs .*default_permissions" /proc/mounts
+	echo 1 >"$MNT/a"
+	mkdir "$MNT/d"
+	echo 2 >"$MNT/d/x"
+	before=$(rows)
+	other() { t setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	run -0 other cat "$MNT/a" "$MNT/d/x"
+	[ "$output" = "$(printf '1\n2')" ]
+	run -0 other ls "$MNT/d"
+	[ "$output" = x ]
+	run -1 --separate-stderr other bash -c "echo 3 >'$MNT/a'"
+	[[ $stderr == *"Permission denied"* ]]
+	run -1 other bash -c "echo 4 >'$MNT/d/y'"
+	run -1 other rm "$MNT/a"
+	run -1 other mv "$MNT/a" "$MNT/b"
+	run -1 other mkdir "$MNT/.tx/T"
+	run -1 other setfattr -n user.kv.expire_in -v 1000 "$MNT/a"
+	[ "$(rows)" = "$before" ]
+}
+
 @test "unmount with an open file: busy, then lazy; nothing closed is lost" {
 	kvfs_mount
 	echo '{"closed":1}' >"$MNT/closed"
