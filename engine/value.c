@@ -2441,7 +2441,7 @@ int kv_value_from_json(const char *json, size_t json_len, int *encoding,
                        uint8_t **value, size_t *value_len)
 {
 	struct arena a = {0};
-	struct jr r = { .s = json, .p = json, .end = json + json_len, .a = &a };
+	struct jr r = { .s = json, .p = json, .a = &a };
 	struct tr t = { .a = &a };
 	struct vw w = {0};
 	struct jv *root;
@@ -2450,6 +2450,7 @@ int kv_value_from_json(const char *json, size_t json_len, int *encoding,
 	kv__clear_error();
 	if (!json || !encoding || !value || !value_len)
 		return kv__error(KV_MISUSE, "kv_value_from_json: missing argument");
+	r.end = json + json_len;
 	rc = jr_value(&r, 0, &root);
 	if (!rc) {
 		jr_ws(&r);
@@ -2580,8 +2581,7 @@ int kv_entry_from_json(const char *json, size_t json_len, uint8_t **key, size_t 
                        int64_t *expires_at)
 {
 	struct arena a = {0};
-	struct jr r = { .s = json, .p = json, .end = json + json_len, .a = &a,
-	                .raw = 1, .max_depth = 1002 };
+	struct jr r = { .s = json, .p = json, .a = &a, .raw = 1, .max_depth = 1002 };
 	const char *k = NULL, *k_end = NULL, *v = NULL, *v_end = NULL;
 	int have_stamp = 0, have_exp = 0, rc = KV_OK;
 	char msg[512];
@@ -2589,6 +2589,7 @@ int kv_entry_from_json(const char *json, size_t json_len, uint8_t **key, size_t 
 	kv__clear_error();
 	if (!json || !key || !key_len || !encoding || !value || !value_len || !expires_at)
 		return kv__error(KV_MISUSE, "kv_entry_from_json: missing argument");
+	r.end = json + json_len;
 	*key = *value = NULL;
 	*key_len = *value_len = 0;
 	*encoding = 0;
