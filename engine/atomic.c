@@ -549,10 +549,24 @@ out:
 	if (db->memory)
 		pthread_mutex_unlock(&db->mem_lock);
 	pthread_mutex_unlock(&db->write_lock);
-	if (any)
-		for (kv_atomic *a = batch; a; a = a->next)
-			if (a->rc == KV_OK && a->earliest_expiry >= 0)
-				kv__collector_hint(db, a->earliest_expiry);
+	if (!any)
+		return;
+	for (kv_atomic *a = batch; a; a = a->next) {
+		if (a->rc != KV_OK)
+			continue;
+		if (a->earliest_expiry >= 0)
+			kv__collector_hint(db, a->earliest_expiry);
+		/* before the lead passes on: the next group's changes come after */
+		for (size_t i = 0; db->on_change && i < a->nmuts; i++)
+			db->on_change(db->on_change_ctx, a->muts[i].key, a->muts[i].key_len,
+			              a->version);
+	}
+}
+
+void kv_on_change(kv_db *db, kv_change_fn fn, void *ctx)
+{
+	db->on_change = fn;
+	db->on_change_ctx = ctx;
 }
 
 /* Wait for the one post of a->wake. */

@@ -113,6 +113,18 @@ int kv_version(kv_db *db, uint64_t *out);
  */
 int kv_version_others(kv_db *db, uint64_t *out);
 
+/*
+ * Be told of every key the commits through this handle change: `fn` is
+ * called once per key a commit sets, deletes, sums, mins or maxes, with
+ * the commit's version, in commit order, after the commit is durable and
+ * before the call that committed returns. It runs on a committing thread,
+ * under no engine lock, and must not call the engine. One per handle;
+ * NULL removes it. Set it before the handle is shared between threads.
+ */
+typedef void (*kv_change_fn)(void *ctx, const uint8_t *key, size_t key_len,
+                             uint64_t version);
+void kv_on_change(kv_db *db, kv_change_fn fn, void *ctx);
+
 /* ---- entries ---- */
 
 #define KV_ENCODING_V8     1   /* V8 structured-clone bytes */

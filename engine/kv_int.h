@@ -174,6 +174,8 @@ struct kv_db {
 	 * neither (another writer committed in between).
 	 */
 	uint64_t own_version, own_pending, others_version;
+	kv_change_fn on_change;    /* kv_on_change; called by the leader */
+	void *on_change_ctx;
 
 	/* expiry collector (expire.c), under col_lock */
 	pthread_mutex_t col_lock;

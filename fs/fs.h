@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include "kv.h"
 
 /* Options of the mount that fs/ needs (set by mount/main.c). */
@@ -74,6 +75,15 @@ struct fs_inode {
 	uint64_t seen_version;  /* value's version last reported to the kernel */
 	off_t size;             /* last reported size (files) */
 	uint64_t size_version;  /* value's version `size` was computed for; 0 none */
+	/*
+	 * size and size_version are the file's current attributes, so that
+	 * getattr needs no read: until a commit of this process changes the
+	 * key (fs_inode_changed), another writer commits (fs->epoch moves),
+	 * or the value expires (attr_expires, Unix ms; -1 never).
+	 */
+	int attr_known;
+	uint64_t attr_epoch;
+	int64_t attr_expires;
 	struct fs_inode *next_ino, *next_id;
 };
 
@@ -114,6 +124,8 @@ struct fs_data {
 	fuse_ino_t next_ino;
 	struct fs_scratch *scratch;
 	struct fs_memdir *memdirs;
+	uint64_t changes;       /* keys changed by this process's commits */
+	uint64_t epoch;         /* moves when another writer committed */
 
 	/* notifier: a queue of invalidations and the poller */
 	pthread_mutex_t qlock;  /* the queue and `stop`; taken after `lock`, never before */
@@ -141,6 +153,8 @@ struct fs_inode *fs_inode_find(struct fs_data *fs, enum fs_kind kind,
                                const uint8_t *key, size_t key_len,
                                const char *name);              /* locked */
 void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n);
+/* A commit of this process changed `key` (the engine's kv_on_change). */
+void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len);
 void fs_inode_open(struct fs_data *fs, struct fs_inode *in);
 void fs_inode_close(struct fs_data *fs, struct fs_inode *in);
 /* Re-key inodes after a rename (every inode under `from` when `tree`). */
@@ -209,6 +223,14 @@ char *fs_path(const uint8_t *key, size_t key_len, const char *name);
 size_t fs_parent_len(const uint8_t *key, size_t key_len);
 
 /* ---- encoded keys: byte order is key order ---- */
+
+/* Unix time in ms, the clock the engine's expiry uses. */
+static inline int64_t fs_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static inline int fs_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {

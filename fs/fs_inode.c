@@ -223,6 +223,16 @@ void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->changes++;
+	struct fs_inode *in = fs_inode_find(fs, FS_FILE, key, key_len, NULL);
+	if (in)
+		in->attr_known = 0;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_inode_open(struct fs_data *fs, struct fs_inode *in)
 {
 	pthread_mutex_lock(&fs->lock);
@@ -312,6 +322,7 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 				continue;
 			unlink_id(fs, in);
 			in->size_version = 0;
+			in->attr_known = 0;
 			if (swap_prefix(&in->key, &in->key_len, from_len, to, to_len) < 0) {
 				in->detached = 1;
 				continue;
@@ -329,6 +340,7 @@ void fs_inode_detach(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
 	if (in && in->ino != FUSE_ROOT_ID) {
 		unlink_id(fs, in);
 		in->detached = 1;
+		in->attr_known = 0;
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -344,6 +356,7 @@ void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
 	if (old && old != in) {
 		unlink_id(fs, old);
 		old->detached = 1;
+		old->attr_known = 0;
 	}
 	if (in && in != old) {
 		uint8_t *k = malloc(to_len ? to_len : 1);
@@ -362,6 +375,7 @@ void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
 			in->name = n;
 			in->kind = to_kind;
 			in->size_version = 0;
+			in->attr_known = 0;
 			link_id(fs, in);
 		}
 	}

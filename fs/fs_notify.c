@@ -230,6 +230,12 @@ static void *notifier(void *arg)
 		uint64_t v;
 		if (fs->opt.poll_ms && kv_version_others(fs->db, &v) == KV_OK &&
 		    (v != fs->last_version || due)) {
+			if (v != fs->last_version) {
+				/* what getattr remembers may be another writer's old news */
+				pthread_mutex_lock(&fs->lock);
+				fs->epoch++;
+				pthread_mutex_unlock(&fs->lock);
+			}
 			fs->last_version = v;
 			poll_changes(fs);
 		}
@@ -256,9 +262,17 @@ int fs_start(struct fs_data *fs, struct fuse_session *se)
 	return 0;
 }
 
+static void on_change(void *ctx, const uint8_t *key, size_t key_len, uint64_t version)
+{
+	(void) version;
+	fs_inode_changed(ctx, key, key_len);
+}
+
 void fs_attach(struct fs_data *fs, kv_db *db)
 {
 	fs->db = db;
+	if (db)
+		kv_on_change(db, on_change, fs);
 }
 
 void fs_stop(struct fs_data *fs)

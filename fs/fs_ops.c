@@ -136,21 +136,74 @@ void tree_dir_attr(struct fs_data *fs, struct stat *st)
  * Attributes of a value (size 0 when it does not decode). `size` >= 0 is
  * its size already known for this version: no conversion to text needed.
  */
+static void file_attr_of(struct fs_data *fs, uint64_t version, off_t size, struct stat *st)
+{
+	tree_base_attr(fs, st, S_IFREG | 0644);
+	st->st_size = size;
+	st->st_blocks = (st->st_size + 511) / 512;
+	stamp_time(version, &st->st_mtim);
+	st->st_ctim = st->st_mtim;
+}
+
 static void file_attr_sized(struct fs_data *fs, const kv_entry *e, off_t size,
                             struct stat *st)
 {
 	char *json = NULL;
 	size_t len = 0;
 
-	tree_base_attr(fs, st, S_IFREG | 0644);
-	if (size >= 0)
-		st->st_size = size;
-	else if (kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &len) == KV_OK)
-		st->st_size = (off_t) len + 1;
+	if (size < 0)
+		size = kv_value_to_json(e->encoding, e->value, e->value_len, 0, &json, &len) == KV_OK
+		       ? (off_t) len + 1 : 0;
 	kv_free(json);
-	st->st_blocks = (st->st_size + 511) / 512;
-	stamp_time(e->version, &st->st_mtim);
-	st->st_ctim = st->st_mtim;
+	file_attr_of(fs, e->version, size, st);
+}
+
+/*
+ * getattr from memory: a file's attributes stay known from a read, or
+ * from the commit of what a handle wrote, until something could change
+ * them (see struct fs_inode). Not when the mount asked the kernel to cache
+ * nothing (timeout=0), nor when it never looks for other writers.
+ */
+static int attr_cache_on(const struct fs_data *fs)
+{
+	return fs->opt.timeout > 0 && fs->opt.poll_ms > 0;
+}
+
+/* The counters a read's result is remembered against (fs->lock held). */
+struct attr_stamp {
+	uint64_t changes, epoch;
+};
+
+static struct attr_stamp attr_stamp_now(const struct fs_data *fs)
+{
+	return (struct attr_stamp) { fs->changes, fs->epoch };
+}
+
+/*
+ * The attributes size and size_version now hold are current, as of stamp
+ * `s`, which was taken before they were read or committed: unless any key
+ * changed since (`commits` of them by the caller itself). fs->lock held.
+ */
+static void attr_remember(struct fs_data *fs, struct fs_inode *in, struct attr_stamp s,
+                          uint64_t commits, int64_t expires)
+{
+	if (attr_cache_on(fs) && in && !in->detached && in->kind == FS_FILE &&
+	    fs->changes == s.changes + commits && fs->epoch == s.epoch) {
+		in->attr_known = 1;
+		in->attr_epoch = s.epoch;
+		in->attr_expires = expires;
+	}
+}
+
+/* The file's attributes, when they are known (fs->lock held). */
+static int attr_recall(struct fs_data *fs, const struct fs_inode *in, struct stat *st)
+{
+	if (!in || !in->attr_known || in->attr_epoch != fs->epoch || !in->size_version)
+		return 0;
+	if (in->attr_expires >= 0 && in->attr_expires <= fs_now_ms())
+		return 0;
+	file_attr_of(fs, in->size_version, in->size, st);
+	return 1;
 }
 
 void tree_file_attr(struct fs_data *fs, const kv_entry *e, struct stat *st)
@@ -184,6 +237,8 @@ void tree_note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off_t
 	struct fs_inode *in = fs_inode_get(fs, ino);
 	if (in) {
 		in->seen_version = e->version;
+		if (in->size_version != e->version || in->size != size)
+			in->attr_known = 0;   /* an older read may come last */
 		in->size = size;
 		in->size_version = e->version;
 	}
@@ -331,9 +386,21 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* A file's attributes from memory; else the stamp to remember them by once read. */
+static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, struct stat *st,
+                         struct attr_stamp *s)
+{
+	pthread_mutex_lock(&fs->lock);
+	int known = attr_recall(fs, fs_inode_get(fs, ino), st);
+	*s = attr_stamp_now(fs);
+	pthread_mutex_unlock(&fs->lock);
+	return known;
+}
+
 /* Current attributes of an inode; 0 or an errno. */
 static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 {
+	struct attr_stamp stamp;
 	enum fs_kind kind;
 	size_t key_len;
 	char *name = NULL;
@@ -356,6 +423,8 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 		else
 			err = ENOENT;
 		pthread_mutex_unlock(&fs->lock);
+	} else if (attr_recalled(fs, ino, st, &stamp)) {
+		/* known without reading */
 	} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
 		/* The size computed for this very version still holds. */
 		off_t size = -1;
@@ -366,6 +435,9 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 		pthread_mutex_unlock(&fs->lock);
 		file_attr_sized(fs, e, size, st);
 		tree_note_seen(fs, ino, e, st->st_size);
+		pthread_mutex_lock(&fs->lock);
+		attr_remember(fs, fs_inode_get(fs, ino), stamp, 0, e->expires_at);
+		pthread_mutex_unlock(&fs->lock);
 	} else {
 		/* Gone, or created and not yet written: empty while kept or open. */
 		pthread_mutex_lock(&fs->lock);
@@ -521,6 +593,9 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		pthread_mutex_lock(&fs->lock);
 		fi->keep_cache = !h->writable && h->in->version == e->version;
 		h->in->version = e->version;
+		/* a newer value than getattr remembers: another writer's, not yet polled */
+		if (h->in->size_version != e->version)
+			h->in->attr_known = 0;
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (!h->writable)
@@ -769,6 +844,9 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		log_refusal(fs, h, why);
 	if (err || !value)
 		goto out;
+	pthread_mutex_lock(&fs->lock);
+	struct attr_stamp stamp = attr_stamp_now(fs);
+	pthread_mutex_unlock(&fs->lock);
 	rc = kv_set(fs->db, key, key_len, enc, value, value_len, -1, &version);
 	if (rc != KV_OK) {
 		char reason[300];
@@ -784,9 +862,10 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	fs_memfile_remove(fs, key, key_len);
 	same = same && h->in->opens == 1;
 	if (same) {
-		/* the next getattr need not convert the value to learn its size */
+		/* the next getattr need not read the value to learn its attributes */
 		h->in->size = (off_t) h->text.len;
 		h->in->size_version = version;
+		attr_remember(fs, h->in, stamp, 1, -1);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	/*
@@ -1380,7 +1459,7 @@ struct fs_data *fs_new(kv_db *db, const struct fs_options *opt)
 	struct fs_data *fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return NULL;
-	fs->db = db;
+	fs_attach(fs, db);
 	fs->opt = *opt;
 	fs->uid = getuid();
 	fs->gid = getgid();

@@ -30,18 +30,11 @@
 #define X_IN      "user.kv.expire_in"
 #define X_AT      "user.kv.expires_at"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t fs_expire_in(int64_t expires_at)
 {
 	if (expires_at < 0)
 		return -1;
-	int64_t left = expires_at - now_ms();
+	int64_t left = expires_at - fs_now_ms();
 	return left > 0 ? left : 1;
 }
 
@@ -103,7 +96,7 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	} else if (e->expires_at < 0) {
 		err = ENODATA;
 	} else if (strcmp(name, X_IN) == 0) {
-		int64_t left = e->expires_at - now_ms();
+		int64_t left = e->expires_at - fs_now_ms();
 		snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
 		fs_reply_xattr(req, buf, strlen(buf), size);
 	} else {

@@ -37,6 +37,48 @@ cat_is() {
 	[ "$(stat -c %s "$MNT/k")" -eq 3 ]
 }
 
+# fstat_until PATH SIZE: hold PATH open and fstat it (a GETATTR kvfs may
+# answer from memory) until its size is SIZE; up to 5 s. Prints the last size.
+fstat_until() {
+	t python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(50):
+    size = os.fstat(fd).st_size
+    if size == int(sys.argv[2]):
+        break
+    time.sleep(0.1)
+print(size)' "$@"
+}
+
+@test "fstat of an open file sees another writer's change, though kvfs answered it from memory before" {
+	echo 1 >"$MNT/k"
+	run -0 fstat_until "$MNT/k" 2
+	[ "$output" = 2 ]
+	(sleep 0.3; external "update kv set v = x'FF0F498401', version = -1") &   # 66
+	run -0 fstat_until "$MNT/k" 3
+	wait $!
+	[ "$output" = 3 ]
+}
+
+@test "an expiry another writer set shows at once when it passes, though kvfs answered getattr from memory" {
+	kvfs_unmount
+	kvfs_mount -o timeout=0.01    # the kernel keeps attributes 10 ms: fstat asks kvfs
+	echo 1 >"$MNT/k"
+	# the engine's collector learns of this expiry only when it next looks
+	external "update kv set version = -1, expiration_ms = $(( $(date +%s%3N) + 1500 ))"
+	run -0 t python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+time.sleep(0.5)                # past the poll: what kvfs remembers is this version
+print(os.fstat(fd).st_size, os.fstat(fd).st_size)
+time.sleep(1.3)
+print(os.fstat(fd).st_size)    # expired while open: an empty file' "$MNT/k"
+	[ "${lines[0]}" = "2 2" ]
+	[ "${lines[1]}" = 0 ]
+	run -1 t stat "$MNT/k"
+}
+
 @test "keys added and removed by another writer appear and vanish" {
 	mkdir "$MNT/d"
 	echo 1 >"$MNT/d/a"

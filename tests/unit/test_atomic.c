@@ -269,6 +269,65 @@ static void test_atomic__sticky_failure(void)
 	kv_close(db);
 }
 
+struct seen {
+	char keys[8][8];
+	uint64_t versions[8];
+	int n;
+};
+
+static void note_change(void *ctx, const uint8_t *key, size_t key_len, uint64_t version)
+{
+	struct seen *s = ctx;
+	if (s->n < 8 && key_len >= 2 && key_len - 2 < sizeof(s->keys[0])) {
+		memcpy(s->keys[s->n], key + 1, key_len - 2);
+		s->keys[s->n][key_len - 2] = '\0';
+		s->versions[s->n] = version;
+	}
+	s->n++;
+}
+
+/* kv_on_change hears of every key a commit changes, with its version; failures say nothing. */
+static void test_atomic__change_observer(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t k1[16], k2[16], c[16];
+	size_t l1 = skey("a", k1), l2 = skey("b", k2), lc = skey("c", c);
+	uint64_t v1 = 0, v2 = 0, v3 = 0;
+	struct seen s = { .n = 0 };
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	kv_on_change(db, note_change, &s);
+	CHECK_RC(kv_set(db, k1, l1, KV_ENCODING_BYTES, "x", 1, -1, &v1), KV_OK);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_delete(a, k1, l1), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k2, l2, KV_ENCODING_BYTES, "y", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_sum(a, c, lc, 1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, &v2), KV_OK);
+	/* a failed check, and a sum on a value that is not a KvU64, change nothing */
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_check(a, k1, l1, &v1), KV_OK);
+	CHECK_RC(kv_atomic_set(a, k1, l1, KV_ENCODING_BYTES, "z", 1, -1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_CONFLICT);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_sum(a, k2, l2, 1), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_TYPE);
+	CHECK_RC(kv_delete(db, k2, l2, &v3), KV_OK);
+	CHECK(s.n == 5);
+	CHECK_STR(s.keys[0], "a");
+	CHECK(s.versions[0] == v1);
+	CHECK_STR(s.keys[1], "a");
+	CHECK_STR(s.keys[2], "b");
+	CHECK_STR(s.keys[3], "c");
+	CHECK(s.versions[1] == v2 && s.versions[2] == v2 && s.versions[3] == v2);
+	CHECK_STR(s.keys[4], "b");
+	CHECK(s.versions[4] == v3 && v3 > v2 && v2 > v1);
+	kv_on_change(db, NULL, NULL);
+	CHECK_RC(kv_set(db, k1, l1, KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_OK);
+	CHECK(s.n == 5);
+	kv_close(db);
+}
+
 int main(void)
 {
 	RUN(test_atomic__checks);
@@ -277,5 +336,6 @@ int main(void)
 	RUN(test_atomic__wrong_type_applies_nothing);
 	RUN(test_atomic__versionstamps_increase);
 	RUN(test_atomic__sticky_failure);
+	RUN(test_atomic__change_observer);
 	return DONE();
 }
