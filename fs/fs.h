@@ -219,6 +219,8 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "a/b" for a key plus optional child name (heap, never NULL on success). */
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
+/* The mtime shown for a value of this version (and ctime). */
+void fs_version_time(uint64_t version, struct timespec *ts);
 /* Length of the parent prefix of a key: the offset of its last part. */
 size_t fs_parent_len(const uint8_t *key, size_t key_len);
 

@@ -28,7 +28,6 @@
 #include "fs.h"
 #include "fs_tree.h"
 
-#define MTIME_EPOCH 1704067200   /* 2024-01-01T00:00:00Z: mtime = epoch + version ns */
 #define NAME_MAX_KVFS 4095       /* the kernel's limit per component; keys are the tighter one */
 
 static int is_reserved(size_t dir_len, const char *name)
@@ -109,12 +108,6 @@ int tree_resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
 
 /* ---- attributes ---- */
 
-static void stamp_time(uint64_t version, struct timespec *ts)
-{
-	ts->tv_sec = MTIME_EPOCH + (time_t) (version / 1000000000ULL);
-	ts->tv_nsec = (long) (version % 1000000000ULL);
-}
-
 void tree_base_attr(struct fs_data *fs, struct stat *st, mode_t mode)
 {
 	memset(st, 0, sizeof(*st));
@@ -141,7 +134,7 @@ static void file_attr_of(struct fs_data *fs, uint64_t version, off_t size, struc
 	tree_base_attr(fs, st, S_IFREG | 0644);
 	st->st_size = size;
 	st->st_blocks = (st->st_size + 511) / 512;
-	stamp_time(version, &st->st_mtim);
+	fs_version_time(version, &st->st_mtim);
 	st->st_ctim = st->st_mtim;
 }
 

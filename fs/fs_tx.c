@@ -80,7 +80,6 @@
 #define INO_TXS      (FS_CTL_INO + 1)   /* .tx */
 #define INO_RESULTS  (FS_CTL_INO + 2)   /* .commit */
 #define INO_WATCH    (FS_CTL_INO + 3)   /* .watch */
-#define MTIME_EPOCH  1704067200          /* as fs_ops.c: mtime = epoch + version ns */
 
 #define X_CHECK  "user.kv.check"
 #define X_SUM    "user.kv.sum"
@@ -269,8 +268,7 @@ static void attr_of(struct fs_data *fs, struct stat *st, mode_t mode, off_t size
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
 	if (version) {
-		st->st_mtim.tv_sec = MTIME_EPOCH + (time_t) (version / 1000000000ULL);
-		st->st_mtim.tv_nsec = (long) (version % 1000000000ULL);
+		fs_version_time(version, &st->st_mtim);
 		st->st_ctim = st->st_mtim;
 	}
 }
