@@ -1088,6 +1088,24 @@ out:
 	return err;
 }
 
+/*
+ * Does the inode show something stored? Not a dot-file, nor a file created
+ * and not written yet, nor one being written for the first time.
+ */
+static int is_stored(struct fs_data *fs, fuse_ino_t ino)
+{
+	enum fs_kind kind;
+	size_t key_len;
+	kv_entry *e = NULL;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	int stored = !key || kind == FS_DIR ||
+	             (kind == FS_FILE && kv_get(fs->db, key, key_len, &e) != KV_NOTFOUND);
+
+	kv_free(e);
+	free(key);
+	return stored;
+}
+
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                        int to_set, struct fuse_file_info *fi)
 {
@@ -1103,6 +1121,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = EPERM;
 	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)
 		err = EPERM;
+	if (err && !is_stored(fs, ino))
+		err = 0;   /* a file not stored yet: rsync's and install's fchmod of a new file */
 	if (err) {
 		fs_log(fs, "cannot change owner or mode of inode %lu: kvfs shows fixed ones",
 		       (unsigned long) ino);

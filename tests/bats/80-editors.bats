@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Editor workflows: sed -i, jq > tmp && mv, vim.
+# Editor and copy workflows: sed -i, jq > tmp && mv, vim, rsync, install.
 
 load helpers
 
@@ -45,4 +45,21 @@ with open(sys.argv[1], "w", buffering=1) as f:
 ' "$MNT/big"
 	run -0 t python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$MNT/big"
 	[ "$output" = 3000 ]
+}
+
+@test "rsync -a and install write into the mount: a file not stored yet takes any mode" {
+	src=$BATS_TEST_TMPDIR/src
+	mkdir -p "$src/d"
+	echo '{"a":1}' >"$src/x"
+	echo '[2]' >"$src/d/y"
+	chmod 664 "$src/d/y"
+	run -0 t rsync -a "$src/" "$MNT/r/"
+	[ "$(dump r | jq -c '[.key, .value]' | tr -d '\n')" = '[["r","d","y"],[2]][["r","x"],{"a":1}]' ]
+	run -0 t install -m 644 "$src/x" "$MNT/inst"
+	run -0 t cat "$MNT/inst"
+	[ "$output" = '{"a":1}' ]
+	[ "$(stat -c %a "$MNT/inst")" = 644 ]
+	# a stored value keeps its fixed mode
+	run -1 t chmod 600 "$MNT/r/x"
+	run -1 t chmod 600 "$MNT/inst"
 }
