@@ -43,7 +43,20 @@ void tree_name_free(struct fs_name *n)
 	free(n->dir);
 	if (n->key != n->dir)
 		kv_free(n->key);
+	kv_free(n->canon);
 	n->dir = n->key = NULL;
+	n->canon = NULL;
+}
+
+double tree_entry_timeout(const struct fs_data *fs, const struct fs_name *n)
+{
+	return n->canon ? 0 : fs->opt.timeout;
+}
+
+void tree_forget_alias(struct fs_data *fs, fuse_ino_t parent, const struct fs_name *n)
+{
+	if (n->canon)
+		fs_notify_entry(fs, parent, n->canon);
 }
 
 /*
@@ -102,6 +115,10 @@ int tree_resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
 	}
 	memcpy(n->key, n->dir, n->dir_len);
 	memcpy(n->key + n->dir_len, part, part_len);
+	if (kv_name_from_part(part, part_len, &n->canon) == KV_OK && strcmp(n->canon, name) == 0) {
+		kv_free(n->canon);
+		n->canon = NULL;
+	}
 	kv_free(part);
 	return 0;
 }
@@ -240,7 +257,7 @@ void tree_note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off_t
 
 static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
                         const uint8_t *key, size_t key_len, const char *name,
-                        struct stat *st, const kv_entry *e)
+                        struct stat *st, const kv_entry *e, double entry_timeout)
 {
 	struct fs_inode *in = fs_inode_ref(fs, kind, key, key_len, name, 1);
 	if (!in) {
@@ -253,7 +270,7 @@ static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
 		.ino = in->ino,
 		.attr = *st,
 		.attr_timeout = fs->opt.timeout,
-		.entry_timeout = fs->opt.timeout,
+		.entry_timeout = entry_timeout,
 	};
 	ep.attr.st_ino = in->ino;
 	if (fuse_reply_entry(req, &ep) != 0)
@@ -317,6 +334,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, err);
 		return;
 	}
+	double et = tree_entry_timeout(fs, &n);
 	switch (n.kind) {
 	case N_RESERVED:
 		err = ENOENT;    /* never reached: fs_route.c sends these to fs_tx.c */
@@ -330,7 +348,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (!s)
 			err = ENOENT;
 		else
-			reply_entry(req, fs, FS_SCRATCH, n.dir, n.dir_len, name, &st, NULL);
+			reply_entry(req, fs, FS_SCRATCH, n.dir, n.dir_len, name, &st, NULL, et);
 		break;
 	case N_VALUE:
 		if (kv_get(fs->db, n.key, n.key_len, &e) != KV_OK) {
@@ -338,21 +356,21 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			break;
 		}
 		tree_file_attr(fs, e, &st);
-		reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e);
+		reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e, et);
 		break;
 	case N_KEY:
 		switch (tree_key_type(fs, n.key, n.key_len, &e, &err)) {
 		case 'd':
 			tree_dir_attr(fs, &st);
-			reply_entry(req, fs, FS_DIR, n.key, n.key_len, NULL, &st, NULL);
+			reply_entry(req, fs, FS_DIR, n.key, n.key_len, NULL, &st, NULL, et);
 			break;
 		case 'f':
 			tree_file_attr(fs, e, &st);
-			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e);
+			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, e, et);
 			break;
 		case 'e':
 			tree_base_attr(fs, &st, S_IFREG | 0644);
-			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, NULL);
+			reply_entry(req, fs, FS_FILE, n.key, n.key_len, NULL, &st, NULL, et);
 			break;
 		default:
 			if (!err)
@@ -1031,7 +1049,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		.ino = in->ino,
 		.attr = st,
 		.attr_timeout = fs->opt.timeout,
-		.entry_timeout = fs->opt.timeout,
+		.entry_timeout = tree_entry_timeout(fs, &n),
 	};
 	ep.attr.st_ino = in->ino;
 	if (fuse_reply_create(req, &ep, fi) != 0) {
@@ -1276,7 +1294,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (err)
 		goto out;
 	tree_dir_attr(fs, &st);
-	reply_entry(req, fs, FS_DIR, n.key, n.key_len, NULL, &st, NULL);
+	reply_entry(req, fs, FS_DIR, n.key, n.key_len, NULL, &st, NULL,
+	            tree_entry_timeout(fs, &n));
 	tree_name_free(&n);
 	return;
 out:
@@ -1333,6 +1352,8 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 				tree_after_remove(fs, n.dir, n.dir_len);
 		}
 	}
+	if (!err)
+		tree_forget_alias(fs, parent, &n);
 out:
 	kv_free(e);
 	tree_name_free(&n);
@@ -1373,8 +1394,10 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else
 		fs_memdir_remove(fs, n.key, n.key_len, 0);
 	pthread_mutex_unlock(&fs->lock);
-	if (!err)
+	if (!err) {
 		tree_after_remove(fs, n.dir, n.dir_len);
+		tree_forget_alias(fs, parent, &n);
+	}
 out:
 	kv_free(e);
 	tree_name_free(&n);
@@ -1412,7 +1435,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			.ino = in->ino,
 			.attr = st,
 			.attr_timeout = fs->opt.timeout,
-			.entry_timeout = fs->opt.timeout,
+			.entry_timeout = tree_entry_timeout(fs, &n),
 		};
 		ep.attr.st_ino = in->ino;
 		if (fuse_reply_entry(req, &ep) != 0)

@@ -402,6 +402,12 @@ void tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			err = err ? err : ENOENT;
 		}
 	}
+	if (!err) {
+		tree_forget_alias(fs, parent, &src);
+		tree_forget_alias(fs, newparent, &dst);
+		if (dst.canon)   /* the kernel keeps the moved name, as it kept the old one */
+			fs_notify_entry(fs, newparent, newname);
+	}
 out:
 	kv_free(e);
 	tree_name_free(&src);

@@ -26,7 +26,18 @@ struct fs_name {
 	uint8_t *key;           /* N_KEY: child key; N_VALUE: the directory's key */
 	size_t key_len;
 	const char *name;
+	char *canon;            /* N_KEY: the listing's spelling, when `name` is another one */
 };
+
+/*
+ * How long the kernel may keep the name: another spelling of a key part
+ * (`007` for 7, `"abc"` for abc) not at all, so that a name the key no
+ * longer has is never used for it; its listed spelling, the mount's timeout.
+ * And after removing or renaming by another spelling, tree_forget_alias
+ * makes the kernel drop the listed one.
+ */
+double tree_entry_timeout(const struct fs_data *fs, const struct fs_name *n);
+void tree_forget_alias(struct fs_data *fs, fuse_ino_t parent, const struct fs_name *n);
 
 /*
  * Resolve `name` in directory `parent`. Errors: ENOENT (unknown parent, or

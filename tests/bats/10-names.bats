@@ -82,3 +82,32 @@ key_of() {
 	run -0 t ls -A "$MNT"
 	[ "$output" = .scratch ]
 }
+
+@test "two spellings of one key: removing or moving it by one, a write by the other is the new key's" {
+	mkdir "$MNT/al"
+	cd "$MNT/al"
+	echo 1 >007
+	run -0 t cat 007
+	rm 7
+	echo 2 >007
+	run -0 t cat 7
+	[ "$output" = 2 ]
+	rm 007
+	echo 3 >7
+	run -0 t cat 007
+	[ "$output" = 3 ]
+	mv 7 8
+	echo 44 >007
+	run -0 t cat 8
+	[ "$output" = 3 ]
+	mv 007 '"x"'            # the string x, by its quoted spelling
+	echo 5 >x
+	run -0 t cat '"x"'
+	[ "$output" = 5 ]
+	echo '"s"' >abc
+	run -0 t cat abc
+	rm '"abc"'
+	echo '"t"' >abc
+	cd "$BATS_TEST_TMPDIR"
+	[ "$(dump al | jq -c '[.key[1], .value]' | tr -d '\n')" = '["abc","t"]["x",5][8,3]' ]
+}
