@@ -84,6 +84,10 @@ struct fs_inode {
 	int attr_known;
 	uint64_t attr_epoch;
 	int64_t attr_expires;
+	/* the handle whose writes are not stored yet, and its text's length:
+	 * the size shown while it writes */
+	struct fs_handle *writing;
+	off_t writing_size;
 	struct fs_inode *next_ino, *next_id;
 };
 

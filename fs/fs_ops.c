@@ -459,6 +459,15 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 			err = ENOENT;
 		pthread_mutex_unlock(&fs->lock);
 	}
+	if (kind == FS_FILE && !err) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_inode *in = fs_inode_get(fs, ino);
+		if (in && in->writing) {
+			st->st_size = in->writing_size;
+			st->st_blocks = (st->st_size + 511) / 512;
+		}
+		pthread_mutex_unlock(&fs->lock);
+	}
 	st->st_ino = ino;
 	kv_free(e);
 	free(key);
@@ -506,6 +515,8 @@ static void handle_free(struct fs_data *fs, struct fs_handle *h)
 		fs->handles = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
+	if (h->in->writing == h)
+		h->in->writing = NULL;
 	pthread_mutex_unlock(&fs->lock);
 	fs_inode_close(fs, h->in);
 	pthread_mutex_destroy(&h->lock);
@@ -738,6 +749,27 @@ static int db_has_room(struct fs_data *fs)
 	return (unsigned long long) sv.f_bavail * sv.f_frsize >= SPACE_MIN;
 }
 
+/*
+ * What a handle wrote is the file's content until it is stored, for stat
+ * and for the kernel, which reads no further than the size it is told.
+ * Called with h->lock held; done_writing when the handle stored or dropped it.
+ */
+static void note_writing(struct fs_data *fs, struct fs_handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	h->in->writing = h;
+	h->in->writing_size = (off_t) h->text.len;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void done_writing(struct fs_data *fs, struct fs_handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (h->in->writing == h)
+		h->in->writing = NULL;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
                      off_t off, struct fuse_file_info *fi)
 {
@@ -774,6 +806,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	if (!refused && (err == EINVAL || err == EFBIG))
 		log_refusal(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
+	if (!err)
+		note_writing(fs, h);
 	pthread_mutex_unlock(&h->lock);
 	if (err)
 		fuse_reply_err(req, err);
@@ -887,6 +921,11 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	if (!same)
 		fs_notify_inode(fs, h->in->ino);
 out:
+	if (err) {
+		/* refused: the kernel must not keep showing the size or pages written */
+		fs_notify_inode(fs, h->in->ino);
+	}
+	done_writing(fs, h);
 	kv_free(value);
 	free(key);
 	free(name);
@@ -1157,6 +1196,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		int keyed = h && !still_scratch(fs, h);
 		if (keyed)
 			err = fs_text_truncate(&h->text, (size_t) attr->st_size);
+		if (keyed && !err)
+			note_writing(fs, h);
 		if (h)
 			pthread_mutex_unlock(&h->lock);
 		if (keyed) {

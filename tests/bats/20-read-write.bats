@@ -172,6 +172,34 @@ except OSError as e:
 		'[["copy","prefs","bob"],"x"]')" ]
 }
 
+@test "what a handle wrote shows before it is stored: read back, fstat, stat; a refused truncate leaves no trace" {
+	echo '[1,2,3,4,5,6,7,8]' >"$MNT/old"
+	run -0 t python3 -c '
+import os, sys
+os.chdir(sys.argv[1])
+f = open("new", "w+")
+f.write("{\"w\":1}")
+f.flush()
+f.seek(0)
+print(repr(f.read()), os.fstat(f.fileno()).st_size)
+f.close()
+fd = os.open("old", os.O_RDWR | os.O_TRUNC)
+os.write(fd, b"[9]")
+print(os.fstat(fd).st_size, os.stat("old").st_size)
+os.close(fd)' "$MNT"
+	[ "${lines[0]}" = "'{\"w\":1}' 7" ]
+	[ "${lines[1]}" = "3 3" ]
+	run -0 t cat "$MNT/new" "$MNT/old"
+	[ "$output" = "$(printf '{"w":1}\n[9]')" ]
+	echo '[1,2,3]' >"$MNT/t"
+	before=$(rows)
+	run -1 t truncate -s 5 "$MNT/t"
+	[ "$(stat -c %s "$MNT/t")" = 8 ]
+	run -0 t cat "$MNT/t"
+	[ "$output" = '[1,2,3]' ]
+	[ "$(rows)" = "$before" ]
+}
+
 @test "rm deletes the key" {
 	echo 1 >"$MNT/k"
 	echo 2 >"$MNT/j"
