@@ -223,6 +223,14 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "a/b" for a key plus optional child name (heap, never NULL on success). */
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
+/*
+ * A close is a flush, whichever process closes a copy of the descriptor.
+ * Only the process that opened the file stores (or stages) at its close: a
+ * child that inherited the descriptor, as in { echo '['; cat part; echo ']'; } > k,
+ * closes it half written, and its exit must neither fail nor store that
+ * half. What it wrote is stored at the opener's close, or at the last.
+ */
+int fs_flush_is_ours(fuse_req_t req, pid_t opener);
 /* The mtime shown for a value of this version (and ctime). */
 void fs_version_time(uint64_t version, struct timespec *ts);
 /* Length of the parent prefix of a key: the offset of its last part. */

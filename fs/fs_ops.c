@@ -495,6 +495,7 @@ struct fs_handle {
 	pthread_mutex_t lock;   /* the fields below; flush and write may race (dup, fork) */
 	int scratch;            /* content lives in the scratch file, not here */
 	int writable;
+	pid_t opener;           /* stores at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
 };
@@ -644,6 +645,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
+	h->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uintptr_t) h;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(fs, h);
@@ -932,21 +934,36 @@ out:
 	return err;
 }
 
-static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void flush_now(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 
-	(void) ino;
 	pthread_mutex_lock(&h->lock);
 	int err = commit_handle(fs_of(req), h);
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, err);
 }
 
+int fs_flush_is_ours(fuse_req_t req, pid_t opener)
+{
+	return fuse_req_ctx(req)->pid == opener;
+}
+
+/* The first flush after writing stores, when the process that opened the file closes it. */
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void) ino;
+	if (!fs_flush_is_ours(req, handle_of(fi)->opener)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	flush_now(req, fi);
+}
+
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void) datasync;
-	fs_flush(req, ino, fi);
+	(void) ino, (void) datasync;
+	flush_now(req, fi);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1083,6 +1100,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_inode_forget(fs, in->ino, 1);
 		goto fail;
 	}
+	h->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uintptr_t) h;
 	struct fuse_entry_param ep = {
 		.ino = in->ino,

@@ -571,6 +571,7 @@ struct ctl_handle {
 	size_t key_len;
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
 	int writable;
+	pid_t opener;           /* stages at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
 };
 
@@ -717,8 +718,10 @@ static void ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
-	if (h)
+	if (h) {
+		h->opener = fuse_req_ctx(req)->pid;
 		fi->fh = (uintptr_t) h;
+	}
 	if (fuse_reply_open(req, fi) != 0 && h) {
 		node_open(fs->ctl, ino, -1);
 		handle_free(h);
@@ -823,12 +826,11 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	return err;
 }
 
-static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void flush_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
 	int err = 0;
 
-	(void) ino;
 	if (h && !is_watch_node(fs_of(req), ino)) {
 		pthread_mutex_lock(&h->lock);
 		err = stage_handle(fs_of(req), h);
@@ -837,10 +839,22 @@ static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, err);
 }
 
+/* As in the key tree: the opener's close stages; a child's leaves it to the opener. */
+static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
+
+	if (h && !fs_flush_is_ours(req, h->opener)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	flush_now(req, ino, fi);
+}
+
 static void ctl_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void) datasync;
-	ctl_flush(req, ino, fi);
+	flush_now(req, ino, fi);
 }
 
 static void ctl_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -932,6 +946,7 @@ static void ctl_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		node_forget(fs->ctl, ino, 1);
 		goto fail;
 	}
+	h->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uintptr_t) h;
 	struct fuse_entry_param ep = { .ino = ino };
 	attr_of(fs, &ep.attr, S_IFREG | 0644, 0, 0);

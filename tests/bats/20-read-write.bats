@@ -200,6 +200,22 @@ os.close(fd)' "$MNT"
 	[ "$(rows)" = "$before" ]
 }
 
+@test "a redirection around several commands stores the whole value once: a child's close stores nothing" {
+	echo 1 >"$BATS_TEST_TMPDIR/part"
+	cd "$BATS_TEST_TMPDIR"
+	run -0 --separate-stderr t bash -ec "{ echo '['; cat part; echo ']'; } >'$MNT/g'; echo end"
+	[ "$output" = end ]
+	[ -z "$stderr" ]
+	run -0 --separate-stderr t bash -ec "{ echo '{\"items\":'; jq -c . part; echo '}'; } >'$MNT/j'"
+	[ -z "$stderr" ]
+	[ "$(dump | jq -c '[.key[0], .value]' | tr -d '\n')" = '["g",[1]]["j",{"items":1}]' ]
+	# one commit each
+	[ "$(dump | jq -r .versionstamp | sort -u | wc -l)" = 2 ]
+	# what the opener itself leaves incomplete still fails its close
+	run -1 t python3 -c 'import sys; f = open(sys.argv[1], "w"); f.write("[1,"); f.close()' "$MNT/bad"
+	[ "$(dump | wc -l)" = 2 ]
+}
+
 @test "rm deletes the key" {
 	echo 1 >"$MNT/k"
 	echo 2 >"$MNT/j"

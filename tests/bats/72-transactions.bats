@@ -289,6 +289,16 @@ except OSError as e:
 	[ "$output" = 1 ]
 }
 
+@test "inside T a redirection around several commands stages the whole value: a child's close stages nothing" {
+	echo 1 >"$BATS_TEST_TMPDIR/part"
+	mkdir "$MNT/.tx/T"
+	cd "$BATS_TEST_TMPDIR"
+	run -0 --separate-stderr t bash -ec "{ echo '['; cat part; echo ']'; } >'$MNT/.tx/T/g'"
+	[ -z "$stderr" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(dump | jq -c '[.key[0], .value]')" = '["g",[1]]' ]
+}
+
 @test "inside T a handle open on a file that is removed stages nothing when it closes" {
 	mkdir "$MNT/d"
 	echo 0 >"$MNT/d/z"
