@@ -88,6 +88,9 @@ struct fs_inode {
 	 * the size shown while it writes */
 	struct fs_handle *writing;
 	off_t writing_size;
+	/* a time-to-live set before the file was stored (cp -a sets it before
+	 * it closes): the expiry instant its first commit gets, Unix ms; 0 none */
+	int64_t expire_pending;
 	struct fs_inode *next_ino, *next_id;
 };
 

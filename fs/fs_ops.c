@@ -893,8 +893,13 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		goto out;
 	pthread_mutex_lock(&fs->lock);
 	struct attr_stamp stamp = attr_stamp_now(fs);
+	int64_t at = h->in->expire_pending, expire_in = -1;
 	pthread_mutex_unlock(&fs->lock);
-	rc = kv_set(fs->db, key, key_len, enc, value, value_len, -1, &version);
+	if (at) {
+		int64_t left = at - fs_now_ms();
+		expire_in = left > 0 ? left : 0;
+	}
+	rc = kv_set(fs->db, key, key_len, enc, value, value_len, expire_in, &version);
 	if (rc != KV_OK) {
 		char reason[300];
 		snprintf(reason, sizeof(reason), "%s", kv_errmsg(fs->db));
@@ -908,11 +913,13 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	fs_memdir_stored(fs, key, fs_parent_len(key, key_len));
 	fs_memfile_remove(fs, key, key_len);
 	same = same && h->in->opens == 1;
+	if (h->in->expire_pending == at)
+		h->in->expire_pending = 0;
 	if (same) {
 		/* the next getattr need not read the value to learn its attributes */
 		h->in->size = (off_t) h->text.len;
 		h->in->size_version = version;
-		attr_remember(fs, h->in, stamp, 1, -1);
+		attr_remember(fs, h->in, stamp, 1, at ? at : -1);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	/*

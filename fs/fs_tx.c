@@ -1435,16 +1435,12 @@ static void ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct fs_data *fs = fs_of(req);
 	struct nodeinfo i;
 	int err = node_info(fs->ctl, ino, &i);
-	static const char names[] = X_KEY;
 
-	if (err) {
+	/* user.kv.key is read by name: a copy must not try to set it (fs_xattr.c) */
+	if (err)
 		fuse_reply_err(req, err);
-		return;
-	}
-	if (i.type == N_TXS || i.type == N_RESULTS || i.type == N_RESULT)
-		fs_reply_xattr(req, "", 0, size);
 	else
-		fs_reply_xattr(req, names, sizeof(names), size);
+		fs_reply_xattr(req, "", 0, size);
 	info_free(&i);
 }
 

@@ -89,7 +89,19 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 			fs_reply_xattr(req, json, strlen(json), size);
 		}
 	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK) {
+		int64_t at = 0;
+		pthread_mutex_lock(&fs->lock);
+		struct fs_inode *in = fs_inode_get(fs, ino);
+		if (in && !in->detached)
+			at = in->expire_pending;
+		pthread_mutex_unlock(&fs->lock);
 		err = ENODATA;
+		if (at && strcmp(name, X_IN) == 0) {
+			int64_t left = at - fs_now_ms();
+			snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
+			fs_reply_xattr(req, buf, strlen(buf), size);
+			err = 0;
+		}
 	} else if (strcmp(name, X_STAMP) == 0) {
 		kv_versionstamp_format(e->version, buf);
 		fs_reply_xattr(req, buf, strlen(buf), size);
@@ -127,18 +139,16 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-#define ADD(n) (memcpy(list + len, n, sizeof(n)), len += sizeof(n))
-	if (kind == FS_DIR)
-		ADD(X_KEY);
-	if (kind == FS_FILE && kv_get(fs->db, key, key_len, &e) == KV_OK) {
-		ADD(X_KEY);
-		ADD(X_STAMP);
-		if (e->expires_at >= 0) {
-			ADD(X_AT);
-			ADD(X_IN);
-		}
+	/*
+	 * Listed is what a copy of the file should carry: its time-to-live.
+	 * The key, the versionstamp and the expiry instant are the store's
+	 * own, read by name; cp -a, mv across directories, rsync -X and tar
+	 * --xattrs copy every listed name and would fail to set those.
+	 */
+	if (kind == FS_FILE && kv_get(fs->db, key, key_len, &e) == KV_OK && e->expires_at >= 0) {
+		memcpy(list, X_IN, sizeof(X_IN));
+		len = sizeof(X_IN);
 	}
-#undef ADD
 	fs_reply_xattr(req, list, len, size);
 	kv_free(e);
 	free(key);
@@ -171,6 +181,26 @@ static void log_xattr(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	free(path);
 }
 
+/* Not stored yet, but being written or kept empty in memory: the expiry waits for its commit. */
+static int pending_ok(struct fs_data *fs, fuse_ino_t ino)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	int ok = in && !in->detached &&
+	         (in->opens || fs_memdir_type(fs, in->key, in->key_len) == 'f');
+	pthread_mutex_unlock(&fs->lock);
+	return ok;
+}
+
+static void set_pending(struct fs_data *fs, fuse_ino_t ino, int64_t at)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	if (in)
+		in->expire_pending = at;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                  const char *value, size_t size, int flags)
 {
@@ -192,7 +222,7 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	} else if (strcmp(name, X_IN) != 0 || kind != FS_FILE) {
 		err = EPERM;
 		log_xattr(fs, key, key_len, name, "read-only attribute");
-	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK) {
+	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK && !pending_ok(fs, ino)) {
 		err = ENOENT;
 	} else {
 		char text[32];
@@ -206,10 +236,12 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				text[--size] = '\0';
 			errno = 0;
 			long long ms = strtoll(text, &end, 10);
-			if (errno || end == text || *end || ms < 0)
+			if (errno || end == text || *end || ms < 0 || ms > INT64_MAX / 2)
 				err = EINVAL;
-			else
+			else if (e)
 				err = set_expiry(fs, key, key_len, e, ms);
+			else
+				set_pending(fs, ino, fs_now_ms() + ms);
 		}
 		if (err)
 			log_xattr(fs, key, key_len, name, err == EINVAL

@@ -53,7 +53,7 @@ probe() {
 	t "$build/tests/tools/xattr_probe" "$@"
 }
 
-@test "unknown user names are ENODATA, other namespaces ENOTSUP; listing shows ours; getfattr -d works" {
+@test "unknown user names are ENODATA, other namespaces ENOTSUP; getfattr -d shows the time-to-live only" {
 	echo 1 >"$MNT/k"
 	run -1 t getfattr --absolute-names -n user.other "$MNT/k"
 	[[ $output == *"No such attribute"* ]]
@@ -67,8 +67,33 @@ probe() {
 	run -0 probe "$MNT/.tx/T" security.selinux 100
 	[ "$output" = ENOTSUP ]
 	run -0 t getfattr --absolute-names -d "$MNT/k"
-	[[ $output == *'user.kv.key="[\"k\"]"'* ]]
-	[[ $output == *"user.kv.versionstamp="* ]]
+	[ -z "$output" ]
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/k"
+	run -0 t getfattr --absolute-names -d "$MNT/k"
+	[[ $output == *'user.kv.expire_in="'* ]]
+	[[ $output != *"user.kv.key"* && $output != *"versionstamp"* && $output != *"expires_at"* ]]
+	# still read by name
+	run -0 t getfattr --absolute-names --only-values -n user.kv.key "$MNT/k"
+	[ "$output" = '["k"]' ]
+}
+
+@test "copies carry the time-to-live and nothing the store sets: cp -a, mv out of a directory too big to rename" {
+	mkdir "$MNT/d"
+	for i in $(seq 501); do echo "$i" >"$MNT/d/$i"; done
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/d/7"
+	run -0 --separate-stderr t cp -a "$MNT/d/7" "$MNT/seven"
+	[ -z "$stderr" ]
+	left=$(getfattr --only-values -n user.kv.expire_in "$MNT/seven")
+	[ "$left" -gt 3500000 ] && [ "$left" -le 3600000 ]
+	run -0 --separate-stderr t mv "$MNT/d" "$MNT/e"    # EXDEV: mv copies and removes
+	[ -z "$stderr" ]
+	[ "$(dump e | wc -l)" = 501 ]
+	[ "$(getfattr --only-values -n user.kv.expire_in "$MNT/e/7")" -gt 3500000 ]
+	# a file created empty takes its time-to-live at its first value
+	touch "$MNT/later"
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/later"
+	echo 1 >"$MNT/later"
+	[ "$(dump | jq -r 'select(.key == ["later"]) | .expires_at' | cut -c1-2)" = 20 ]
 }
 
 @test "size probing: python reads the whole value" {
@@ -90,14 +115,15 @@ probe() {
 	[ "$output" = ERANGE ]
 	run -0 probe "$MNT/k" user.kv.versionstamp 20
 	[[ $output == "20 "* ]]
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/k"
 	run -0 probe "$MNT/k" - 0
 	len=$output
-	[ "$len" -gt 0 ]
+	[ "$len" = 18 ]
 	run -0 probe "$MNT/k" - $((len - 1))
 	[ "$output" = ERANGE ]
 	run -0 probe "$MNT/k" - "$len"
-	[[ $output == *"user.kv.key|"* ]]
-	[[ $output == *"user.kv.versionstamp|"* ]]
+	[ "$output" = "18 user.kv.expire_in|" ]
+	t setfattr -x user.kv.expires_at "$MNT/k"
 	run -0 probe "$MNT/k" user.kv.expires_at 100
 	[ "$output" = ENODATA ]
 	run -0 probe "$MNT" user.kv.versionstamp 100
