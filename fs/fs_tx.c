@@ -531,6 +531,10 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			err = fs_errno(rc);
 			break;
 		}
+		/* a directory made by mkdir: watch keys below it before any exists */
+		pthread_mutex_lock(&fs->lock);
+		dir = dir || fs_memdir_type(fs, key, len) == 'd';
+		pthread_mutex_unlock(&fs->lock);
 		/* An absent key is a file too: watching it waits for its first value. */
 		attr_of(fs, &st, dir ? S_IFDIR | 0555 : S_IFREG | 0444, 0, 0);
 		reply_node(req, fs, dir ? N_WDIR : N_WKEY, 0, key, len, NULL, &st);

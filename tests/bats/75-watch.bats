@@ -71,6 +71,17 @@ lines_at_least() {
 	[ "$(jq -c .key <<<"$output")" = '["d","x"]' ]
 }
 
+@test "a key below a directory made by mkdir can be watched before any key is there" {
+	mkdir -p "$MNT/jobs/7"
+	watch jobs/7/result "$BATS_TEST_TMPDIR/out"
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	[ "$(head -n 1 "$BATS_TEST_TMPDIR/out")" = '{"key":["jobs",7,"result"],"value":null,"versionstamp":null}' ]
+	echo '"done"' >"$MNT/jobs/7/result"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/out" | jq -c .value)" = '"done"' ]
+	run -1 t cat "$MNT/.watch/nowhere/result"    # not a directory anywhere
+}
+
 @test "a write through the mount adds a line" {
 	echo 1 >"$MNT/k"
 	watch k "$BATS_TEST_TMPDIR/out"
