@@ -4,7 +4,9 @@
  * Reads already hide expired rows, so the collector only reclaims space
  * (and lets Deno, which does not filter, stop seeing them). It sleeps on
  * a condition variable until the earliest expiry or at most 60 s; a commit
- * that sets an earlier expiry wakes it, and kv_close stops it at once.
+ * that sets an earlier expiry wakes it, so does another writer's commit
+ * seen by kv_version_others (it looks for the earliest expiry again, and
+ * deletes only when one passed), and kv_close stops it at once.
  * It deletes in batches of 256 rows, each its own short write transaction
  * on the writer connection under write_lock, so commits wait for at most
  * one small batch and readers never wait (WAL). Like Deno, a run that
@@ -98,24 +100,30 @@ static void collect(kv_db *db)
 static void *collector_main(void *arg)
 {
 	kv_db *db = arg;
+	int due = 1;
 
 	pthread_mutex_lock(&db->col_lock);
 	while (!db->col_stop) {
 		pthread_mutex_unlock(&db->col_lock);
-		collect(db);
+		if (due)
+			collect(db);
 		int64_t now = kv__now_ms(), next = earliest(db);
 		if (next < 0 || next > now + MAX_SLEEP_MS)
 			next = now + MAX_SLEEP_MS;
+		else if (due && next <= now)
+			next = now + 1000;   /* what this run could not delete: not in a loop */
 		pthread_mutex_lock(&db->col_lock);
 		/* a hint that arrived while collecting may be earlier */
 		if (db->col_wake_ms < 0 || db->col_wake_ms > next)
 			db->col_wake_ms = next;
-		while (!db->col_stop && kv__now_ms() < db->col_wake_ms) {
+		while (!db->col_stop && !db->col_recheck && kv__now_ms() < db->col_wake_ms) {
 			/* +1 ms: the row must be strictly past its expiry */
 			int64_t w = db->col_wake_ms + 1;
 			struct timespec ts = { w / 1000, (long) (w % 1000) * 1000000 };
 			pthread_cond_timedwait(&db->col_cond, &db->col_lock, &ts);
 		}
+		due = !db->col_recheck || kv__now_ms() >= db->col_wake_ms;
+		db->col_recheck = 0;
 		db->col_wake_ms = -1;
 	}
 	pthread_mutex_unlock(&db->col_lock);
@@ -142,6 +150,16 @@ void kv__collector_stop(kv_db *db)
 	pthread_mutex_unlock(&db->col_lock);
 	pthread_join(db->collector, NULL);
 	db->collector_running = 0;
+}
+
+void kv__collector_recheck(kv_db *db)
+{
+	if (!db->collector_running)
+		return;
+	pthread_mutex_lock(&db->col_lock);
+	db->col_recheck = 1;
+	pthread_cond_signal(&db->col_cond);
+	pthread_mutex_unlock(&db->col_lock);
 }
 
 /* A commit stored an expiry: wake the collector earlier if needed. */

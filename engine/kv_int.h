@@ -174,6 +174,7 @@ struct kv_db {
 	 * neither (another writer committed in between).
 	 */
 	uint64_t own_version, own_pending, others_version;
+	uint64_t others_told;      /* what kv_version_others last returned */
 	kv_change_fn on_change;    /* kv_on_change; called by the leader */
 	void *on_change_ctx;
 
@@ -184,6 +185,7 @@ struct kv_db {
 	int collector_running;
 	int col_stop;
 	int64_t col_wake_ms;       /* when the collector next runs */
+	int col_recheck;           /* another writer committed: look for its expiries */
 };
 
 /* One mutation of an atomic commit. */
@@ -263,6 +265,8 @@ int kv__check_read_key(const void *key, size_t key_len);
 int kv__collector_start(kv_db *db);
 void kv__collector_stop(kv_db *db);
 void kv__collector_hint(kv_db *db, int64_t expire_ms);
+/* Another writer committed: its expiries may be earlier than any we know of. */
+void kv__collector_recheck(kv_db *db);
 
 /*
  * Decode `part`, which must be exactly one encoded key part, into *p, with

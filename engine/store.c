@@ -548,6 +548,10 @@ int kv_version_others(kv_db *db, uint64_t *out)
 	 */
 	pthread_mutex_lock(&db->gc_lock);
 	*out = v <= db->own_version || v == db->own_pending ? db->others_version : v;
+	int moved = *out != db->others_told;
+	db->others_told = *out;
 	pthread_mutex_unlock(&db->gc_lock);
+	if (moved)
+		kv__collector_recheck(db);
 	return KV_OK;
 }

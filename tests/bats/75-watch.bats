@@ -103,6 +103,20 @@ lines_at_least() {
 	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/out" | jq -c .value)" = '"from load"' ]
 }
 
+@test "an expiry another writer set reaches the watchers when it passes" {
+	echo 1 >"$MNT/k"
+	watch k "$BATS_TEST_TMPDIR/out"
+	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
+	# as Deno's expireIn writes it: the row's expiration, a new version
+	sqlite3 "$DB" "begin; update data_version set version = version + 1;
+		update kv set expiration_ms = $(( $(date +%s%3N) + 1000 )),
+			version = (select version from data_version); commit;"
+	lines_at_least 2 "$BATS_TEST_TMPDIR/out"
+	lines_at_least 3 "$BATS_TEST_TMPDIR/out"    # within 5 s, not the collector's minute
+	[ "$(sed -n 3p "$BATS_TEST_TMPDIR/out")" = '{"key":["k"],"value":null,"versionstamp":null}' ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" = 0 ]
+}
+
 @test "a transaction's commit adds a line" {
 	watch k "$BATS_TEST_TMPDIR/out"
 	lines_at_least 1 "$BATS_TEST_TMPDIR/out"
