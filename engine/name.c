@@ -22,7 +22,8 @@
 /* ---- JSON strings ---- */
 
 /*
- * Names: every control character (and DEL) as \u00XX, and '/' as \u002f:
+ * Names: every control character (C0, DEL and C1, U+0080-U+009F) as
+ * \u00XX, and '/' as \u002f:
  * DESIGN's "\/" would put a '/' into the file name, which no path component
  * can hold. Reading accepts "\/" as JSON does.
  */
@@ -49,6 +50,11 @@ static int put_quoted(kv_buf *b, const uint8_t *s, size_t len, unsigned flags)
 			kv__buf_put(b, esc, strlen(esc));
 		} else if (c < 0x20 || ((c == 0x7F || c == '/') && (flags & QUOTE_NAME))) {
 			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			kv__buf_put(b, u, sizeof(u));
+		} else if (c == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F &&
+		           (flags & QUOTE_NAME)) {
+			uint8_t cp = s[++i];   /* a C1 control, UTF-8 C2 80..9F */
+			char u[6] = { '\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15] };
 			kv__buf_put(b, u, sizeof(u));
 		} else {
 			kv__buf_putc(b, c);
@@ -187,7 +193,8 @@ static int finish_buf(kv_buf *b, char **text)
 static int has_control(const uint8_t *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (s[i] < 0x20 || s[i] == 0x7F)
+		if (s[i] < 0x20 || s[i] == 0x7F ||
+		    (s[i] == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F))
 			return 1;
 	return 0;
 }

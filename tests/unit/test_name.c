@@ -62,6 +62,10 @@ static const struct row canonical[] = {
 	{ N("\"a\\u0000b\""), "02 61 00 FF 62 00" },
 	{ N("\"\\u007f\""), "02 7F 00" },
 	{ N("\"tab\\u0009\""), "02 74 61 62 09 00" },
+	/* C1 controls too (UTF-8 C2 80..9F); the next code point does not need it */
+	{ N("\"a\\u0085\""), "02 61 C2 85 00" },
+	{ N("\"\\u009f\""), "02 C2 9F 00" },
+	{ N("\u00a0"), "02 C2 A0 00" },
 	/* backslashes alone do not force quotes, but inside quotes they are escaped */
 	{ N("a\\b"), "02 61 5C 62 00" },
 	{ N("\"a\\\\\\u002f\""), "02 61 5C 2F 00" },
