@@ -160,6 +160,8 @@ struct fs_inode *fs_inode_find(struct fs_data *fs, enum fs_kind kind,
                                const uint8_t *key, size_t key_len,
                                const char *name);              /* locked */
 void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n);
+/* The version of a file's value, when getattr knows it without reading (fs_ops.c). */
+int fs_known_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version);
 /* A commit of this process changed `key` (the engine's kv_on_change). */
 void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len);
 void fs_inode_open(struct fs_data *fs, struct fs_inode *in);

@@ -397,6 +397,19 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+int fs_known_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	int known = attr_recall(fs, in, &st) && !in->writing;
+	if (known)
+		*version = in->size_version;
+	pthread_mutex_unlock(&fs->lock);
+	return known;
+}
+
 /* A file's attributes from memory; else the stamp to remember them by once read. */
 static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, struct stat *st,
                          struct attr_stamp *s)

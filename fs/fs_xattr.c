@@ -78,8 +78,12 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	uint64_t version;
 	if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
 		err = ENODATA;
+	} else if (strcmp(name, X_STAMP) == 0 && fs_known_version(fs, ino, &version)) {
+		kv_versionstamp_format(version, buf);
+		fs_reply_xattr(req, buf, strlen(buf), size);
 	} else if (strcmp(name, X_KEY) == 0) {
 		if (key_len == 0) {
 			fs_reply_xattr(req, "[]", 2, size);
