@@ -1184,8 +1184,8 @@ out:
 }
 
 /*
- * Does the inode show something stored? Not a dot-file, nor a file created
- * and not written yet, nor one being written for the first time.
+ * Does the inode show what is stored? Not a dot-file, nor a file created
+ * and not written yet, nor one whose new content is being written.
  */
 static int is_stored(struct fs_data *fs, fuse_ino_t ino)
 {
@@ -1193,8 +1193,13 @@ static int is_stored(struct fs_data *fs, fuse_ino_t ino)
 	size_t key_len;
 	kv_entry *e = NULL;
 	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
-	int stored = !key || kind == FS_DIR ||
-	             (kind == FS_FILE && kv_get(fs->db, key, key_len, &e) != KV_NOTFOUND);
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	int writing = in && in->writing;
+	pthread_mutex_unlock(&fs->lock);
+	int stored = !key || kind == FS_DIR || (kind == FS_FILE && !writing &&
+	             kv_get(fs->db, key, key_len, &e) != KV_NOTFOUND);
 
 	kv_free(e);
 	free(key);
@@ -1217,7 +1222,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)
 		err = EPERM;
 	if (err && !is_stored(fs, ino))
-		err = 0;   /* a file not stored yet: rsync's and install's fchmod of a new file */
+		err = 0;   /* not stored yet: rsync's, install's and cp -a's fchmod while they write */
 	if (err) {
 		fs_log(fs, "cannot change owner or mode of inode %lu: kvfs shows fixed ones",
 		       (unsigned long) ino);

@@ -59,6 +59,9 @@ with open(sys.argv[1], "w", buffering=1) as f:
 	run -0 t cat "$MNT/inst"
 	[ "$output" = '{"a":1}' ]
 	[ "$(stat -c %a "$MNT/inst")" = 644 ]
+	# cp -a of a group-writable file, new or over a stored one
+	run -0 t cp -a "$src/d/y" "$MNT/cpa"
+	run -0 t cp -a "$src/d/y" "$MNT/cpa"
 	# a stored value keeps its fixed mode
 	run -1 t chmod 600 "$MNT/r/x"
 	run -1 t chmod 600 "$MNT/inst"
