@@ -11,11 +11,13 @@
  * this file's own small inode table, with numbers from FS_CTL_INO up, so
  * the router (fs_route.c) can tell at once whether a request belongs to
  * the key tree (fs_key_ops in fs_ops.c) or to a control tree, without
- * touching the key tree's table. Control entries below the three are
- * answered with entry and attribute timeouts of 0 and files open with
- * direct_io: what they show depends on staged changes and commits, and
- * the kernel must never serve an old copy. The three themselves never
- * change and get the mount's timeouts.
+ * touching the key tree's table. Files open with direct_io: what they
+ * show depends on staged changes and commits, and the kernel must never
+ * serve an old copy. Names and attributes below the top of a transaction
+ * get the mount's timeouts and readdirplus answers the lookups of a
+ * listing there (node_timeout says why that holds); T itself, results
+ * and .watch get timeouts of 0. The three never change and get the
+ * mount's timeouts.
  *
  * A transaction is `mkdir .tx/T`. It lives in memory only: an ordered
  * list of staged mutations (set, delete, sum, min, max; a set or delete of
@@ -345,6 +347,21 @@ static int node_attr(struct fs_data *fs, fuse_ino_t ino, const struct nodeinfo *
 	return err;
 }
 
+/*
+ * How long the kernel may keep a control entry. Names and attributes
+ * below the top of a transaction change only through T's own operations,
+ * which the kernel sees or which tell it (a staged sum, a value staged in
+ * another spelling than written), and through other writers' commits,
+ * which show within the mount's timeout as in the key tree: so they get
+ * the mount's timeout. T itself becomes a result when committed, a result
+ * is replaced by the next commit of its name, and what .watch shows follows
+ * the key space: those are never kept.
+ */
+static double node_timeout(const struct fs_data *fs, enum node_type type, size_t key_len)
+{
+	return type == N_TXFILE || (type == N_TXDIR && key_len) ? fs->opt.timeout : 0;
+}
+
 static void reply_node(fuse_req_t req, struct fs_data *fs, enum node_type type,
                        uint64_t tx, const uint8_t *key, size_t len, const char *name,
                        struct stat *st)
@@ -359,7 +376,9 @@ static void reply_node(fuse_req_t req, struct fs_data *fs, enum node_type type,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	struct fuse_entry_param ep = { .ino = ino, .attr = *st };
+	double t = node_timeout(fs, type, len);
+	struct fuse_entry_param ep = { .ino = ino, .attr = *st,
+	                               .entry_timeout = t, .attr_timeout = t };
 	ep.attr.st_ino = ino;
 	if (fuse_reply_entry(req, &ep) != 0)
 		node_forget(c, ino, 1);
@@ -558,11 +577,12 @@ static void ctl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	(void) fi;
 	if (!err)
 		err = node_attr(fs, ino, &i, &st);
+	double t = err ? 0 : node_timeout(fs, i.type, i.key_len);
 	info_free(&i);
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, t);
 }
 
 /* ---- file handles: transaction files and commit results ---- */
@@ -823,6 +843,8 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	err = t ? tx_stage(t, OP_SET, h->key, h->key_len, enc, value, value_len, 0) : ENOENT;
 	pthread_mutex_unlock(&c->lock);
 	kv_free(value);
+	/* the view shows the staged value as kvfs writes it, maybe not as written */
+	fs_notify_inode(fs, h->ino);
 	if (err == E2BIG)
 		handle_log(fs, h, "the transaction exceeds 1000 mutations or 800 KiB");
 	else if (err == ENOENT)
@@ -1368,6 +1390,8 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		log_tx(fs, kind ? "stage" : "check", t->name, i.key, i.key_len, NULL,
 		       "the transaction exceeds 1000 mutations or 100 checks");
 	pthread_mutex_unlock(&c->lock);
+	if (!err && kind)
+		fs_notify_inode(fs, ino);   /* the view's value changed */
 out:
 	info_free(&i);
 	fuse_reply_err(req, err);
@@ -1487,11 +1511,11 @@ static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 	}
 out:
-	info_free(&i);
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, node_timeout(fs, i.type, i.key_len));
+	info_free(&i);
 }
 
 /* ---- listings ---- */
@@ -1727,12 +1751,15 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 	const struct fs_extra *x;
 	while ((rc = fs_merge_peek(&merge, &key, &len, &e, &x)) == KV_OK) {
 		int isdir, shown;
+		struct fuse_entry_param ep = { 0 };
 		if (t) {
 			struct view v;
 			if ((err = view_of(fs, t, key, len, &v)))
 				break;
 			isdir = v.dir;
 			shown = v.dir || v.value || v.empty;
+			if (shown && plus)
+				view_attr(fs, &v, &ep.attr);
 			view_free(&v);
 		} else {
 			isdir = (e->flags & KV_ENTRY_CHILDREN) != 0;
@@ -1746,10 +1773,28 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 			next++;
 			shown = 0;
 		}
+		/*
+		 * Inside T, readdirplus answers the lookups `ls -l` would make: the
+		 * entry with its view's attributes, kept as long as a lookup's.
+		 */
+		struct node *nd = NULL;
+		if (shown && plus && t) {
+			enum node_type type = isdir ? N_TXDIR : N_TXFILE;
+			if ((nd = node_ref(c, type, d->tx, key, len, NULL))) {
+				ep.ino = nd->ino;
+				ep.attr.st_ino = nd->ino;
+				ep.entry_timeout = ep.attr_timeout = node_timeout(fs, type, len);
+			}
+		}
 		if (shown) {
-			n = add_entry(req, buf + used, size - used, name, isdir ? S_IFDIR : S_IFREG,
-			              fs_pseudo_ino(key, len), next, plus);
+			n = nd ? fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, next)
+			       : add_entry(req, buf + used, size - used, name,
+			                   isdir ? S_IFDIR : S_IFREG, fs_pseudo_ino(key, len), next, plus);
 			if (n > size - used) {
+				if (nd) {
+					nd->nlookup--;
+					node_drop_if_unused(c, nd);
+				}
 				kv_free(name);
 				break;
 			}

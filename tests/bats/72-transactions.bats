@@ -299,6 +299,34 @@ except OSError as e:
 	[ "$(dump | jq -c '[.key[0], .value]')" = '["g",[1]]' ]
 }
 
+# every file of DIR as "name size", from one ls -l, and from cat
+ls_sizes() { t ls -l "$1" | awk 'NR > 1 { print $9, $5 }'; }
+cat_sizes() { for f in "$1"/*; do echo "$(basename "$f") $(t cat "$f" | wc -c)"; done; }
+
+@test "ls -l inside T shows each file as T sees it: staged sets, deletes and sums" {
+	kvfs_unmount
+	kvfs_mount -o timeout=30    # what the kernel keeps, it keeps past the test
+	mkdir "$MNT/d"
+	for i in 1 2 3 4; do echo "$i" >"$MNT/d/k$i"; done
+	echo '{"$u64":"5"}' >"$MNT/d/n"
+	mkdir "$MNT/.tx/T"
+	ls_sizes "$MNT/.tx/T/d" >/dev/null          # the kernel now holds every entry
+	echo '{"long":"a longer value"}' >"$MNT/.tx/T/d/k1"
+	rm "$MNT/.tx/T/d/k2"
+	setfattr -n user.kv.sum -v 100000 "$MNT/.tx/T/d/n"
+	echo '"new"' >"$MNT/.tx/T/d/k5"
+	wait_for_sizes() {
+		local i
+		for i in $(seq 50); do
+			[ "$(ls_sizes "$1")" = "$(cat_sizes "$1")" ] && return 0
+			sleep 0.1
+		done
+		diff <(ls_sizes "$1") <(cat_sizes "$1")
+	}
+	wait_for_sizes "$MNT/.tx/T/d"
+	[ "$(ls_sizes "$MNT/.tx/T/d" | tr '\n' ' ')" = 'k1 26 k3 2 k4 2 k5 6 n 18 ' ]
+}
+
 @test "inside T a handle open on a file that is removed stages nothing when it closes" {
 	mkdir "$MNT/d"
 	echo 0 >"$MNT/d/z"
