@@ -70,6 +70,7 @@ struct fs_inode {
 	uint64_t nlookup;       /* the kernel's lookup count */
 	unsigned opens;         /* open handles */
 	int detached;           /* replaced by a rename: no longer found by key */
+	unsigned lives;         /* times detached: a handle opened in an earlier life stores nothing */
 	struct fs_scratch *orphan; /* a removed scratch file's content, for its open handles */
 	uint64_t version;       /* value's version at the last open (keep_cache) */
 	uint64_t seen_version;  /* value's version last reported to the kernel */
@@ -88,6 +89,7 @@ struct fs_inode {
 	 * the size shown while it writes */
 	struct fs_handle *writing;
 	off_t writing_size;
+	int writing_told;       /* the kernel got that size, with the old mtime */
 	/* a time-to-live set before the file was stored (cp -a sets it before
 	 * it closes): the expiry instant its first commit gets, Unix ms; 0 none */
 	int64_t expire_pending;
@@ -160,8 +162,16 @@ struct fs_inode *fs_inode_find(struct fs_data *fs, enum fs_kind kind,
                                const uint8_t *key, size_t key_len,
                                const char *name);              /* locked */
 void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n);
+/* A file removed or replaced while open, and the version it last had (0: unknown). */
+int fs_gone_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version);
 /* The version of a file's value, when getattr knows it without reading (fs_ops.c). */
 int fs_known_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version);
+/*
+ * A new open of a removed file can only come through a name the kernel
+ * still kept for it (an old spelling not yet forgotten): the file is its
+ * key's again when nothing else is. Handles opened before stay its old life's.
+ */
+void fs_inode_reattach(struct fs_data *fs, struct fs_inode *in);
 /* A commit of this process changed `key` (the engine's kv_on_change). */
 void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len);
 void fs_inode_open(struct fs_data *fs, struct fs_inode *in);

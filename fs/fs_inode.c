@@ -233,6 +233,17 @@ void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+void fs_inode_reattach(struct fs_data *fs, struct fs_inode *in)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (in->detached && in->kind == FS_FILE && !in->orphan &&
+	    !fs_inode_find(fs, FS_FILE, in->key, in->key_len, NULL)) {
+		in->detached = 0;
+		link_id(fs, in);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_inode_open(struct fs_data *fs, struct fs_inode *in)
 {
 	pthread_mutex_lock(&fs->lock);
@@ -310,6 +321,7 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 			if (hit && in->kind != FS_SCRATCH) {
 				unlink_id(fs, in);
 				in->detached = 1;
+				in->lives++;
 			}
 		}
 	for (size_t b = 0; b < fs->nbuckets; b++)
@@ -340,6 +352,7 @@ void fs_inode_detach(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
 	if (in && in->ino != FUSE_ROOT_ID) {
 		unlink_id(fs, in);
 		in->detached = 1;
+		in->lives++;
 		in->attr_known = 0;
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -356,6 +369,7 @@ void fs_inode_move(struct fs_data *fs, enum fs_kind from_kind,
 	if (old && old != in) {
 		unlink_id(fs, old);
 		old->detached = 1;
+		old->lives++;
 		old->attr_known = 0;
 	}
 	if (in && in != old) {
@@ -463,6 +477,7 @@ void fs_scratch_drop(struct fs_data *fs, struct fs_scratch *s)
 	if (in && in->opens) {
 		unlink_id(fs, in);
 		in->detached = 1;
+		in->lives++;
 		in->orphan = s;
 	} else {
 		scratch_free(s);

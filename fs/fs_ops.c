@@ -397,6 +397,36 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/*
+ * A file removed, or replaced by a rename, while open: its name now leads
+ * elsewhere, but its handles keep its text, so it shows what it last was
+ * (unlinked). Whether the inode is such a file.
+ */
+static int gone_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	int gone = in && in->detached && in->kind == FS_FILE;
+	if (gone && in->size_version)
+		file_attr_of(fs, in->size_version, in->size, st);
+	else if (gone)
+		tree_base_attr(fs, st, S_IFREG | 0644);
+	if (gone)
+		st->st_nlink = 0;
+	pthread_mutex_unlock(&fs->lock);
+	return gone;
+}
+
+int fs_gone_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	int gone = in && in->detached && in->kind == FS_FILE;
+	*version = gone ? in->size_version : 0;
+	pthread_mutex_unlock(&fs->lock);
+	return gone;
+}
+
 int fs_known_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version)
 {
 	struct stat st;
@@ -447,6 +477,8 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 		else
 			err = ENOENT;
 		pthread_mutex_unlock(&fs->lock);
+	} else if (gone_attr(fs, ino, st)) {
+		/* removed or replaced while open: the file its handles still have */
 	} else if (attr_recalled(fs, ino, st, &stamp)) {
 		/* known without reading */
 	} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
@@ -478,6 +510,7 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 		if (in && in->writing) {
 			st->st_size = in->writing_size;
 			st->st_blocks = (st->st_size + 511) / 512;
+			in->writing_told = 1;
 		}
 		pthread_mutex_unlock(&fs->lock);
 	}
@@ -508,6 +541,8 @@ struct fs_handle {
 	pthread_mutex_t lock;   /* the fields below; flush and write may race (dup, fork) */
 	int scratch;            /* content lives in the scratch file, not here */
 	int writable;
+	int wrote;              /* wrote since the last commit (not only truncated) */
+	unsigned life;          /* in->lives at the open: an earlier life's handle stores nothing */
 	pid_t opener;           /* stores at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
@@ -555,6 +590,7 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
 	pthread_mutex_lock(&fs->lock);
 	h->in = fs_inode_get(fs, ino);
 	if (h->in) {
+		h->life = h->in->lives;
 		h->in->opens++;
 		h->next = fs->handles;
 		if (h->next)
@@ -596,6 +632,13 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		err = EISDIR;
 		goto out;
 	}
+	if (kind == FS_FILE) {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_inode *in = fs_inode_get(fs, ino);
+		pthread_mutex_unlock(&fs->lock);
+		if (in)
+			fs_inode_reattach(fs, in);
+	}
 	h = handle_new(fs, ino);
 	if (!h) {
 		err = ENOMEM;
@@ -614,7 +657,8 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		goto out;
 	}
 	int rc = known ? (e ? KV_OK : KV_NOTFOUND) : kv_get(fs->db, key, key_len, &e);
-	if (rc == KV_OK && !(created || (h->writable && (fi->flags & O_TRUNC)))) {
+	int loaded = rc == KV_OK && !(created || (h->writable && (fi->flags & O_TRUNC)));
+	if (loaded) {
 		err = tree_value_text(fs, e, &h->text.buf, &h->text.len);
 		h->text.cap = h->text.len;
 	} else if (rc != KV_OK && rc != KV_NOTFOUND) {
@@ -632,6 +676,11 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		/* a newer value than getattr remembers: another writer's, not yet polled */
 		if (h->in->size_version != e->version)
 			h->in->attr_known = 0;
+		if (loaded) {
+			/* what the file is, should it be removed while open */
+			h->in->size = (off_t) h->text.len;
+			h->in->size_version = e->version;
+		}
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (!h->writable)
@@ -785,6 +834,16 @@ static void done_writing(struct fs_data *fs, struct fs_handle *h)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* Did the kernel get attributes while the handle wrote, which the commit made old? */
+static int writing_was_told(struct fs_data *fs, struct fs_handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	int told = h->in->writing_told;
+	h->in->writing_told = 0;
+	pthread_mutex_unlock(&fs->lock);
+	return told;
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
                      off_t off, struct fuse_file_info *fi)
 {
@@ -821,8 +880,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	if (!refused && (err == EINVAL || err == EFBIG))
 		log_refusal(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
-	if (!err)
+	if (!err) {
+		h->wrote = 1;
 		note_writing(fs, h);
+	}
 	pthread_mutex_unlock(&h->lock);
 	if (err)
 		fuse_reply_err(req, err);
@@ -884,7 +945,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	if (!key)
 		return ENOMEM;
 	pthread_mutex_lock(&fs->lock);
-	int gone = h->in->detached;
+	int gone = h->in->detached || h->life != h->in->lives;
 	pthread_mutex_unlock(&fs->lock);
 	if (gone) {
 		/*
@@ -911,7 +972,14 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	if (at) {
 		int64_t left = at - fs_now_ms();
 		expire_in = left > 0 ? left : 0;
+	} else if (!h->wrote) {
+		/* only cut by ftruncate (truncate -s): an edit, whose expiry stays */
+		kv_entry *old = NULL;
+		if (kv_get(fs->db, key, key_len, &old) == KV_OK)
+			expire_in = fs_expire_in(old->expires_at);
+		kv_free(old);
 	}
+	h->wrote = 0;
 	rc = kv_set(fs->db, key, key_len, enc, value, value_len, expire_in, &version);
 	if (rc != KV_OK) {
 		char reason[300];
@@ -938,9 +1006,11 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	/*
 	 * The kernel's pages hold the text as written, not as stored; when
 	 * they are the same text (and no other handle wrote), the write
-	 * already made the kernel drop the size and mtime it had cached.
+	 * already made the kernel drop the size and mtime it had cached,
+	 * unless it asked for them again while the handle wrote (a stat, or
+	 * cp -p setting times before its close).
 	 */
-	if (!same)
+	if (!same || writing_was_told(fs, h))
 		fs_notify_inode(fs, h->in->ino);
 out:
 	if (err) {
@@ -964,9 +1034,37 @@ static void flush_now(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_err(req, err);
 }
 
+/* The process (thread group) of a thread, from /proc; 0 when it is gone. */
+static pid_t process_of(pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) tid);
+	FILE *f = fopen(path, "r");
+	pid_t tgid = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/*
+ * The kernel names the thread, not the process: a program may open on one
+ * thread and close on another (Node's pool, Go, Java). Same thread: ours
+ * at once; else the two threads' processes are compared, and an opener
+ * already gone counts as ours.
+ */
 int fs_flush_is_ours(fuse_req_t req, pid_t opener)
 {
-	return fuse_req_ctx(req)->pid == opener;
+	pid_t tid = fuse_req_ctx(req)->pid;
+
+	if (tid == opener)
+		return 1;
+	pid_t mine = process_of(opener);
+	return !mine || mine == process_of(tid);
 }
 
 /* The first flush after writing stores, when the process that opened the file closes it. */
@@ -1167,8 +1265,8 @@ static int truncate_key(struct fs_data *fs, const uint8_t *key, size_t key_len, 
 		goto out;
 	}
 	rc = kv_value_from_json(text, (size_t) size, &enc, &v, &vlen);
-	if (rc == KV_OK)
-		rc = kv_set(fs->db, key, key_len, enc, v, vlen, -1, NULL);
+	if (rc == KV_OK)   /* an edit of the value: its expiry stays */
+		rc = kv_set(fs->db, key, key_len, enc, v, vlen, fs_expire_in(e->expires_at), NULL);
 	err = fs_errno(rc);
 out:
 	if (err) {

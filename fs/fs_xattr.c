@@ -81,6 +81,15 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	uint64_t version;
 	if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
 		err = ENODATA;
+	} else if (kind == FS_FILE && strcmp(name, X_KEY) != 0 &&
+	           fs_gone_version(fs, ino, &version)) {
+		/* removed or replaced while open: never the new file's */
+		if (strcmp(name, X_STAMP) == 0 && version) {
+			kv_versionstamp_format(version, buf);
+			fs_reply_xattr(req, buf, strlen(buf), size);
+		} else {
+			err = ENODATA;
+		}
 	} else if (strcmp(name, X_STAMP) == 0 && fs_known_version(fs, ino, &version)) {
 		kv_versionstamp_format(version, buf);
 		fs_reply_xattr(req, buf, strlen(buf), size);

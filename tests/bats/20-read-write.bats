@@ -216,6 +216,66 @@ os.close(fd)' "$MNT"
 	[ "$(dump | wc -l)" = 2 ]
 }
 
+@test "a file opened on one thread and closed on another stores at that close, and reports a refusal" {
+	run -0 t python3 -c '
+import os, sys, threading
+os.chdir(sys.argv[1])
+def opener(path, out):
+    out.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
+for text, path in ((b"[1,", "bad"), (b"[2]", "good")):
+    fds = []
+    t = threading.Thread(target=opener, args=(path, fds))
+    t.start()
+    t.join()
+    os.write(fds[0], text)
+    try:
+        os.close(fds[0])
+        print(path, "closed", open(path).read().strip())
+    except OSError as e:
+        print(path, "errno", e.errno)' "$MNT"
+	[ "${lines[0]}" = "bad errno 22" ]
+	[ "${lines[1]}" = "good closed [2]" ]
+	[ "$(dump | jq -c .key)" = '["good"]' ]
+}
+
+@test "a file removed or replaced while open keeps showing what it was through its handles" {
+	echo '{"old":"a longer value than the new one"}' >"$MNT/rk"
+	echo '{"n":1}' >"$MNT/rx"
+	vs=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/rk")
+	run -0 t python3 -c '
+import os, sys
+os.chdir(sys.argv[1])
+fd = os.open("rk", os.O_RDONLY)
+os.rename("rx", "rk")
+st = os.fstat(fd)
+print(st.st_size, st.st_nlink, os.pread(fd, 4096, 0).decode().strip())
+print(os.getxattr("/proc/self/fd/%d" % fd, "user.kv.versionstamp").decode())
+fd2 = os.open("rk", os.O_RDONLY)
+os.unlink("rk")
+st = os.fstat(fd2)
+print(st.st_size, st.st_nlink, os.read(fd2, 100).decode().strip())' "$MNT"
+	[ "${lines[0]}" = '42 0 {"old":"a longer value than the new one"}' ]
+	[ "${lines[1]}" = "$vs" ]
+	[ "${lines[2]}" = '8 0 {"n":1}' ]
+}
+
+@test "a stat while a handle writes does not leave the old mtime behind once it is stored" {
+	kvfs_unmount
+	kvfs_mount -o timeout=30    # what the kernel keeps, it keeps past the test
+	echo '{"v":0}' >"$MNT/k"
+	m0=$(stat -c %Y "$MNT/k")
+	echo '{"v":1}' >"$BATS_TEST_TMPDIR/src"
+	t cp -p "$BATS_TEST_TMPDIR/src" "$MNT/k"   # sets the times while it writes
+	vs=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/k")
+	want=$(( 1704067200 + 16#${vs:0:16} ))
+	for i in $(seq 50); do
+		[ "$(stat -c %Y "$MNT/k")" = "$want" ] && break
+		sleep 0.1
+	done
+	[ "$(stat -c %Y "$MNT/k")" = "$want" ]
+	[ "$want" -gt "$m0" ]
+}
+
 @test "rm deletes the key" {
 	echo 1 >"$MNT/k"
 	echo 2 >"$MNT/j"

@@ -53,6 +53,21 @@ probe() {
 	t "$build/tests/tools/xattr_probe" "$@"
 }
 
+@test "truncate is an edit: the time-to-live stays; a new value written drops it, as Deno's set does" {
+	echo 123 >"$MNT/k"
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/k"
+	t truncate -s 2 "$MNT/k"                                       # through a handle
+	run -0 t cat "$MNT/k"
+	[ "$output" = 12 ]
+	[ "$(getfattr --absolute-names --only-values -n user.kv.expire_in "$MNT/k")" -gt 3500000 ]
+	t python3 -c 'import os, sys; os.truncate(sys.argv[1], 1)' "$MNT/k"   # by path
+	run -0 t cat "$MNT/k"
+	[ "$output" = 1 ]
+	[ "$(getfattr --absolute-names --only-values -n user.kv.expire_in "$MNT/k")" -gt 3500000 ]
+	echo 5 >"$MNT/k"
+	run -1 t getfattr --absolute-names -n user.kv.expire_in "$MNT/k"
+}
+
 @test "unknown user names are ENODATA, other namespaces ENOTSUP; getfattr -d shows the time-to-live only" {
 	echo 1 >"$MNT/k"
 	run -1 t getfattr --absolute-names -n user.other "$MNT/k"
