@@ -90,6 +90,22 @@ int kv__bigint_from_decimal(const char *s, size_t len, kv_buf *be_magnitude, int
 int kv__json_write_string(kv_buf *b, const void *s, size_t len);
 int kv__json_read_string(const char *s, size_t len, size_t *used, kv_buf *out);
 
+/* ---- values (value.c, regexp.c) ---- */
+
+/*
+ * Next code point of WTF-8 the engine built itself (UTF-8 that may hold
+ * lone surrogates); returns the sequence length.
+ */
+size_t kv__wtf8_next(const uint8_t *s, size_t len, uint32_t *cp);
+
+/*
+ * Whether V8 compiles the RegExp source (WTF-8) with flags (V8's bits:
+ * u 0x10, v 0x100; the others do not change the syntax): KV_OK, or
+ * KV_INVALID with V8's reason in *why ("Unterminated group"; no error is
+ * recorded, the caller words it), or KV_NOMEM.
+ */
+int kv__regexp_check(const uint8_t *source, size_t len, unsigned flags, const char **why);
+
 /* ---- engine core (kv.c, store.c, atomic.c, list.c, expire.c) ---- */
 
 #include <pthread.h>

@@ -317,7 +317,7 @@ static int put_wtf8(kv_buf *b, uint32_t cp)
  * Next code point of a WTF-8 string we built ourselves (so well-formed,
  * except that 3-byte surrogates are allowed). Returns the sequence length.
  */
-static size_t wtf8_next(const uint8_t *s, size_t len, uint32_t *cp)
+size_t kv__wtf8_next(const uint8_t *s, size_t len, uint32_t *cp)
 {
 	if (s[0] < 0x80 || len < 2) {
 		*cp = s[0];
@@ -793,6 +793,11 @@ static int rd_tagged(struct rd *r, int tag, int depth, struct node **out)
 			return CORRUPT("RegExp flags 0x%x not readable by Deno", u32);
 		if ((u32 & 0x110) == 0x110)
 			return CORRUPT("RegExp with both 'u' and 'v' flags");
+		const char *why;
+		if ((rc = kv__regexp_check(src->data, src->len, u32, &why)) == KV_INVALID)
+			return CORRUPT("RegExp that Deno cannot read: %s", why);
+		if (rc)
+			return rc;
 		n->data = src->data;
 		n->len = src->len;
 		n->flags = u32;
@@ -956,7 +961,7 @@ static int jw_str(struct jw *w, const uint8_t *s, size_t len)
 		} else if (c == 0xED && i + 2 < len && s[i + 1] >= 0xA0) {
 			/* a lone surrogate: JSON.stringify escapes it */
 			uint32_t cp;
-			i += wtf8_next(s + i, len - i, &cp);
+			i += kv__wtf8_next(s + i, len - i, &cp);
 			rc = kv__buf_printf(&w->b, "\\u%04x", cp);
 		} else {
 			size_t j = i + 1;
@@ -1843,7 +1848,12 @@ static int tr_regexp(const struct jv *v, struct node *n)
 	}
 	if ((n->flags & 0x110) == 0x110)
 		return INVALID("'$regexp' flags cannot hold both 'u' and 'v'");
-	return KV_OK;
+	/* Deno compiles the source again to read it: V8 must accept it */
+	const char *why;
+	int rc = kv__regexp_check(n->data, n->len, n->flags, &why);
+	if (rc == KV_INVALID)
+		return INVALID("'$regexp' is not a valid regular expression: %s", why);
+	return rc;
 }
 
 static int tr_members(struct tr *t, struct jv *o, struct node *n, int depth, int array_items)
@@ -2184,7 +2194,7 @@ static int vw_string(struct vw *w, const uint8_t *s, size_t len)
 	uint32_t cp, max = 0;
 	size_t units = 0;
 	for (size_t i = 0; i < len; ) {
-		i += wtf8_next(s + i, len - i, &cp);
+		i += kv__wtf8_next(s + i, len - i, &cp);
 		if (cp > max)
 			max = cp;
 		units += cp > 0xFFFF ? 2 : 1;
@@ -2194,7 +2204,7 @@ static int vw_string(struct vw *w, const uint8_t *s, size_t len)
 		if ((rc = vw_tag(w, '"')) || (rc = vw_varint(w, units)) || (rc = kv__buf_reserve(&w->b, units)))
 			return rc;
 		for (size_t i = 0; i < len; ) {
-			i += wtf8_next(s + i, len - i, &cp);
+			i += kv__wtf8_next(s + i, len - i, &cp);
 			w->b.data[w->b.len++] = (uint8_t) cp;
 		}
 		return KV_OK;
@@ -2209,7 +2219,7 @@ static int vw_string(struct vw *w, const uint8_t *s, size_t len)
 	if ((rc = vw_tag(w, 'c')) || (rc = vw_varint(w, bytes)) || (rc = kv__buf_reserve(&w->b, bytes)))
 		return rc;
 	for (size_t i = 0; i < len; ) {
-		i += wtf8_next(s + i, len - i, &cp);
+		i += kv__wtf8_next(s + i, len - i, &cp);
 		uint32_t u[2] = { cp, 0 };
 		int k = 1;
 		if (cp > 0xFFFF) {

@@ -493,6 +493,272 @@ static void test_value__fuzz(void)
 	}
 }
 
+/*
+ * RegExp sources and flags with V8's verdict: what `new RegExp(source,
+ * flags)` does in Deno 2.9.6. A source V8 refuses makes the stored entry
+ * unreadable in Deno, so kvfs refuses it with V8's reason.
+ */
+struct rx_case {
+	const char *src;
+	size_t len;
+	const char *flags;
+	int valid;
+};
+
+#define RX(s, f, ok) { s, sizeof(s) - 1, f, ok }
+
+static const struct rx_case rx_cases[] = {
+	RX("(", "", 0),
+	RX("\\", "", 0),
+	RX("*", "", 0),
+	RX("\\p{Foo}", "u", 0),
+	RX(")", "", 0),
+	RX("a)", "", 0),
+	RX("[a", "", 0),
+	RX("[\\", "", 0),
+	RX("a**", "", 0),
+	RX("a{1}{2}", "", 0),
+	RX("a{1}{", "", 1),
+	RX("a*?", "", 1),
+	RX("a*??", "", 0),
+	RX("]", "", 1),
+	RX("]", "u", 0),
+	RX("}", "", 1),
+	RX("}", "u", 0),
+	RX("{", "", 1),
+	RX("{", "u", 0),
+	RX("{1}", "", 0),
+	RX("a{,1}", "", 1),
+	RX("a{,1}", "u", 0),
+	RX("a{2,1}", "", 0),
+	RX("a{2147483648,2147483647}", "", 1),
+	RX("a{2147483647,2147483646}", "", 0),
+	RX("^*", "", 0),
+	RX("\\b+", "", 0),
+	RX("(?=a)*", "", 1),
+	RX("(?=a)*", "u", 0),
+	RX("(?<=a)?", "", 0),
+	RX("(?!a){2}", "", 1),
+	RX("\\1(a)", "", 1),
+	RX("\\2(a)", "", 1),
+	RX("\\2(a)", "u", 0),
+	RX("\\1(a)", "u", 1),
+	RX("\\8", "", 1),
+	RX("\\8", "u", 0),
+	RX("\\01", "", 1),
+	RX("\\01", "u", 0),
+	RX("\\0", "u", 1),
+	RX("[\\1]", "u", 0),
+	RX("\\c", "", 1),
+	RX("\\c", "u", 0),
+	RX("\\cA", "u", 1),
+	RX("[\\c1]", "", 1),
+	RX("[\\c1]", "u", 0),
+	RX("[\\c-a]", "", 0),
+	RX("\\x4", "", 1),
+	RX("\\x4", "u", 0),
+	RX("\\u12", "", 1),
+	RX("\\u12", "u", 0),
+	RX("\\u{110000}", "u", 0),
+	RX("\\u{10FFFF}", "u", 1),
+	RX("\\u{41}", "", 1),
+	RX("\\-", "", 1),
+	RX("\\-", "u", 0),
+	RX("[\\-]", "u", 1),
+	RX("\\e", "", 1),
+	RX("\\e", "u", 0),
+	RX("\\/", "u", 1),
+	RX("\\k<a>", "", 1),
+	RX("\\k<a>", "u", 0),
+	RX("\\k<a>(?<a>.)", "", 1),
+	RX("(?<a>.)\\k<b>", "", 0),
+	RX("(?<a>.)\\k", "", 0),
+	RX("(?<a>.)[\\k]", "", 0),
+	RX("[\\k]", "", 1),
+	RX("\\k<a>[(?<a>)]", "", 1),
+	RX("(?<a>x)(?<a>y)", "", 0),
+	RX("(?<a>x)|(?<a>y)", "", 1),
+	RX("(?:(?<a>x)|(?<a>y))(?<a>z)", "", 0),
+	RX("(?<a>x|(?<a>y))", "", 0),
+	RX("(?<a>x)|((?<a>y)|(?<a>z))", "", 1),
+	RX("(?<1>a)", "", 0),
+	RX("(?<>a)", "", 0),
+	RX("(?<$_a1>a)", "", 1),
+	RX("(?<\\u{1d4d0}>a)", "", 1),
+	RX("(?<\\ud835\\udcd0>a)", "", 1),
+	RX("(?<\xf0\x9d\x93\x90"">a)", "", 1),
+	RX("(?<a\xe2\x80\x8c"">a)", "", 1),
+	RX("(?<\xe2\x82\xac"">a)", "", 0),
+	RX("(?<a", "", 0),
+	RX("(?<\\u0061>a)\\k<a>", "", 1),
+	RX("(?i:a)", "", 1),
+	RX("(?i-s:a)", "", 1),
+	RX("(?i-:a)", "", 1),
+	RX("(?-:a)", "", 0),
+	RX("(?i)", "", 0),
+	RX("(?ii:a)", "", 0),
+	RX("(?--i:a)", "", 0),
+	RX("(?i=a)", "", 0),
+	RX("(?g:a)", "", 0),
+	RX("(?x", "", 0),
+	RX("[b-a]", "", 0),
+	RX("[\\d-a]", "", 1),
+	RX("[\\d-a]", "u", 0),
+	RX("[\xf0\x9f\x98\x80""-\xf0\x9f\x98\x81""]", "", 0),
+	RX("[\xf0\x9f\x98\x80""-\xf0\x9f\x98\x81""]", "u", 1),
+	RX("[\\ud83d\\ude00-\\ud83d\\ude01]", "u", 1),
+	RX("\\p{Lu}", "", 1),
+	RX("\\p{Lu}", "u", 1),
+	RX("\\p{lu}", "u", 0),
+	RX("\\P{L}", "u", 1),
+	RX("\\p{gc=Lu}", "u", 1),
+	RX("\\p{General_Category=Letter}", "u", 1),
+	RX("\\p{sc=Grek}", "u", 1),
+	RX("\\p{Script_Extensions=Latin}", "u", 1),
+	RX("\\p{sc=Lu}", "u", 0),
+	RX("\\p{Lowercase=Yes}", "u", 0),
+	RX("\\p{ASCII_Hex_Digit}", "u", 1),
+	RX("\\p{Script=Garay}", "u", 1),
+	RX("\\p{Script=Sidetic}", "u", 0),
+	RX("\\p{}", "u", 0),
+	RX("\\p{L", "u", 0),
+	RX("\\p", "u", 0),
+	RX("\\p{RGI_Emoji}", "u", 0),
+	RX("\\p{RGI_Emoji}", "v", 1),
+	RX("\\P{RGI_Emoji}", "v", 0),
+	RX("[^\\p{RGI_Emoji}]", "v", 0),
+	RX("[a-z&&[aeiou]]", "v", 0),
+	RX("[\\w--\\d]", "v", 1),
+	RX("[a-z--b]", "v", 0),
+	RX("[a&&b--c]", "v", 0),
+	RX("[a&&&b]", "v", 0),
+	RX("[a&b]", "v", 1),
+	RX("[&&a]", "v", 0),
+	RX("[a&&]", "v", 0),
+	RX("[ab&&c]", "v", 0),
+	RX("[a!!b]", "v", 0),
+	RX("[a!b]", "v", 1),
+	RX("[(]", "v", 0),
+	RX("[\\(]", "v", 1),
+	RX("[-a]", "v", 0),
+	RX("[a-]", "v", 0),
+	RX("[a-\\d]", "v", 0),
+	RX("[\\!]", "v", 1),
+	RX("[\\!]", "u", 0),
+	RX("[\\q{abc|d}]", "v", 1),
+	RX("[^\\q{abc}]", "v", 0),
+	RX("[^\\q{a|b}]", "v", 1),
+	RX("[^\\q{}]", "v", 0),
+	RX("[^[\\p{RGI_Emoji}&&a]]", "v", 1),
+	RX("[^[\\p{RGI_Emoji}--a]]", "v", 0),
+	RX("[\\q{a(}]", "v", 0),
+	RX("[[[]]]", "v", 1),
+	RX("[[]", "v", 0),
+	RX("\\q{a}", "v", 0),
+	RX("a\x00""b", "", 1),
+	RX("[\x00""-a]", "v", 1),
+	RX("\\u{1F600}{2}", "u", 1),
+
+};
+
+/* {"$regexp":{"source":...,"flags":...}} for a source of len bytes */
+static char *rx_json(const char *src, size_t len, const char *flags, size_t *out_len)
+{
+	char *j = malloc(len * 6 + strlen(flags) + 64), *p = j;
+	p += sprintf(p, "{\"$regexp\":{\"source\":\"");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char) src[i];
+		if (c == '"' || c == '\\')
+			p += sprintf(p, "\\%c", c);
+		else if (c < 0x20)
+			p += sprintf(p, "\\u%04x", c);
+		else
+			*p++ = (char) c;
+	}
+	p += sprintf(p, "\",\"flags\":\"%s\"}}", flags);
+	*out_len = (size_t) (p - j);
+	return j;
+}
+
+/* kv_value_from_json's verdict; a refusal must be KV_INVALID, with no value and the reason */
+static int rx_verdict(const char *src, size_t len, const char *flags)
+{
+	size_t jl, vl = 0;
+	char *j = rx_json(src, len, flags, &jl);
+	uint8_t *v = NULL;
+	int enc;
+	int rc = kv_value_from_json(j, jl, &enc, &v, &vl);
+	if (rc != KV_OK) {
+		CHECK_RC(rc, KV_INVALID);
+		CHECK(v == NULL);
+		CHECK(strncmp(kv_errmsg(NULL), "'$regexp' is not a valid regular expression: ", 45) == 0);
+	}
+	kv_free(v);
+	free(j);
+	return rc == KV_OK;
+}
+
+static void test_value__regexp_syntax_like_v8(void)
+{
+	for (size_t i = 0; i < sizeof(rx_cases) / sizeof(rx_cases[0]); i++) {
+		const struct rx_case *c = &rx_cases[i];
+		int got = rx_verdict(c->src, c->len, c->flags);
+		if (got != c->valid) {
+			printf("# /%s/%s: V8 %s it, kvfs %s (%s)\n", c->src, c->flags,
+			       c->valid ? "accepts" : "refuses", got ? "accepts" : "refuses",
+			       got ? "" : kv_errmsg(NULL));
+			test_cur_failed = 1;
+		}
+	}
+	/* nesting: groups without limit; v classes until V8 runs out of stack */
+	static const struct { char open, close; size_t n; const char *flags; int valid; } deep[] = {
+		{ '(', ')', 20000, "", 1 }, { '[', ']', 6000, "v", 1 }, { '[', ']', 6501, "v", 0 },
+	};
+	for (size_t i = 0; i < sizeof(deep) / sizeof(deep[0]); i++) {
+		size_t n = deep[i].n;
+		char *s = malloc(2 * n);
+		memset(s, deep[i].open, n);
+		memset(s + n, deep[i].close, n);
+		CHECK(rx_verdict(s, 2 * n, deep[i].flags) == deep[i].valid);
+		free(s);
+	}
+}
+
+static void test_value__regexp_messages(void)
+{
+	static const struct { const char *json, *msg; } t[] = {
+		{ "{\"$regexp\":{\"source\":\"(\",\"flags\":\"\"}}",
+		  "'$regexp' is not a valid regular expression: Unterminated group" },
+		{ "{\"$regexp\":{\"source\":\"\\\\\",\"flags\":\"\"}}",
+		  "'$regexp' is not a valid regular expression: \\ at end of pattern" },
+		{ "{\"$regexp\":{\"source\":\"*\"}}",
+		  "'$regexp' is not a valid regular expression: Nothing to repeat" },
+		{ "{\"$regexp\":{\"source\":\"\\\\p{Foo}\",\"flags\":\"u\"}}",
+		  "'$regexp' is not a valid regular expression: Invalid property name" },
+		{ "[{\"$regexp\":{\"source\":\"[^\\\\q{ab}]\",\"flags\":\"v\"}}]",
+		  "'$regexp' is not a valid regular expression: Negated character class may contain strings" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t *v = NULL;
+		size_t vl;
+		int enc;
+		CHECK_RC(kv_value_from_json(t[i].json, strlen(t[i].json), &enc, &v, &vl), KV_INVALID);
+		CHECK(v == NULL);
+		CHECK_STR(kv_errmsg(NULL), t[i].msg);
+	}
+	/* stored bytes holding such a RegExp: Deno cannot read them, nor can we */
+	static const char *const bytes[] = { "FF0F 52 22 01 28 00", "FF0F 52 22 07 5C707B466F6F7D 10" };
+	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+		uint8_t b[64];
+		size_t n = test_unhex(bytes[i], b, sizeof(b));
+		char *json = NULL;
+		size_t jl;
+		CHECK_RC(kv_value_to_json(V8, b, n, 0, &json, &jl), KV_CORRUPT);
+		CHECK(json == NULL);
+		CHECK(strstr(kv_errmsg(NULL), "RegExp that Deno cannot read") != NULL);
+	}
+}
+
 static const char *const invalid_json[] = {
 	"", "   ", "hello", "{", "[1,]", "[1 2]", "{\"a\"}", "{\"a\":1,}", "1 2", "01", "1.", ".5", "+1",
 	"-", "1e", "NaN", "\"\\x\"", "\"\\ud8\"", "\"a\x01\"", "\"\xff\"", "\"\xed\xa0\x80\"", "tru", "nul",
@@ -560,6 +826,8 @@ int main(void)
 	RUN(test_value__depth_bombs);
 	RUN(test_value__invalid_json);
 	RUN(test_value__messages);
+	RUN(test_value__regexp_syntax_like_v8);
+	RUN(test_value__regexp_messages);
 	RUN(test_value__fuzz);
 	return DONE();
 }
