@@ -154,7 +154,6 @@ struct member {
 struct node {
 	uint8_t kind;
 	uint8_t sub;            /* BOOL value, BIGINT sign, VIEW subtag, ERROR prototype tag */
-	uint8_t writing;        /* v8 writer: an Error whose cause is being written */
 	uint8_t resizable;      /* ABUF */
 	uint32_t flags;         /* REGEXP flags, VIEW flags */
 	double num;             /* NUM, DATE */
@@ -863,10 +862,9 @@ static int rd_tagged(struct rd *r, int tag, int depth, struct node **out)
 			return rc;
 		n = new_node(r->a, N_ERROR);
 		NODE_OR_NOMEM(n);
-		/* V8 registers an Error only once it is complete: its cause cannot refer to it */
-		if ((rc = rd_error(r, depth, n)))
-			return rc;
+		/* registered before its fields, as V8 does: the cause may hold the error itself */
 		r->ids[id] = n;
+		rc = rd_error(r, depth, n);
 		break;
 	case '\\':
 		return CORRUPT("host object (a Deno web object such as a Blob) cannot be decoded outside Deno");
@@ -2282,8 +2280,6 @@ static int vw_value(struct vw *w, struct node *n, int depth)
 		return INVALID("value nested deeper than %d levels", MAX_JSON_DEPTH);
 	if (OBJECT_LIKE(n->kind)) {
 		if (n->v8id >= 0) {
-			if (n->writing)
-				return INVALID("an error cannot contain itself in its cause (Deno cannot read it back)");
 			if ((rc = vw_tag(w, '^')))
 				return rc;
 			return vw_varint(w, (uint64_t) n->v8id);
@@ -2376,12 +2372,7 @@ static int vw_value(struct vw *w, struct node *n, int depth)
 		if (n->stack && ((rc = vw_tag(w, 's')) || (rc = vw_string(w, n->stack->data, n->stack->len))))
 			return rc;
 		if (n->has_cause) {
-			if ((rc = vw_tag(w, 'c')))
-				return rc;
-			n->writing = 1;
-			rc = vw_value(w, n->ref, depth + 1);
-			n->writing = 0;
-			if (rc)
+			if ((rc = vw_tag(w, 'c')) || (rc = vw_value(w, n->ref, depth + 1)))
 				return rc;
 		}
 		return vw_tag(w, '.');

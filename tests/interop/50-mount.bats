@@ -96,3 +96,38 @@ wait_cat() {
 	done
 	[ "$(t cat "$1")" = "$2" ]
 }
+
+@test "an error inside its own cause reads through the mount and, written back, is the same to Deno" {
+	cat >errors.ts <<'TS'
+const kv = await Deno.openKv(Deno.args[0]);
+if (Deno.args[1] === "write") {
+	const e = new Error("a"); e.cause = e;
+	const f = new TypeError("b"); f.cause = [f];
+	const g = new Error("c"); g.cause = { e: g };
+	await kv.set(["e"], e); await kv.set(["f"], f); await kv.set(["g"], g);
+} else {
+	// deno-lint-ignore no-explicit-any
+	const get = async (k: string) => (await kv.get([k])).value as any;
+	const e = await get("e2"), f = await get("f2"), g = await get("g2");
+	console.log(e instanceof Error && e.cause === e && e.message === "a",
+		f instanceof TypeError && f.cause[0] === f, g.cause.e === g);
+}
+kv.close();
+TS
+	timeout 120 "$DENO_BIN" run --unstable-kv -A errors.ts "$DB" write
+	kvfs_mount
+	for k in e f g; do
+		t cat "$MNT/$k" >"$k.json"
+		t cp "$k.json" "$MNT/${k}2"
+	done
+	grep -q '"cause":{"$ref":0}' e.json
+	kvfs_unmount
+	# the same bytes as Deno's but for the header (FF 10 there, FF 0F here)
+	val() { sqlite3 "$DB" "select substr(hex(v), 5) from kv where hex(k) = '02' || hex('$1') || '00'"; }
+	for k in e f g; do
+		[ -n "$(val $k)" ]
+		[ "$(val $k)" = "$(val ${k}2)" ]
+	done
+	run -0 timeout 120 "$DENO_BIN" run --unstable-kv -A errors.ts "$DB" check
+	[ "$output" = "true true true" ]
+}

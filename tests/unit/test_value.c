@@ -136,6 +136,25 @@ static const struct vec vectors[] = {
 	{ V8, "FF0F 72 54 6D 22 01 6D 73 22 02 73 74 63 5F 2E",
 	  "{\"$error\":{\"name\":\"TypeError\",\"message\":\"m\",\"stack\":\"st\",\"cause\":{\"$undefined\":true}}}", NULL },
 	{ V8, "FF0F 6F 22 01 24 49 02 7B 01", "{\"$object\":{\"$\":1}}", NULL },
+	/*
+	 * Deno 2.9.6: an error inside its own cause. V8 numbers the error
+	 * where it starts, as any object, and its cause may refer to it.
+	 */
+	{ V8, "FF10 72 6D 22 01 61 73 22 01 73 63 5E 00 2E",
+	  "{\"$error\":{\"name\":\"Error\",\"message\":\"a\",\"stack\":\"s\",\"cause\":{\"$ref\":0}}}", NULL },
+	{ V8, "FF10 72 54 6D 22 01 62 73 22 01 73 63 41 01 5E 00 24 00 01 2E",
+	  "{\"$error\":{\"name\":\"TypeError\",\"message\":\"b\",\"stack\":\"s\",\"cause\":[{\"$ref\":0}]}}", NULL },
+	{ V8, "FF10 72 6D 22 01 63 73 22 01 73 63 6F 22 01 65 5E 00 7B 01 2E",
+	  "{\"$error\":{\"name\":\"Error\",\"message\":\"c\",\"stack\":\"s\",\"cause\":{\"e\":{\"$ref\":0}}}}", NULL },
+	{ V8, "FF10 72 6D 22 01 69 73 22 01 73 63 72 6D 22 01 6A 73 22 01 73 63 5E 00 2E 2E",
+	  "{\"$error\":{\"name\":\"Error\",\"message\":\"i\",\"stack\":\"s\",\"cause\":"
+	  "{\"$error\":{\"name\":\"Error\",\"message\":\"j\",\"stack\":\"s\",\"cause\":{\"$ref\":0}}}}}", NULL },
+	{ V8, "FF10 72 6D 22 01 6B 73 22 01 73 63 41 02 5E 00 5E 01 24 00 02 2E",
+	  "{\"$error\":{\"name\":\"Error\",\"message\":\"k\",\"stack\":\"s\",\"cause\":[{\"$ref\":0},{\"$ref\":1}]}}", NULL },
+	{ V8, "FF10 41 02 72 6D 22 01 61 73 22 01 73 63 5E 01 2E 5E 01 24 00 02",
+	  "[{\"$error\":{\"name\":\"Error\",\"message\":\"a\",\"stack\":\"s\",\"cause\":{\"$ref\":1}}},{\"$ref\":1}]", NULL },
+	{ V8, "FF10 6F 22 01 78 72 6D 22 01 64 73 22 01 73 2E 22 01 79 5E 01 7B 02",
+	  "{\"x\":{\"$error\":{\"name\":\"Error\",\"message\":\"d\",\"stack\":\"s\"}},\"y\":{\"$ref\":1}}", NULL },
 };
 
 static void test_value__decodes_deno_vectors(void)
@@ -374,7 +393,7 @@ static const struct { int encoding; const char *hex; } corrupt[] = {
 	{ V8, "FF0F 5C 01 02" }, { V8, "FF0F 2D" }, { V8, "FF0F 56 42 00 00 00" },
 	{ V8, "FF0F 42 01 00 56 42 00 01" }, { V8, "FF0F 42 01 00 56 42 00 02 00" },
 	{ V8, "FF0F 42 02 0000 56 77 01 02 00" }, { V8, "FF0F 42 02 0000 56 5A 00 02 00" },
-	{ V8, "FF0F 42 01 00 56 42 00 01 01" }, { V8, "FF0F 72 63 5E 00 2E" }, { V8, "FF0F 72 78 2E" },
+	{ V8, "FF0F 42 01 00 56 42 00 01 01" }, { V8, "FF0F 72 63 5E 01 2E" }, { V8, "FF0F 72 78 2E" },
 	{ V8, "FF0F 72 6D 49 02 2E" }, { V8, "FF0F 52 49 02 01" }, { V8, "FF0F 52 22 01 61 40" },
 	{ V8, "FF0F 52 22 01 61 90 02" }, { V8, "FF0F 6F 6F 7B 00 49 02 7B 01" },
 	{ V8, "FF0F 73 49 02" }, { V8, "FF0F 7E 03 02 000000" }, { V8, "FF0F 5A 10 01" },
@@ -771,7 +790,7 @@ static const char *const invalid_json[] = {
 	"{\"$regexp\":{\"source\":\"a\",\"flags\":\"gg\"}}", "{\"$regexp\":{\"source\":\"a\",\"flags\":\"l\"}}",
 	"{\"$regexp\":{\"source\":\"a\",\"flags\":\"uv\"}}", "{\"$regexp\":{\"flags\":\"g\"}}",
 	"{\"$regexp\":\"a\"}", "{\"$error\":{\"name\":\"MyError\"}}", "{\"$error\":{\"message\":1}}",
-	"{\"$error\":{\"code\":1}}", "{\"$error\":{\"cause\":{\"$ref\":0}}}", "{\"$boxed\":[1]}",
+	"{\"$error\":{\"code\":1}}", "{\"$error\":{\"cause\":{\"$ref\":1}}}", "{\"$boxed\":[1]}",
 	"{\"$boxed\":null}", "{\"$sparse\":{\"length\":2,\"items\":{\"5\":1}}}",
 	"{\"$sparse\":{\"length\":-1}}", "{\"$sparse\":{\"items\":{}}}", "{\"$sparse\":{\"length\":1,\"x\":1}}",
 	"{\"$sparse\":{\"length\":1,\"props\":{\"0\":1}}}", "{\"$sparse\":{\"length\":1,\"items\":{\"length\":1}}}", "{\"$sparse\":{\"length\":4294967296}}",
