@@ -17,7 +17,8 @@
 #include <string.h>
 #include "kv_int.h"
 
-#define MAX_DEPTH 10000
+/* a level more than a value's text may have, so the value reader says why it is too deep */
+#define MAX_DEPTH (KV_MAX_JSON_DEPTH + 1)
 
 enum state {
 	S_VALUE,          /* a value must come next */

@@ -80,6 +80,15 @@ void kv_free(void *p);
 #define KV_MAX_COMMIT_KEYS    81920   /* keys of set/sum/min/max of one commit */
 #define KV_MAX_GET_MANY       10      /* keys per kv_get_many */
 #define KV_MAX_BATCH          1000    /* entries per list batch */
+/*
+ * Nesting of values, the same for stored bytes and for JSON: values
+ * inside values, the top one included (Deno 2.9 writes at most about
+ * 4980, nested Sets, 3597 of arrays). JSON text may nest 3 times deeper,
+ * as a $map or $sparse spends 3 levels of text on one of value, and 3
+ * more, so that a value one level too deep is refused as such.
+ */
+#define KV_MAX_DEPTH          5000
+#define KV_MAX_JSON_DEPTH     (3 * KV_MAX_DEPTH + 3)
 
 /* ---- opening ---- */
 

@@ -58,8 +58,9 @@
  * only Deno can parse, so not even their end can be found: such values are
  * refused with KV_CORRUPT and a message naming the host object.
  *
- * Every recursive pass is bounded by MAX_DEPTH levels, so hostile bytes or
- * text cannot exhaust the stack of a FUSE worker thread.
+ * Every recursive pass is bounded by MAX_DEPTH levels of values, and the
+ * JSON text reader does not recurse, so hostile bytes or text cannot
+ * exhaust the stack of a FUSE worker thread (see the limits below).
  */
 #include <math.h>
 #include <stdint.h>
@@ -69,11 +70,21 @@
 #include "kv_int.h"
 
 /*
- * Nesting limits. JSON spells one V8 level with up to three ($map entries:
- * tag object, array, pair), so its limit is larger.
+ * Nesting limits (kv.h). Both V8 sides count values the same way, so what
+ * the writer accepts the reader reads: a value at level MAX_DEPTH - 1 at
+ * most, the top one being level 0, and a string inside a RegExp, an Error
+ * or a String object one level below its owner, as V8's bytes have it. JSON
+ * spells one V8 level with up to three ($map entries: tag object, array,
+ * pair; $sparse), and a leaf with up to two more ($regexp's source), so
+ * whatever the V8 reader accepts fits MAX_JSON_DEPTH.
+ *
+ * Stack: a level costs the deepest pass (the tag reader, the V8 reader)
+ * at most about 310 bytes at -O2 and 1.2 KiB with AddressSanitizer, so
+ * MAX_DEPTH levels take 1.5 MiB (6 MiB); kvfs gives the FUSE worker
+ * threads 16 MiB (mount/main.c), a main thread has 8 MiB by default.
  */
-#define MAX_DEPTH 1000
-#define MAX_JSON_DEPTH (4 * MAX_DEPTH)
+#define MAX_DEPTH KV_MAX_DEPTH
+#define MAX_JSON_DEPTH KV_MAX_JSON_DEPTH
 
 /* Deno's V8 accepts format versions up to its own latest; 13 is older than
  * any Deno KV release, 16 is what Deno 2.9 writes. */
@@ -1479,66 +1490,12 @@ static int jr_string(struct jr *r, const uint8_t **out, size_t *out_len)
 	return KV_OK;
 }
 
-static int jr_value(struct jr *r, int depth, struct jv **out)
+/* A string, literal or number at r->p into v. */
+static int jr_scalar(struct jr *r, struct jv *v)
 {
-	int max_depth = r->max_depth ? r->max_depth : MAX_JSON_DEPTH;
-
-	if (depth >= max_depth)
-		return INVALID("JSON nested deeper than %d levels", max_depth);
-	jr_ws(r);
-	if (r->p >= r->end)
-		return jr_bad(r);
-	struct jv *v = arena_alloc(r->a, sizeof(*v));
-	NODE_OR_NOMEM(v);
-	*out = v;
-	char c = *r->p;
-	int rc;
-	if (c == '"') {
+	if (*r->p == '"') {
 		v->type = J_STR;
 		return jr_string(r, &v->s, &v->len);
-	}
-	if (c == '{' || c == '[') {
-		v->type = c == '{' ? J_OBJ : J_ARR;
-		char close = c == '{' ? '}' : ']';
-		r->p++;
-		jr_ws(r);
-		if (r->p < r->end && *r->p == close) {
-			r->p++;
-			return KV_OK;
-		}
-		for (;;) {
-			struct jm *m = arena_alloc(r->a, sizeof(*m));
-			NODE_OR_NOMEM(m);
-			if (v->last)
-				v->last->next = m;
-			else
-				v->first = m;
-			v->last = m;
-			v->n++;
-			if (c == '{') {
-				jr_ws(r);
-				if (r->p >= r->end || *r->p != '"')
-					return jr_bad(r);
-				if ((rc = jr_string(r, &m->key, &m->key_len)))
-					return rc;
-				jr_ws(r);
-				if (r->p >= r->end || *r->p != ':')
-					return jr_bad(r);
-				r->p++;
-			}
-			if ((rc = jr_value(r, depth + 1, &m->v)))
-				return rc;
-			jr_ws(r);
-			if (r->p < r->end && *r->p == ',') {
-				r->p++;
-				continue;
-			}
-			if (r->p < r->end && *r->p == close) {
-				r->p++;
-				return KV_OK;
-			}
-			return jr_bad(r);
-		}
 	}
 	static const struct { const char *word; int type; } words[] = {
 		{ "null", J_NULL }, { "true", J_TRUE }, { "false", J_FALSE },
@@ -1578,6 +1535,113 @@ static int jr_value(struct jr *r, int depth, struct jv **out)
 	v->len = (size_t) (q - start);
 	r->p = q;
 	return KV_OK;
+}
+
+/* Start the next member of the open container o: its key, for an object; *slot gets its value. */
+static int jr_member(struct jr *r, struct jv *o, struct jv ***slot)
+{
+	struct jm *m = arena_alloc(r->a, sizeof(*m));
+	NODE_OR_NOMEM(m);
+	if (o->last)
+		o->last->next = m;
+	else
+		o->first = m;
+	o->last = m;
+	o->n++;
+	if (o->type == J_OBJ) {
+		jr_ws(r);
+		if (r->p >= r->end || *r->p != '"')
+			return jr_bad(r);
+		int rc = jr_string(r, &m->key, &m->key_len);
+		if (rc)
+			return rc;
+		jr_ws(r);
+		if (r->p >= r->end || *r->p != ':')
+			return jr_bad(r);
+		r->p++;
+	}
+	*slot = &m->v;
+	return KV_OK;
+}
+
+/*
+ * One JSON value at nesting depth `depth`. Not recursive: the containers
+ * being read are on a heap stack, so deep text costs no C stack.
+ */
+static int jr_value(struct jr *r, int depth, struct jv **out)
+{
+	int max_depth = r->max_depth ? r->max_depth : MAX_JSON_DEPTH;
+	struct jv **open = NULL, **slot = out;
+	size_t nopen = 0, cap = 0;
+	int rc;
+
+	for (;;) {
+		if (depth + (int) nopen >= max_depth) {
+			rc = INVALID("JSON nested deeper than %d levels", max_depth);
+			break;
+		}
+		jr_ws(r);
+		if (r->p >= r->end) {
+			rc = jr_bad(r);
+			break;
+		}
+		struct jv *v = arena_alloc(r->a, sizeof(*v));
+		if (!v) {
+			rc = kv__error(KV_NOMEM, "out of memory");
+			break;
+		}
+		*slot = v;
+		char c = *r->p;
+		if (c == '{' || c == '[') {
+			v->type = c == '{' ? J_OBJ : J_ARR;
+			r->p++;
+			jr_ws(r);
+			if (r->p >= r->end || *r->p != (c == '{' ? '}' : ']')) {
+				if (nopen == cap) {
+					size_t ncap = cap ? cap * 2 : 32;
+					struct jv **q = realloc(open, ncap * sizeof(*q));
+					if (!q) {
+						rc = kv__error(KV_NOMEM, "out of memory");
+						break;
+					}
+					open = q;
+					cap = ncap;
+				}
+				open[nopen++] = v;
+				if ((rc = jr_member(r, v, &slot)))
+					break;
+				continue;
+			}
+			r->p++;
+		} else if ((rc = jr_scalar(r, v))) {
+			break;
+		}
+		/* v is complete: close what it completes, then start the next member */
+		for (;;) {
+			if (!nopen) {
+				free(open);
+				return KV_OK;
+			}
+			struct jv *o = open[nopen - 1];
+			jr_ws(r);
+			if (r->p < r->end && *r->p == ',') {
+				r->p++;
+				rc = jr_member(r, o, &slot);
+				break;
+			}
+			if (r->p < r->end && *r->p == (o->type == J_OBJ ? '}' : ']')) {
+				r->p++;
+				nopen--;
+				continue;
+			}
+			rc = jr_bad(r);
+			break;
+		}
+		if (rc)
+			break;
+	}
+	free(open);
+	return rc;
 }
 
 /* ==== JSON tree -> graph (the $ tags) ==== */
@@ -2023,9 +2087,9 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 			}
 			if (e->v->type != J_ARR || e->v->n != 2)
 				return INVALID("'$map' entries must be [key, value] pairs");
-			rc = tr_value(t, e->v->first->v, depth + 2, &mm->k);
+			rc = tr_value(t, e->v->first->v, depth + 1, &mm->k);
 			if (!rc)
-				rc = tr_value(t, e->v->first->next->v, depth + 2, &mm->v);
+				rc = tr_value(t, e->v->first->next->v, depth + 1, &mm->v);
 		}
 		return rc;
 	case N_ABUF:
@@ -2064,7 +2128,14 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 	}
 	case N_BOXED: {
 		struct node *p;
-		if ((rc = tr_value(t, v, depth + 1, &p)))
+		/*
+		 * A primitive is part of its wrapper in V8's bytes, so it is
+		 * read at the wrapper's level; no tag but these two can nest.
+		 */
+		if (v->type == J_OBJ && v->first && v->first->key_len && v->first->key[0] == '$' &&
+		    !key_is(v->first, "$number") && !key_is(v->first, "$bigint"))
+			return INVALID("'$boxed' must hold a boolean, number, bigint or string");
+		if ((rc = tr_value(t, v, depth, &p)))
 			return rc;
 		if (p->kind != N_BOOL && p->kind != N_NUM && p->kind != N_BIGINT && p->kind != N_STR)
 			return INVALID("'$boxed' must hold a boolean, number, bigint or string");
@@ -2079,10 +2150,11 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 	return INVALID("unknown tag '%s'", tagname(m, nb));
 }
 
+/* depth counts values, as V8 nests them: the $ tags' own levels of text do not count */
 static int tr_value(struct tr *t, struct jv *v, int depth, struct node **out)
 {
-	if (depth >= MAX_JSON_DEPTH)
-		return INVALID("JSON nested deeper than %d levels", MAX_JSON_DEPTH);
+	if (depth >= MAX_DEPTH)
+		return INVALID("value nested deeper than %d levels", MAX_DEPTH);
 	struct node *n;
 	int rc = KV_OK;
 	switch (v->type) {
@@ -2276,8 +2348,11 @@ static int vw_value(struct vw *w, struct node *n, int depth)
 	int rc = KV_OK;
 	uint64_t cnt;
 
-	if (depth >= MAX_JSON_DEPTH)
-		return INVALID("value nested deeper than %d levels", MAX_JSON_DEPTH);
+	/* V8 levels, counted as rd_value counts them */
+	if (depth >= MAX_DEPTH || (depth + 1 >= MAX_DEPTH && (n->kind == N_REGEXP ||
+	    (n->kind == N_ERROR && (n->msg || n->stack)) ||
+	    (n->kind == N_BOXED && n->ref->kind == N_STR))))
+		return INVALID("value nested deeper than %d levels", MAX_DEPTH);
 	if (OBJECT_LIKE(n->kind)) {
 		if (n->v8id >= 0) {
 			if ((rc = vw_tag(w, '^')))
@@ -2285,7 +2360,7 @@ static int vw_value(struct vw *w, struct node *n, int depth)
 			return vw_varint(w, (uint64_t) n->v8id);
 		}
 		/* a view's buffer gets its id first, as V8 writes it first */
-		if (n->kind == N_VIEW && (rc = vw_value(w, n->ref, depth + 1)))
+		if (n->kind == N_VIEW && (rc = vw_value(w, n->ref, depth)))
 			return rc;
 		n->v8id = w->next_id++;
 	}
@@ -2572,7 +2647,8 @@ static void inner_msg(int rc, char *buf, size_t size)
  * in the line is the one reported. Its strings are read raw (bytes are
  * not checked for UTF-8 here; an escape past ASCII reads as '?', which
  * keeps a member name quoted in a message printable) and a member may
- * nest 1001 levels: the key and the value are then parsed from their own
+ * nest as deep as a value's text (MAX_JSON_DEPTH levels, the line's own
+ * object being one more): the key and the value are then parsed from their own
  * text by kv_key_from_json and kv_value_from_json, which check everything
  * and give messages with offsets inside that text. Every refusal and its
  * message is what `kvfs load` printed before it used this call.
@@ -2582,7 +2658,7 @@ int kv_entry_from_json(const char *json, size_t json_len, uint8_t **key, size_t 
                        int64_t *expires_at)
 {
 	struct arena a = {0};
-	struct jr r = { .s = json, .p = json, .a = &a, .raw = 1, .max_depth = 1002 };
+	struct jr r = { .s = json, .p = json, .a = &a, .raw = 1, .max_depth = MAX_JSON_DEPTH + 1 };
 	const char *k = NULL, *k_end = NULL, *v = NULL, *v_end = NULL;
 	int have_stamp = 0, have_exp = 0, rc = KV_OK;
 	char msg[512];

@@ -297,6 +297,13 @@ int main(int argc, char **argv)
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
+		/*
+		 * A value nested KV_MAX_DEPTH levels takes the engine's
+		 * recursive passes about 1.5 MiB of stack (7 MiB built with
+		 * AddressSanitizer); libfuse's workers get the default size,
+		 * 2 MiB when the stack limit is unlimited, unless told.
+		 */
+		setenv("FUSE_THREAD_STACK", "16777216", 0);
 		loop = fuse_loop_cfg_create();
 		if (!loop)
 			goto err_out6;

@@ -304,3 +304,16 @@ os.close(fd)' "$MNT/k"
 	[[ $stderr == *"Invalid argument"* ]]
 	[ "$(rows)" = "$before" ]
 }
+
+@test "a value nested 5000 levels is refused, nothing stored; 4999 is stored and shows as written" {
+	python3 -c 'print("[" * 4999 + "1" + "]" * 4999)' >"$BATS_TEST_TMPDIR/ok.json"
+	python3 -c 'print("[" * 5000 + "1" + "]" * 5000)' >"$BATS_TEST_TMPDIR/deep.json"
+	t cp "$BATS_TEST_TMPDIR/ok.json" "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/ok.json")" ]
+	before=$(rows)
+	run -1 --separate-stderr t cp "$BATS_TEST_TMPDIR/deep.json" "$MNT/k"
+	[[ $stderr == *"Invalid argument"* ]]
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot store 'k': invalid JSON: value nested deeper than 5000 levels" "$KVFS_LOG"
+}

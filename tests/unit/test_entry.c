@@ -213,13 +213,13 @@ static void test_entry__limits(void)
 	memset(p, 'a', 70000);
 	strcpy(p + 70000, "\"}");
 	check_refused(line, KV_TOOBIG_VALUE, "value too large (max 65536 bytes)");
-	/* Nesting: 1001 levels inside a member are read, 1002 are not. */
-	for (int depth = 1001; depth <= 1002; depth++) {
+	/* Nesting: a member is read as deep as a value's text may be, not deeper. */
+	for (int depth = KV_MAX_JSON_DEPTH; depth <= KV_MAX_JSON_DEPTH + 1; depth++) {
 		p = line + sprintf(line, "{\"versionstamp\":");
 		memset(p, '[', (size_t) depth);
 		memset(p + depth, ']', (size_t) depth);
 		strcpy(p + 2 * depth, ",\"key\":[\"k\"]}");
-		check_refused(line, KV_INVALID, depth == 1001 ? "missing \"value\"" : "invalid JSON");
+		check_refused(line, KV_INVALID, depth == KV_MAX_JSON_DEPTH ? "missing \"value\"" : "invalid JSON");
 	}
 	free(line);
 }

@@ -449,6 +449,92 @@ static void test_value__depth_bombs(void)
 	free(t);
 }
 
+/* n values nested in one another, the innermost `leaf`: open * n, leaf, close * n */
+static char *nest_json(const char *open, const char *leaf, const char *close, size_t n, size_t *len)
+{
+	size_t lo = strlen(open), ll = strlen(leaf), lc = strlen(close);
+	char *t = malloc(n * (lo + lc) + ll + 1), *p = t;
+	for (size_t i = 0; i < n; i++, p += lo)
+		memcpy(p, open, lo);
+	memcpy(p, leaf, ll);
+	p += ll;
+	for (size_t i = 0; i < n; i++, p += lc)
+		memcpy(p, close, lc);
+	*p = '\0';
+	*len = (size_t) (p - t);
+	return t;
+}
+
+/*
+ * The limit is KV_MAX_DEPTH values, the top one included, counted alike
+ * in stored bytes and in JSON, whatever the $ tags spend on text: what is
+ * accepted from JSON shows again as the same text, one level more is
+ * refused both ways.
+ */
+static void test_value__depth_limit_both_ways(void)
+{
+	static const struct { const char *open, *leaf, *close; size_t max; } shapes[] = {
+		{ "[", "1", "]", KV_MAX_DEPTH - 1 },
+		{ "{\"$map\":[[1,", "1", "]]}", KV_MAX_DEPTH - 1 },
+		{ "{\"$sparse\":{\"length\":2,\"items\":{\"1\":", "{\"$number\":\"NaN\"}", "}}}", KV_MAX_DEPTH - 1 },
+		{ "{\"$error\":{\"name\":\"Error\",\"cause\":", "null", "}}", KV_MAX_DEPTH - 1 },
+		{ "{\"$object\":{\"$a\":", "{\"$set\":[]}", "}}", KV_MAX_DEPTH - 1 },
+		/* a RegExp's source is a level below it in V8's bytes */
+		{ "[", "{\"$regexp\":{\"source\":\"a\",\"flags\":\"\"}}", "]", KV_MAX_DEPTH - 2 },
+		{ "[", "{\"$boxed\":\"s\"}", "]", KV_MAX_DEPTH - 2 },
+		{ "[", "{\"$boxed\":1}", "]", KV_MAX_DEPTH - 1 },
+		{ "[", "{\"$error\":{\"name\":\"Error\",\"message\":\"m\"}}", "]", KV_MAX_DEPTH - 2 },
+		{ "[", "{\"$Int16Array\":\"AQI=\"}", "]", KV_MAX_DEPTH - 1 },
+	};
+	char want[64];
+	snprintf(want, sizeof(want), "value nested deeper than %d levels", KV_MAX_DEPTH);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		size_t n = shapes[i].max, tl, jl, vl;
+		char *t = nest_json(shapes[i].open, shapes[i].leaf, shapes[i].close, n, &tl), *json = NULL;
+		uint8_t *v = NULL;
+		int enc;
+		if (kv_value_from_json(t, tl, &enc, &v, &vl) != KV_OK)
+			printf("# shape %zu: %s\n", i, kv_errmsg(NULL));
+		CHECK(v != NULL);
+		CHECK(v && kv_value_to_json(enc, v, vl, 0, &json, &jl) == KV_OK);
+		CHECK(json && strcmp(json, t) == 0);
+		/* the same bytes one level deeper, wrapped in an array: not readable */
+		uint8_t *b = malloc(vl + 8);
+		if (v) {
+			memcpy(b, "\xff\x0f\x41\x01", 4);
+			memcpy(b + 4, v + 2, vl - 2);
+			memcpy(b + 2 + vl, "\x24\x00\x01", 3);
+			kv_free(json);
+			json = NULL;
+			CHECK_RC(kv_value_to_json(enc, b, vl + 5, 0, &json, &jl), KV_CORRUPT);
+			CHECK_STR(kv_errmsg(NULL), want);
+			CHECK(json == NULL);
+		}
+		free(b);
+		kv_free(json);
+		kv_free(v);
+		free(t);
+		/* and one level deeper from JSON: refused, nothing made */
+		t = nest_json(shapes[i].open, shapes[i].leaf, shapes[i].close, n + 1, &tl);
+		v = NULL;
+		CHECK_RC(kv_value_from_json(t, tl, &enc, &v, &vl), KV_INVALID);
+		CHECK_STR(kv_errmsg(NULL), want);
+		CHECK(v == NULL);
+		free(t);
+	}
+	/* deeper text than any value needs is refused as text */
+	size_t tl;
+	char *t = nest_json("{\"$map\":[[[[", "1", "]]]]}", KV_MAX_JSON_DEPTH / 5 + 1, &tl);
+	uint8_t *v = NULL;
+	size_t vl;
+	int enc;
+	CHECK_RC(kv_value_from_json(t, tl, &enc, &v, &vl), KV_INVALID);
+	snprintf(want, sizeof(want), "JSON nested deeper than %d levels", KV_MAX_JSON_DEPTH);
+	CHECK_STR(kv_errmsg(NULL), want);
+	CHECK(v == NULL);
+	free(t);
+}
+
 static uint32_t rnd_state = 12345;
 static uint32_t rnd(void)
 {
@@ -843,6 +929,7 @@ int main(void)
 	RUN(test_value__two_byte_alignment);
 	RUN(test_value__corrupt_inputs);
 	RUN(test_value__depth_bombs);
+	RUN(test_value__depth_limit_both_ways);
 	RUN(test_value__invalid_json);
 	RUN(test_value__messages);
 	RUN(test_value__regexp_syntax_like_v8);
