@@ -408,6 +408,9 @@ static int same_name(const struct rx *r, const struct name *a, const struct name
  * A new group of that name may repeat an earlier one only where the two
  * cannot both take part in a match: in different alternatives of a
  * disjunction that holds both (one still open, as the new group is).
+ * That can only be the innermost open group holding the earlier one,
+ * found by bisection as open groups begin in nesting order; the groups
+ * around it hold both in their current alternative.
  */
 static int check_duplicate(struct rx *r, const struct name *n)
 {
@@ -415,11 +418,15 @@ static int check_duplicate(struct rx *r, const struct name *n)
 		const struct name *o = &r->nm[k];
 		if (!o->index || !same_name(r, o, n))
 			continue;
-		size_t d;
-		for (d = 0; d < r->ng; d++)
-			if (r->g[d].begin < o->index && o->index <= r->g[d].alt)
-				break;
-		if (d == r->ng)
+		size_t lo = 0, hi = r->ng;
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (r->g[mid].begin < o->index)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (o->index > r->g[lo].alt)
 			return fail(r, "Duplicate capture group name");
 	}
 	return 0;
