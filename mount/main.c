@@ -301,9 +301,11 @@ int main(int argc, char **argv)
 		 * A value nested KV_MAX_DEPTH levels takes the engine's
 		 * recursive passes about 1.5 MiB of stack (7 MiB built with
 		 * AddressSanitizer); libfuse's workers get the default size,
-		 * 2 MiB when the stack limit is unlimited, unless told.
+		 * 2 MiB when the stack limit is unlimited, unless told. 8 MiB,
+		 * the usual default: with 16 MiB, open+read+close measured
+		 * about 15% slower.
 		 */
-		setenv("FUSE_THREAD_STACK", "16777216", 0);
+		setenv("FUSE_THREAD_STACK", "8388608", 0);
 		loop = fuse_loop_cfg_create();
 		if (!loop)
 			goto err_out6;
