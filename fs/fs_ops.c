@@ -451,8 +451,16 @@ static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, struct stat *st,
 	return known;
 }
 
-/* Current attributes of an inode; 0 or an errno. */
-static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
+/*
+ * Current attributes of an inode; 0 or an errno. `via`: the handle the
+ * request came through, if any; when that handle has written what is not
+ * stored yet, the size is its text's (only that handle sees it: others
+ * read the stored value, so they get the stored size). *passing is set
+ * while any handle writes: the kernel's copy is shared by every handle,
+ * so it must not keep either size then.
+ */
+static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle *via,
+                      struct stat *st, int *passing)
 {
 	struct attr_stamp stamp;
 	enum fs_kind kind;
@@ -504,13 +512,19 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, struct stat *st)
 			err = ENOENT;
 		pthread_mutex_unlock(&fs->lock);
 	}
+	if (passing)
+		*passing = 0;
 	if (kind == FS_FILE && !err) {
 		pthread_mutex_lock(&fs->lock);
 		struct fs_inode *in = fs_inode_get(fs, ino);
 		if (in && in->writing) {
+			in->writing_told = 1;   /* what the commit will make old */
+			if (passing)
+				*passing = 1;
+		}
+		if (in && in->writing && in->writing == via) {
 			st->st_size = in->writing_size;
 			st->st_blocks = (st->st_size + 511) / 512;
-			in->writing_told = 1;
 		}
 		pthread_mutex_unlock(&fs->lock);
 	}
@@ -525,13 +539,13 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs_data *fs = fs_of(req);
 	struct stat st;
-	int err = inode_attr(fs, ino, &st);
+	const struct fs_handle *via = fi ? (const struct fs_handle *) (uintptr_t) fi->fh : NULL;
+	int passing, err = inode_attr(fs, ino, via, &st, &passing);
 
-	(void) fi;
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, fs->opt.timeout);
+		fuse_reply_attr(req, &st, passing ? 0 : fs->opt.timeout);
 }
 
 /* ---- file handles ---- */
@@ -1309,7 +1323,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct fs_data *fs = fs_of(req);
 	struct stat st;
-	int err = inode_attr(fs, ino, &st);
+	int own = 0, err = inode_attr(fs, ino, fi ? handle_of(fi) : NULL, &st, &own);
 
 	if (err)
 		goto out;
@@ -1343,6 +1357,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			pthread_mutex_unlock(&h->lock);
 		if (keyed) {
 			st.st_size = attr->st_size;
+			own = 1;    /* the handle's text, not yet stored */
 		} else {
 			enum fs_kind kind;
 			size_t key_len;
@@ -1369,7 +1384,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			} else {
 				err = truncate_key(fs, key, key_len, attr->st_size);
 				if (!err)
-					err = inode_attr(fs, ino, &st);
+					err = inode_attr(fs, ino, NULL, &st, NULL);
 			}
 			free(key);
 			free(name);
@@ -1380,7 +1395,7 @@ out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, fs->opt.timeout);
+		fuse_reply_attr(req, &st, own ? 0 : fs->opt.timeout);
 }
 
 /*

@@ -13,10 +13,10 @@
  * the key tree (fs_key_ops in fs_ops.c) or to a control tree, without
  * touching the key tree's table. Files open with direct_io: what they
  * show depends on staged changes and commits, and the kernel must never
- * serve an old copy. Names and attributes below the top of a transaction
- * get the mount's timeouts and readdirplus answers the lookups of a
- * listing there (node_timeout says why that holds); T itself, results
- * and .watch get timeouts of 0. The three never change and get the
+ * serve an old copy. Names below the top of a transaction get the mount's
+ * timeout and readdirplus answers the lookups of a listing there; their
+ * attributes, T itself, results and .watch get timeouts of 0
+ * (node_timeout says why). The three never change and get the
  * mount's timeouts.
  *
  * A transaction is `mkdir .tx/T`. It lives in memory only: an ordered
@@ -348,14 +348,14 @@ static int node_attr(struct fs_data *fs, fuse_ino_t ino, const struct nodeinfo *
 }
 
 /*
- * How long the kernel may keep a control entry. Names and attributes
- * below the top of a transaction change only through T's own operations,
- * which the kernel sees or which tell it (a staged sum, a value staged in
- * another spelling than written), and through other writers' commits,
- * which show within the mount's timeout as in the key tree: so they get
- * the mount's timeout. T itself becomes a result when committed, a result
- * is replaced by the next commit of its name, and what .watch shows follows
- * the key space: those are never kept.
+ * How long the kernel may keep a control entry's name. Names below the top
+ * of a transaction change only through T's own operations, which the
+ * kernel sees, and through other writers, which show within the mount's
+ * timeout as in the key tree: they get the mount's timeout. Attributes
+ * there follow every write to the key outside T too, so they are never
+ * kept (a getattr per stat, but no lookup). T itself becomes a result when
+ * committed, a result is replaced by the next commit of its name, and what
+ * .watch shows follows the key space: those are never kept either.
  */
 static double node_timeout(const struct fs_data *fs, enum node_type type, size_t key_len)
 {
@@ -376,9 +376,8 @@ static void reply_node(fuse_req_t req, struct fs_data *fs, enum node_type type,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	double t = node_timeout(fs, type, len);
 	struct fuse_entry_param ep = { .ino = ino, .attr = *st,
-	                               .entry_timeout = t, .attr_timeout = t };
+	                               .entry_timeout = node_timeout(fs, type, len) };
 	ep.attr.st_ino = ino;
 	if (fuse_reply_entry(req, &ep) != 0)
 		node_forget(c, ino, 1);
@@ -577,12 +576,11 @@ static void ctl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	(void) fi;
 	if (!err)
 		err = node_attr(fs, ino, &i, &st);
-	double t = err ? 0 : node_timeout(fs, i.type, i.key_len);
 	info_free(&i);
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, t);
+		fuse_reply_attr(req, &st, 0);
 }
 
 /* ---- file handles: transaction files and commit results ---- */
@@ -1514,7 +1512,7 @@ out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, node_timeout(fs, i.type, i.key_len));
+		fuse_reply_attr(req, &st, 0);
 	info_free(&i);
 }
 
@@ -1783,7 +1781,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 			if ((nd = node_ref(c, type, d->tx, key, len, NULL))) {
 				ep.ino = nd->ino;
 				ep.attr.st_ino = nd->ino;
-				ep.entry_timeout = ep.attr_timeout = node_timeout(fs, type, len);
+				ep.entry_timeout = node_timeout(fs, type, len);
 			}
 		}
 		if (shown) {

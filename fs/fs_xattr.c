@@ -194,13 +194,17 @@ static void log_xattr(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	free(path);
 }
 
-/* Not stored yet, but being written or kept empty in memory: the expiry waits for its commit. */
+/*
+ * Not stored yet, but being written, kept empty in memory, or a dot-file
+ * (rsync -X sets it on its temporary file): the expiry waits for its commit.
+ */
 static int pending_ok(struct fs_data *fs, fuse_ino_t ino)
 {
 	pthread_mutex_lock(&fs->lock);
 	struct fs_inode *in = fs_inode_get(fs, ino);
 	int ok = in && !in->detached &&
-	         (in->opens || fs_memdir_type(fs, in->key, in->key_len) == 'f');
+	         (in->opens || in->kind == FS_SCRATCH ||
+	          fs_memdir_type(fs, in->key, in->key_len) == 'f');
 	pthread_mutex_unlock(&fs->lock);
 	return ok;
 }
@@ -231,11 +235,14 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	if (!is_ours(name)) {
 		err = ENOTSUP;
-		log_xattr(fs, key, key_len, name, "kvfs stores no other attributes");
-	} else if (strcmp(name, X_IN) != 0 || kind != FS_FILE) {
+		/* cp -a tries an ACL on every file: as on a file system without them, quietly */
+		if (strncmp(name, "user.", 5) == 0)
+			log_xattr(fs, key, key_len, name, "kvfs stores no other attributes");
+	} else if (strcmp(name, X_IN) != 0 || (kind != FS_FILE && kind != FS_SCRATCH)) {
 		err = EPERM;
 		log_xattr(fs, key, key_len, name, "read-only attribute");
-	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK && !pending_ok(fs, ino)) {
+	} else if (kind == FS_SCRATCH ? !pending_ok(fs, ino)
+	           : kv_get(fs->db, key, key_len, &e) != KV_OK && !pending_ok(fs, ino)) {
 		err = ENOENT;
 	} else {
 		char text[32];

@@ -327,6 +327,19 @@ cat_sizes() { for f in "$1"/*; do echo "$(basename "$f") $(t cat "$f" | wc -c)";
 	[ "$(ls_sizes "$MNT/.tx/T/d" | tr '\n' ' ')" = 'k1 26 k3 2 k4 2 k5 6 n 18 ' ]
 }
 
+@test "inside T, a key written or removed outside T shows so at once, though T's names are cached" {
+	kvfs_unmount
+	kvfs_mount -o timeout=30    # what the kernel keeps, it keeps past the test
+	mkdir "$MNT/d"
+	echo 5 >"$MNT/d/k"
+	mkdir "$MNT/.tx/T"
+	[ "$(stat -c %s "$MNT/.tx/T/d/k")" = 2 ]
+	echo '[1,2,3,4,5,6,7]' >"$MNT/d/k"
+	[ "$(stat -c %s "$MNT/.tx/T/d/k")" = 16 ]
+	rm "$MNT/d/k"
+	run -1 t stat "$MNT/.tx/T/d/k"
+}
+
 @test "inside T a handle open on a file that is removed stages nothing when it closes" {
 	mkdir "$MNT/d"
 	echo 0 >"$MNT/d/z"

@@ -62,6 +62,12 @@ with open(sys.argv[1], "w", buffering=1) as f:
 	# cp -a of a group-writable file, new or over a stored one
 	run -0 t cp -a "$src/d/y" "$MNT/cpa"
 	run -0 t cp -a "$src/d/y" "$MNT/cpa"
+	# rsync -aX out and back in carries the time-to-live, through its temporary dot-file
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/r/x"
+	run -0 t rsync -aX "$MNT/r/" "$BATS_TEST_TMPDIR/back/"
+	run -0 t rsync -aX "$BATS_TEST_TMPDIR/back/" "$MNT/r2/"
+	[ "$(getfattr --absolute-names --only-values -n user.kv.expire_in "$MNT/r2/x")" -gt 3500000 ]
+	run -1 t getfattr --absolute-names -n user.kv.expire_in "$MNT/r2/d/y"
 	# a stored value keeps its fixed mode
 	run -1 t chmod 600 "$MNT/r/x"
 	run -1 t chmod 600 "$MNT/inst"
