@@ -255,6 +255,20 @@ void tree_note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off_t
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* What a reply naming inode `ino` tells the kernel. */
+static struct fuse_entry_param entry_param(const struct fs_data *fs, fuse_ino_t ino,
+                                           const struct stat *st, double entry_timeout)
+{
+	struct fuse_entry_param ep = {
+		.ino = ino,
+		.attr = *st,
+		.attr_timeout = fs->opt.timeout,
+		.entry_timeout = entry_timeout,
+	};
+	ep.attr.st_ino = ino;
+	return ep;
+}
+
 static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
                         const uint8_t *key, size_t key_len, const char *name,
                         struct stat *st, const kv_entry *e, double entry_timeout)
@@ -266,13 +280,7 @@ static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
 	}
 	if (e)
 		tree_note_seen(fs, in->ino, e, st->st_size);
-	struct fuse_entry_param ep = {
-		.ino = in->ino,
-		.attr = *st,
-		.attr_timeout = fs->opt.timeout,
-		.entry_timeout = entry_timeout,
-	};
-	ep.attr.st_ino = in->ino;
+	struct fuse_entry_param ep = entry_param(fs, in->ino, st, entry_timeout);
 	if (fuse_reply_entry(req, &ep) != 0)
 		fs_inode_forget(fs, in->ino, 1);
 }
@@ -984,8 +992,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	int64_t at = h->in->expire_pending, expire_in = -1;
 	pthread_mutex_unlock(&fs->lock);
 	if (at) {
-		int64_t left = at - fs_now_ms();
-		expire_in = left > 0 ? left : 0;
+		expire_in = fs_expire_in(at);
 	} else if (!h->wrote) {
 		/* only cut by ftruncate (truncate -s): an edit, whose expiry stays */
 		kv_entry *old = NULL;
@@ -1234,13 +1241,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	h->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uintptr_t) h;
-	struct fuse_entry_param ep = {
-		.ino = in->ino,
-		.attr = st,
-		.attr_timeout = fs->opt.timeout,
-		.entry_timeout = tree_entry_timeout(fs, &n),
-	};
-	ep.attr.st_ino = in->ino;
+	struct fuse_entry_param ep = entry_param(fs, in->ino, &st, tree_entry_timeout(fs, &n));
 	if (fuse_reply_create(req, &ep, fi) != 0) {
 		handle_free(fs, h);
 		fs_inode_forget(fs, in->ino, 1);
@@ -1628,13 +1629,8 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (err) {
 		fuse_reply_err(req, err);
 	} else {
-		struct fuse_entry_param ep = {
-			.ino = in->ino,
-			.attr = st,
-			.attr_timeout = fs->opt.timeout,
-			.entry_timeout = tree_entry_timeout(fs, &n),
-		};
-		ep.attr.st_ino = in->ino;
+		struct fuse_entry_param ep = entry_param(fs, in->ino, &st,
+		                                         tree_entry_timeout(fs, &n));
 		if (fuse_reply_entry(req, &ep) != 0)
 			fs_inode_forget(fs, in->ino, 1);
 	}

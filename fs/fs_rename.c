@@ -173,13 +173,11 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	uint8_t *v = NULL;
 	size_t vlen = 0;
 	/* a time-to-live set on the dot-file (rsync -X) is the value's */
-	int64_t expire_in = -1;
 	pthread_mutex_lock(&fs->lock);
 	struct fs_inode *sin = fs_inode_find(fs, FS_SCRATCH, src->dir, src->dir_len, src->name);
 	int64_t at = sin ? sin->expire_pending : 0;
 	pthread_mutex_unlock(&fs->lock);
-	if (at)
-		expire_in = at > fs_now_ms() ? at - fs_now_ms() : 0;
+	int64_t expire_in = at ? fs_expire_in(at) : -1;
 	rc = kv_value_from_json(text, len, &enc, &v, &vlen);
 	if (rc == KV_OK)
 		rc = kv_set(fs->db, dst->key, dst->key_len, enc, v, vlen, expire_in, NULL);

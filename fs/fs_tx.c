@@ -1756,7 +1756,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 				break;
 			isdir = v.dir;
 			shown = v.dir || v.value || v.empty;
-			if (shown && plus)
+			if (shown && plus && !skip)   /* a skipped entry is not sent */
 				view_attr(fs, &v, &ep.attr);
 			view_free(&v);
 		} else {

@@ -78,21 +78,10 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	uint64_t version;
+	uint64_t version = 0;      /* of the value shown; 0: none */
+	int64_t expires = -1;      /* its expiry, Unix ms; -1: none */
 	if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
 		err = ENODATA;
-	} else if (kind == FS_FILE && strcmp(name, X_KEY) != 0 &&
-	           fs_gone_version(fs, ino, &version)) {
-		/* removed or replaced while open: never the new file's */
-		if (strcmp(name, X_STAMP) == 0 && version) {
-			kv_versionstamp_format(version, buf);
-			fs_reply_xattr(req, buf, strlen(buf), size);
-		} else {
-			err = ENODATA;
-		}
-	} else if (strcmp(name, X_STAMP) == 0 && fs_known_version(fs, ino, &version)) {
-		kv_versionstamp_format(version, buf);
-		fs_reply_xattr(req, buf, strlen(buf), size);
 	} else if (strcmp(name, X_KEY) == 0) {
 		if (key_len == 0) {
 			fs_reply_xattr(req, "[]", 2, size);
@@ -101,36 +90,38 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		} else {
 			fs_reply_xattr(req, json, strlen(json), size);
 		}
-	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK) {
-		int64_t at = 0;
-		pthread_mutex_lock(&fs->lock);
-		struct fs_inode *in = fs_inode_get(fs, ino);
-		if (in && !in->detached)
-			at = in->expire_pending;
-		pthread_mutex_unlock(&fs->lock);
-		err = ENODATA;
-		if (at && strcmp(name, X_IN) == 0) {
-			int64_t left = at - fs_now_ms();
-			snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
-			fs_reply_xattr(req, buf, strlen(buf), size);
-			err = 0;
-		}
-	} else if (strcmp(name, X_STAMP) == 0) {
-		kv_versionstamp_format(e->version, buf);
-		fs_reply_xattr(req, buf, strlen(buf), size);
-	} else if (e->expires_at < 0) {
-		err = ENODATA;
-	} else if (strcmp(name, X_IN) == 0) {
-		int64_t left = e->expires_at - fs_now_ms();
-		snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
-		fs_reply_xattr(req, buf, strlen(buf), size);
 	} else {
-		time_t sec = (time_t) (e->expires_at / 1000);
-		struct tm tm;
-		gmtime_r(&sec, &tm);
-		size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int) (e->expires_at % 1000));
-		fs_reply_xattr(req, buf, strlen(buf), size);
+		if (fs_gone_version(fs, ino, &version)) {
+			/* removed or replaced while open: never the new file's */
+		} else if (strcmp(name, X_STAMP) == 0 && fs_known_version(fs, ino, &version)) {
+			/* known without reading */
+		} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
+			version = e->version;
+			expires = e->expires_at;
+		} else if (strcmp(name, X_IN) == 0) {
+			/* not stored yet: the time-to-live its first value will get */
+			pthread_mutex_lock(&fs->lock);
+			struct fs_inode *in = fs_inode_get(fs, ino);
+			if (in && !in->detached && in->expire_pending)
+				expires = in->expire_pending;
+			pthread_mutex_unlock(&fs->lock);
+		}
+		if (strcmp(name, X_STAMP) == 0 ? !version : expires < 0) {
+			err = ENODATA;
+		} else if (strcmp(name, X_STAMP) == 0) {
+			kv_versionstamp_format(version, buf);
+		} else if (strcmp(name, X_IN) == 0) {
+			int64_t left = expires - fs_now_ms();
+			snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
+		} else {
+			time_t sec = (time_t) (expires / 1000);
+			struct tm tm;
+			gmtime_r(&sec, &tm);
+			size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+			snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int) (expires % 1000));
+		}
+		if (!err)
+			fs_reply_xattr(req, buf, strlen(buf), size);
 	}
 	if (err)
 		fuse_reply_err(req, err);

@@ -131,24 +131,19 @@ setup() {
 	mkdir "$MNT/d"
 	echo 2 >"$MNT/d/x"
 	before=$(rows)
-	mk() { t python3 -c 'import os, sys
-try:
-    os.mknod(sys.argv[1], int(sys.argv[2], 8))
-except OSError as e:
-    print(e.errno); sys.exit(1)' "$@"; }
-	run -0 mk "$MNT/new" 100644
+	run -0 mknod_mode "$MNT/new" 100644
 	[ "$(stat -c %s:%F "$MNT/new")" = "0:regular empty file" ]
-	run -0 mk "$MNT/d/.scratch" 100644
+	run -0 mknod_mode "$MNT/d/.scratch" 100644
 	[ "$(stat -c %s "$MNT/d/.scratch")" = 0 ]
 	for p in k d d/x new d/.scratch; do
-		run -1 mk "$MNT/$p" 100644
+		run -1 mknod_mode "$MNT/$p" 100644
 		[ "$output" = 17 ]    # EEXIST
 	done
-	run -1 mk "$MNT/fifo" 10644
+	run -1 mknod_mode "$MNT/fifo" 10644
 	[ "$output" = 1 ]        # EPERM
 	run -1 t mknod "$MNT/c" c 1 3
 	run -1 t mkfifo "$MNT/f"
-	run -1 mk "$MNT/"'"unterminated' 100644
+	run -1 mknod_mode "$MNT/"'"unterminated' 100644
 	[ "$output" = 22 ]       # EINVAL
 	[ "$(rows)" = "$before" ]
 	echo 3 >"$MNT/new"

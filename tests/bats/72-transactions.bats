@@ -264,20 +264,15 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	echo 0 >"$MNT/d/z"
 	before=$(rows)
 	mkdir "$MNT/.tx/T"
-	mk() { t python3 -c 'import os, sys
-try:
-    os.mknod(sys.argv[1], int(sys.argv[2], 8))
-except OSError as e:
-    print(e.errno); sys.exit(1)' "$@"; }
-	run -0 mk "$MNT/.tx/T/d/k" 100644
+	run -0 mknod_mode "$MNT/.tx/T/d/k" 100644
 	[ "$(stat -c %s:%F "$MNT/.tx/T/d/k")" = "0:regular empty file" ]
 	for p in d d/z d/k; do
-		run -1 mk "$MNT/.tx/T/$p" 100644
+		run -1 mknod_mode "$MNT/.tx/T/$p" 100644
 		[ "$output" = 17 ]    # EEXIST
 	done
-	run -1 mk "$MNT/.tx/T/d/fifo" 10644
+	run -1 mknod_mode "$MNT/.tx/T/d/fifo" 10644
 	[ "$output" = 1 ]
-	run -1 mk "$MNT/.tx/T/d/.swp" 100644
+	run -1 mknod_mode "$MNT/.tx/T/d/.swp" 100644
 	[ "$output" = 1 ]        # dot-names are not keys inside T
 	run -0 t ls "$MNT/.tx/T/d"
 	[ "$output" = "$(printf 'k\nz')" ]

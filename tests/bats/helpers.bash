@@ -5,6 +5,7 @@
 #   dump [PATH]               `kvfs dump $DB [PATH]`
 #   rows                      every stored row as hex, for "nothing changed" checks
 #   t CMD...                  run CMD with a timeout (anything that touches the mount)
+#   mknod_mode PATH OCTAL     mknod(2) with that mode; prints the errno and fails on refusal
 #
 # Each test gets its own database and mountpoint under $BATS_TEST_TMPDIR,
 # so `bats --jobs` works. FUSE is not optional: without /dev/fuse the
@@ -22,6 +23,14 @@ KVFS_PID=
 
 t() {
 	timeout 20 "$@"
+}
+
+mknod_mode() {
+	t python3 -c 'import os, sys
+try:
+    os.mknod(sys.argv[1], int(sys.argv[2], 8))
+except OSError as e:
+    print(e.errno); sys.exit(1)' "$@"
 }
 
 kvfs_mount() {
