@@ -72,7 +72,6 @@ struct fs_inode {
 	int detached;           /* replaced by a rename: no longer found by key */
 	unsigned lives;         /* times detached: a handle opened in an earlier life stores nothing */
 	struct fs_scratch *orphan; /* a removed scratch file's content, for its open handles */
-	uint64_t version;       /* value's version at the last open (keep_cache) */
 	uint64_t seen_version;  /* value's version last reported to the kernel */
 	off_t size;             /* last reported size (files) */
 	uint64_t size_version;  /* value's version `size` was computed for; 0 none */

@@ -2,7 +2,8 @@
  * fs_notify.c - telling the kernel what changed, from one thread.
  *
  * The kernel caches names (entry timeout), attributes (attr timeout) and
- * file pages (keep_cache). Two kinds of change make those stale:
+ * the pages of dot-files and of private mappings (files of keys are read
+ * with direct_io). Two kinds of change make those stale:
  *
  *   - changes made through this mount: the handler that made the change
  *     queues the precise invalidation (the file's inode, or a name whose

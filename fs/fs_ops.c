@@ -629,7 +629,7 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
 }
 
 /*
- * Set up a handle for `fi->flags`; fills keep_cache. 0 or an errno.
+ * Set up a handle for `fi->flags`. 0 or an errno.
  * `known`, when not NULL, holds the key's entry as the caller just read it
  * (NULL: absent); it is taken over, and not read again.
  */
@@ -691,10 +691,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	if (err)
 		goto out;
 	if (rc == KV_OK) {
-		/* Keep the kernel's pages only when the value did not change since. */
 		pthread_mutex_lock(&fs->lock);
-		fi->keep_cache = !h->writable && h->in->version == e->version;
-		h->in->version = e->version;
 		/* a newer value than getattr remembers: another writer's, not yet polled */
 		if (h->in->size_version != e->version)
 			h->in->attr_known = 0;
@@ -707,6 +704,14 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	}
 	if (!h->writable)
 		fi->noflush = 1;   /* nothing to commit: save the round trip at close */
+	/*
+	 * Every handle reads its own text: the value as it was at the open, or
+	 * what it wrote. The kernel keeps one size and one page cache per
+	 * inode, so through them a reader would read another handle's text,
+	 * or its own cut or padded with zeros to a size another commit or
+	 * write set in between. direct_io sends every read here.
+	 */
+	fi->direct_io = 1;
 out:
 	if (err) {
 		handle_free(fs, h);
@@ -1025,8 +1030,8 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	/*
-	 * The kernel's pages hold the text as written, not as stored; when
-	 * they are the same text (and no other handle wrote), the write
+	 * The kernel took its size from the text as written, not as stored;
+	 * when they are the same text (and no other handle wrote), the write
 	 * already made the kernel drop the size and mtime it had cached,
 	 * unless it asked for them again while the handle wrote (a stat, or
 	 * cp -p setting times before its close).
@@ -1035,7 +1040,7 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		fs_notify_inode(fs, h->in->ino);
 out:
 	if (err) {
-		/* refused: the kernel must not keep showing the size or pages written */
+		/* refused: the kernel must not keep showing the size written */
 		fs_notify_inode(fs, h->in->ino);
 	}
 	done_writing(fs, h);

@@ -316,3 +316,29 @@ os.close(fd)' "$MNT/k"
 	[ "$(rows)" = "$before" ]
 	grep -q "cannot store 'k': invalid JSON: value nested deeper than 5000 levels" "$KVFS_LOG"
 }
+
+# The kernel keeps one size and one page cache per file, but each handle
+# shows its own text: readers must not get a writer's unstored text, nor
+# their own cut or padded with zeros to another handle's size.
+@test "readers get whole values while other handles of the same process rewrite the key" {
+	echo '{}' >"$MNT/k"
+	run -0 timeout 60 python3 "$ROOT/tests/tools/read_whole.py" "$MNT/k" 2 3
+	echo "$output"
+	run -0 t jq -e '.w >= 0' "$MNT/k"
+}
+
+@test "a private mapping of a file reads its value; a shared one is ENODEV, as the README says" {
+	echo '{"a":1}' >"$MNT/k"
+	run -0 t python3 -c '
+import mmap, sys
+with open(sys.argv[1], "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+    sys.stdout.write(m[:].decode())
+    try:
+        mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        print("shared")
+    except OSError as e:
+        print(e.errno == 19 and "ENODEV" or e)
+' "$MNT/k"
+	[ "$output" = $'{"a":1}\nENODEV' ]
+}

@@ -131,3 +131,16 @@ TS
 	run -0 timeout 120 "$DENO_BIN" run --unstable-kv -A errors.ts "$DB" check
 	[ "$output" = "true true true" ]
 }
+
+# Each read handle shows one whole value, the one it opened: not cut or
+# padded to the size of a value Deno committed while it read.
+@test "reads through the mount are whole values while Deno rewrites the key" {
+	kvfs_mount
+	echo '{}' >"$MNT/k"
+	deno_run rewrite.ts "$DB" 4000 >writes &
+	local writer=$!
+	run -0 timeout 60 python3 "$ROOT/tests/tools/read_whole.py" "$MNT/k" 3
+	echo "$output"
+	wait "$writer"
+	[ "$(cat writes)" -gt 100 ]
+}
