@@ -321,6 +321,8 @@ struct fs_text {
 	int failed;             /* refused at write() (EINVAL, EFBIG): never stored */
 	kv_json_check *check;   /* incremental check of buf[0, fed) */
 	size_t fed;
+	size_t measured;        /* the text's length when its value was last measured */
+	char why[96];           /* why write() refused it, for the log */
 };
 
 void fs_text_free(struct fs_text *t);

@@ -564,6 +564,7 @@ struct fs_handle {
 	int scratch;            /* content lives in the scratch file, not here */
 	int writable;
 	int wrote;              /* wrote since the last commit (not only truncated) */
+	int edits;              /* its key held a value at the open, or since its commit: keep the expiry */
 	unsigned life;          /* in->lives at the open: an earlier life's handle stores nothing */
 	pid_t opener;           /* stores at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
@@ -691,6 +692,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	if (err)
 		goto out;
 	if (rc == KV_OK) {
+		h->edits = 1;
 		pthread_mutex_lock(&fs->lock);
 		/* a newer value than getattr remembers: another writer's, not yet polled */
 		if (h->in->size_version != e->version)
@@ -906,7 +908,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
 	}
 	if (!refused && (err == EINVAL || err == EFBIG))
-		log_refusal(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
+		log_refusal(fs, h, h->text.why);
 	if (!err) {
 		h->wrote = 1;
 		note_writing(fs, h);
@@ -994,15 +996,20 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		goto out;
 	pthread_mutex_lock(&fs->lock);
 	struct attr_stamp stamp = attr_stamp_now(fs);
-	int64_t at = h->in->expire_pending, expire_in = -1;
+	int64_t pending = h->in->expire_pending, at = pending, expire_in = -1;
 	pthread_mutex_unlock(&fs->lock);
-	if (at) {
-		expire_in = fs_expire_in(at);
-	} else if (!h->wrote) {
-		/* only cut by ftruncate (truncate -s): an edit, whose expiry stays */
+	if (pending) {
+		expire_in = fs_expire_in(pending);
+	} else if (h->edits || !h->wrote) {
+		/*
+		 * An edit of a stored value keeps its expiry, as a file keeps its
+		 * extended attributes when rewritten (setfattr -x drops it).
+		 */
 		kv_entry *old = NULL;
-		if (kv_get(fs->db, key, key_len, &old) == KV_OK)
-			expire_in = fs_expire_in(old->expires_at);
+		if (kv_get(fs->db, key, key_len, &old) == KV_OK && old->expires_at >= 0) {
+			at = old->expires_at;
+			expire_in = fs_expire_in(at);
+		}
 		kv_free(old);
 	}
 	h->wrote = 0;
@@ -1014,13 +1021,14 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		err = fs_errno(rc);
 		goto out;
 	}
+	h->edits = 1;
 	int same = stored_as_written(h, enc, value, value_len);
 	pthread_mutex_lock(&fs->lock);
 	/* Keys now exist under the parent: it needs no memory marker. */
 	fs_memdir_stored(fs, key, fs_parent_len(key, key_len));
 	fs_memfile_remove(fs, key, key_len);
 	same = same && h->in->opens == 1;
-	if (h->in->expire_pending == at)
+	if (pending && h->in->expire_pending == pending)
 		h->in->expire_pending = 0;
 	if (same) {
 		/* the next getattr need not read the value to learn its attributes */

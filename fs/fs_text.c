@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "fs.h"
 
 /* No JSON text this long can hold a value under KV_MAX_VALUE. */
@@ -76,6 +77,12 @@ static int reserve(struct fs_text *t, size_t n)
 	return 0;
 }
 
+static int too_large(struct fs_text *t)
+{
+	snprintf(t->why, sizeof(t->why), "value too large (max %d bytes)", KV_MAX_VALUE);
+	return EFBIG;
+}
+
 /*
  * After a write of the bytes [off, end): can the text up to `end` still
  * begin a value? Only that much is judged: bytes beyond it are older text
@@ -88,25 +95,34 @@ static int check(struct fs_text *t, off_t off, size_t end)
 		kv_json_check_free(t->check);
 		t->check = NULL;
 		t->fed = 0;
+		t->measured = 0;
 		if (kv_json_check_new(&t->check) != KV_OK)
 			return ENOMEM;
 	}
 	if (kv_json_check_feed(t->check, t->buf + t->fed, end - t->fed) != KV_OK) {
 		t->fed = end;
+		snprintf(t->why, sizeof(t->why), "%s", kv_errmsg(NULL));
 		return EINVAL;
 	}
 	t->fed = end;
 	if (end > MAX_TEXT)
-		return EFBIG;
-	if (end > KV_MAX_VALUE) {
-		/* Long enough to matter: when the text is a whole value, measure it. */
+		return too_large(t);
+	/*
+	 * Long enough to matter: measure the value the text makes so far.
+	 * Measuring reads the whole text, so it is done for a complete
+	 * document, and else only once the text grew a quarter since the last
+	 * time: a value written in small pieces costs linear time, not square.
+	 */
+	if (end > KV_MAX_VALUE && (kv_json_check_finish(t->check) == KV_OK ||
+	                           end >= t->measured + t->measured / 4)) {
 		int enc;
 		uint8_t *v = NULL;
 		size_t vlen = 0;
 		int rc = kv_value_from_json(t->buf, end, &enc, &v, &vlen);
 		kv_free(v);
+		t->measured = end;
 		if (rc == KV_TOOBIG_VALUE || (rc == KV_OK && vlen > KV_MAX_VALUE))
-			return EFBIG;
+			return too_large(t);
 	}
 	return 0;
 }
@@ -121,7 +137,7 @@ int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, in
 		off = (off_t) t->len;
 	size_t end = (size_t) off + size;
 	if (end > MAX_TEXT + 1) {
-		err = EFBIG;
+		err = too_large(t);
 	} else if (!(err = reserve(t, end))) {
 		if ((size_t) off > t->len)
 			memset(t->buf + t->len, ' ', (size_t) off - t->len);
@@ -156,6 +172,7 @@ int fs_text_truncate(struct fs_text *t, size_t len)
 	kv_json_check_free(t->check);
 	t->check = NULL;
 	t->fed = 0;
+	t->measured = 0;
 	return 0;
 }
 
@@ -181,9 +198,10 @@ int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_le
 	int rc = kv_value_from_json(t->buf, t->len, enc, value, value_len);
 	if (rc != KV_OK) {
 		const char *msg = kv_errmsg(NULL);
-		snprintf(why, why_size, "%s%s%s",
-		         rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON",
-		         *msg ? ": " : "", msg);
+		const char *kind = rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON";
+		int told = strncasecmp(msg, kind, strlen(kind)) == 0;   /* the message names it */
+		snprintf(why, why_size, "%s%s%s", told ? "" : kind,
+		         told || !*msg ? "" : ": ", msg);
 		*value = NULL;
 		return rc == KV_TOOBIG_VALUE ? EFBIG : rc == KV_NOMEM ? ENOMEM : EINVAL;
 	}

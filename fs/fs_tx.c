@@ -804,7 +804,7 @@ static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
 	pthread_mutex_unlock(&h->lock);
 	if (!refused && (err == EINVAL || err == EFBIG))
-		handle_log(fs, h, err == EINVAL ? "invalid JSON" : "value too large");
+		handle_log(fs, h, h->text.why);
 	if (err)
 		fuse_reply_err(req, err);
 	else

@@ -53,7 +53,7 @@ probe() {
 	t "$build/tests/tools/xattr_probe" "$@"
 }
 
-@test "truncate is an edit: the time-to-live stays; a new value written drops it, as Deno's set does" {
+@test "an edit keeps the time-to-live (truncate, a rewrite, a patch in place); a file renamed onto the key brings its own" {
 	echo 123 >"$MNT/k"
 	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/k"
 	t truncate -s 2 "$MNT/k"                                       # through a handle
@@ -65,7 +65,26 @@ probe() {
 	[ "$output" = 1 ]
 	[ "$(getfattr --absolute-names --only-values -n user.kv.expire_in "$MNT/k")" -gt 3500000 ]
 	echo 5 >"$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 5 ]
+	[ "$(getfattr --absolute-names --only-values -n user.kv.expire_in "$MNT/k")" -gt 3500000 ]
+	t python3 -c 'f = open(__import__("sys").argv[1], "r+"); f.write("7"); f.close()' "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 7 ]
+	[ "$(getfattr --absolute-names --only-values -n user.kv.expire_in "$MNT/k")" -gt 3500000 ]
+	# the instant stays: a rewrite does not restart the countdown
+	at=$(getfattr --absolute-names --only-values -n user.kv.expires_at "$MNT/k")
+	echo 8 >"$MNT/k"
+	[ "$(getfattr --absolute-names --only-values -n user.kv.expires_at "$MNT/k")" = "$at" ]
+	[ "$(dump | jq -r .expires_at)" = "$at" ]
+	echo 9 >"$MNT/.k.tmp"
+	t mv "$MNT/.k.tmp" "$MNT/k"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 9 ]
 	run -1 t getfattr --absolute-names -n user.kv.expire_in "$MNT/k"
+	# a new key written has none
+	echo 1 >"$MNT/new"
+	run -1 t getfattr --absolute-names -n user.kv.expires_at "$MNT/new"
 }
 
 @test "unknown user names are ENODATA, other namespaces ENOTSUP; getfattr -d shows the time-to-live only" {
