@@ -122,12 +122,16 @@ static int add_mut(kv_atomic *a, const kv__mut *m)
 		return fail(a, rc);
 	if (m->op == KV__M_SET && (rc = check_value(m->encoding, m->value, m->value_len)))
 		return fail(a, rc);
+	if (m->op == KV__M_MOVE && (rc = kv__check_write_key(m->value, m->value_len)))
+		return fail(a, rc);
 	if (a->nmuts + 1 > KV_MAX_MUTATIONS)
 		return fail(a, kv__error(KV_TOOBIG, "Too many mutations (max %d)",
 		                         KV_MAX_MUTATIONS));
 	/* Deno's accounting: every key once, valued mutations' key and value again */
 	size_t total = a->total_bytes + m->key_len, keys = a->key_bytes;
-	if (m->op != KV__M_DEL) {
+	if (m->op == KV__M_MOVE) {
+		total += m->value_len;       /* the moved keys count at the commit */
+	} else if (m->op != KV__M_DEL) {
 		total += m->key_len + (m->op == KV__M_SET ? m->value_len : 8);
 		keys += m->key_len;
 	}
@@ -186,6 +190,21 @@ static int usable(kv_atomic *a)
 	if (a->failed)
 		return kv__error(KV_MISUSE, "atomic operation already failed");
 	return KV_OK;
+}
+
+int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
+                   const void *to, size_t to_len)
+{
+	kv__mut m = { .op = KV__M_MOVE, .key = from, .key_len = from_len,
+	              .value = to, .value_len = to_len, .expire_ms = -1 };
+	int rc;
+
+	if ((rc = usable(a)))
+		return rc;
+	size_t common = from_len < to_len ? from_len : to_len;
+	if (memcmp(from, to, common) == 0)
+		return fail(a, kv__error(KV_INVALID, "a key cannot move into itself or its parent"));
+	return add_mut(a, &m);
 }
 
 int kv_atomic_check(kv_atomic *a, const void *key, size_t key_len,
@@ -284,6 +303,7 @@ static void free_parts(kv_atomic *a)
 		free((void *) a->checks[i].key);
 	free(a->checks);
 	free(a->errmsg);
+	free(a->moved);
 }
 
 void kv_atomic_abort(kv_atomic *a)
@@ -367,6 +387,215 @@ static int apply_arith(kv__conn *c, const kv__mut *m, int64_t now, uint64_t vers
 	return put_row(c, m, le, 8, KV_ENCODING_U64, -1, version);
 }
 
+/* Remember a key a move changed, for kv_on_change. */
+static int note_moved(kv_atomic *a, const uint8_t *key, size_t len)
+{
+	size_t need = a->moved_len + sizeof(size_t) + len;
+	if (need > a->moved_cap) {
+		size_t cap = a->moved_cap ? a->moved_cap : 1024;
+		while (cap < need)
+			cap *= 2;
+		uint8_t *p = realloc(a->moved, cap);
+		if (!p)
+			return kv__error(KV_NOMEM, "out of memory");
+		a->moved = p;
+		a->moved_cap = cap;
+	}
+	memcpy(a->moved + a->moved_len, &len, sizeof(size_t));
+	memcpy(a->moved + a->moved_len + sizeof(size_t), key, len);
+	a->moved_len = need;
+	return KV_OK;
+}
+
+/* Bind KV__S_SCAN_FWD to every row under `key`: [key 00, key FF), no limit. */
+static int scan_start(kv__conn *c, const uint8_t *key, size_t len, uint8_t *lo, uint8_t *hi,
+                      sqlite3_stmt **out)
+{
+	int rc = kv__stmt(c, KV__S_SCAN_FWD, out);
+	if (rc)
+		return rc;
+	memcpy(lo, key, len);
+	memcpy(hi, key, len);
+	lo[len] = 0x00;
+	hi[len] = 0xFF;
+	sqlite3_bind_blob(*out, 1, lo, (int) len + 1, SQLITE_STATIC);
+	sqlite3_bind_blob(*out, 2, hi, (int) len + 1, SQLITE_STATIC);
+	sqlite3_bind_int64(*out, 3, -1);
+	return KV_OK;
+}
+
+/* Is anything visible at `key` or under it? */
+static int occupied(kv__conn *c, const uint8_t *key, size_t len, int64_t now, int *yes)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t lo[KV_MAX_KEY_WRITE + 1], hi[KV_MAX_KEY_WRITE + 1];
+	int rc = kv__stmt(c, KV__S_GET, &st), src;
+
+	if (rc)
+		return rc;
+	sqlite3_bind_blob(st, 1, key, (int) len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	src = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (src != SQLITE_ROW && src != SQLITE_DONE)
+		return kv__sqlite_error(c, src, "cannot read");
+	*yes = src == SQLITE_ROW;
+	if (*yes || (rc = scan_start(c, key, len, lo, hi, &st)))
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t exp = sqlite3_column_int64(st, 4);
+		if (exp < 0 || exp > now) {
+			*yes = 1;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	return src == SQLITE_ROW || src == SQLITE_DONE ? KV_OK
+		: kv__sqlite_error(c, src, "cannot read");
+}
+
+struct moving {
+	uint8_t *key;
+	size_t key_len;
+	uint8_t *value;
+	size_t value_len;
+	int encoding;
+	int64_t expire_ms;
+};
+
+static void moving_free(struct moving *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].key);
+		free(r[i].value);
+	}
+	free(r);
+}
+
+/* Copy one row to move into *r. */
+static int moving_take(struct moving *r, const void *key, size_t key_len, const void *v,
+                       size_t v_len, int encoding, int64_t expire_ms)
+{
+	r->key = malloc(key_len ? key_len : 1);
+	r->value = malloc(v_len ? v_len : 1);
+	if (!r->key || !r->value)
+		return kv__error(KV_NOMEM, "out of memory");
+	memcpy(r->key, key, key_len);
+	if (v_len)
+		memcpy(r->value, v, v_len);
+	r->key_len = key_len;
+	r->value_len = v_len;
+	r->encoding = encoding;
+	r->expire_ms = expire_ms;
+	return KV_OK;
+}
+
+/*
+ * A move inside the write transaction: read what is at and under the
+ * source now, check the destination is empty and the limits, then write
+ * every row under the destination and delete it at the source. `room`
+ * is how many mutations the commit has left for it. Fails only this
+ * commit (KV_CONFLICT, KV_TOOBIG, KV_TOOBIG_KEY) before writing anything.
+ */
+static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
+                      uint64_t version, size_t room)
+{
+	uint8_t lo[KV_MAX_KEY_WRITE + 1], hi[KV_MAX_KEY_WRITE + 1];
+	struct moving *rows = NULL;
+	size_t n = 0, cap = 0, bytes = a->total_bytes;
+	sqlite3_stmt *st = NULL;
+	int yes = 0, rc = occupied(c, m->value, m->value_len, now, &yes), src;
+
+	if (rc)
+		return rc;
+	if (yes)
+		return kv__error(KV_CONFLICT, "the destination of the move is not empty");
+	/* the key itself, then its subtree in key order */
+	if ((rc = kv__stmt(c, KV__S_GET, &st)))
+		return rc;
+	sqlite3_bind_blob(st, 1, m->key, (int) m->key_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		rows = calloc(1, sizeof(*rows));
+		cap = 1;
+		rc = rows ? moving_take(&rows[n++], m->key, m->key_len, sqlite3_column_blob(st, 0),
+		                        (size_t) sqlite3_column_bytes(st, 0),
+		                        sqlite3_column_int(st, 1), sqlite3_column_int64(st, 3))
+		          : kv__error(KV_NOMEM, "out of memory");
+	} else if (src != SQLITE_DONE) {
+		rc = kv__sqlite_error(c, src, "cannot read");
+	}
+	sqlite3_reset(st);
+	if (!rc)
+		rc = scan_start(c, m->key, m->key_len, lo, hi, &st);
+	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t exp = sqlite3_column_int64(st, 4);
+		if (exp >= 0 && exp <= now)
+			continue;       /* expired: gone for every reader; the collector deletes it */
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct moving *p = realloc(rows, ncap * sizeof(*p));
+			if (!p) {
+				rc = kv__error(KV_NOMEM, "out of memory");
+				break;
+			}
+			memset(p + cap, 0, (ncap - cap) * sizeof(*p));
+			rows = p;
+			cap = ncap;
+		}
+		rc = moving_take(&rows[n++], sqlite3_column_blob(st, 0),
+		                 (size_t) sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
+		                 (size_t) sqlite3_column_bytes(st, 1), sqlite3_column_int(st, 2),
+		                 exp);
+		if (!rc && n * 2 > room)
+			rc = kv__error(KV_TOOBIG, "Too many mutations (max %d)", KV_MAX_MUTATIONS);
+	}
+	if (st && !rc && src != SQLITE_DONE)
+		rc = kv__sqlite_error(c, src, "cannot read");
+	if (st)
+		sqlite3_reset(st);
+	/* Deno's accounting, as if each had been a delete and a set */
+	for (size_t i = 0; !rc && i < n; i++) {
+		size_t nlen = m->value_len + rows[i].key_len - m->key_len;
+		bytes += rows[i].key_len + nlen + nlen + rows[i].value_len;
+		if (nlen > KV_MAX_KEY_WRITE)
+			rc = kv__error(KV_TOOBIG_KEY, "Key too large for write (max %d bytes)",
+			               KV_MAX_KEY_WRITE);
+		else if (bytes > KV_MAX_COMMIT_BYTES)
+			rc = kv__error(KV_TOOBIG, "Total mutation size too large (max %d bytes)",
+			               KV_MAX_COMMIT_BYTES);
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		size_t nlen = m->value_len + rows[i].key_len - m->key_len;
+		uint8_t nk[KV_MAX_KEY_WRITE];
+		kv__mut to = { .op = KV__M_SET, .key = nk, .key_len = nlen };
+		memcpy(nk, m->value, m->value_len);
+		memcpy(nk + m->value_len, rows[i].key + m->key_len, rows[i].key_len - m->key_len);
+		rc = put_row(c, &to, rows[i].value, rows[i].value_len, rows[i].encoding,
+		             rows[i].expire_ms, version);
+		if (!rc && (rc = kv__stmt(c, KV__S_DEL, &st)) == KV_OK) {
+			sqlite3_bind_blob(st, 1, rows[i].key, (int) rows[i].key_len, SQLITE_STATIC);
+			src = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (src != SQLITE_DONE)
+				rc = kv__sqlite_error(c, src, "cannot delete");
+		}
+		if (!rc)
+			rc = note_moved(a, rows[i].key, rows[i].key_len);
+		if (!rc)
+			rc = note_moved(a, nk, nlen);
+	}
+	moving_free(rows, n);
+	return rc;
+}
+
+/* A failure of one commit that leaves the rest of its group alone. */
+static int fails_alone(int rc)
+{
+	return rc == KV_CONFLICT || rc == KV_TYPE || rc == KV_TOOBIG || rc == KV_TOOBIG_KEY;
+}
+
 static int run_checks(kv__conn *c, const kv_atomic *a, int64_t now)
 {
 	sqlite3_stmt *st = NULL;
@@ -421,12 +650,15 @@ static int apply(kv__conn *c, kv_atomic *a, uint64_t *cur)
 			sqlite3_reset(st);
 			if (src != SQLITE_DONE)
 				rc = kv__sqlite_error(c, src, "cannot delete");
+		} else if (m->op == KV__M_MOVE) {
+			rc = apply_move(c, a, m, now, version, KV_MAX_MUTATIONS - (a->nmuts - 1));
 		} else {
 			rc = apply_arith(c, m, now, version);
 		}
 	}
 	if (a->has_arith) {
-		if (rc == KV_TYPE) {
+		if (fails_alone(rc)) {
+			a->moved_len = 0;
 			int r2 = kv__exec(c, KV__S_ROLLBACK_TO);
 			if (!r2)
 				r2 = kv__exec(c, KV__S_RELEASE);
@@ -517,7 +749,7 @@ static void run_group(kv_db *db, kv_atomic *batch)
 		set_result(a, r);
 		if (r == KV_OK)
 			any = 1;
-		else if (r != KV_CONFLICT && r != KV_TYPE) {
+		else if (!fails_alone(r)) {
 			rc = r;
 			goto group_failed;
 		}
@@ -558,8 +790,16 @@ out:
 			kv__collector_hint(db, a->earliest_expiry);
 		/* before the lead passes on: the next group's changes come after */
 		for (size_t i = 0; db->on_change && i < a->nmuts; i++)
-			db->on_change(db->on_change_ctx, a->muts[i].key, a->muts[i].key_len,
+			if (a->muts[i].op != KV__M_MOVE)
+				db->on_change(db->on_change_ctx, a->muts[i].key, a->muts[i].key_len,
+				              a->version);
+		for (size_t at = 0; db->on_change && at < a->moved_len; ) {
+			size_t len;
+			memcpy(&len, a->moved + at, sizeof(size_t));
+			db->on_change(db->on_change_ctx, a->moved + at + sizeof(size_t), len,
 			              a->version);
+			at += sizeof(size_t) + len;
+		}
 	}
 }
 

@@ -279,6 +279,20 @@ int kv_atomic_min(kv_atomic *a, const void *key, size_t key_len, uint64_t operan
 int kv_atomic_max(kv_atomic *a, const void *key, size_t key_len, uint64_t operand);
 
 /*
+ * Move a subtree: at the commit, inside its write transaction, every key
+ * at or under `from` (a key prefix) goes to the same place under `to`,
+ * with its value and expiry and the commit's version, so that writes of
+ * other processes land wholly before or after it. The commit fails with
+ * KV_CONFLICT, applying nothing, when a key at or under `to` exists then,
+ * and with KV_TOOBIG when the keys moved (two mutations each) with the
+ * commit's other mutations pass Deno's limits of mutations or bytes. Like
+ * a failed check, either leaves the other commits of its group alone.
+ * The two ranges must not overlap.
+ */
+int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
+                   const void *to, size_t to_len);
+
+/*
  * Commit and free `a`. KV_OK with *version (may be NULL) set; KV_CONFLICT
  * when a check failed; KV_TYPE, KV_TOOBIG, KV_BUSY, KV_FULL, KV_IOERR... otherwise.
  * Nothing is applied unless KV_OK is returned.

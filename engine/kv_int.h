@@ -205,14 +205,14 @@ struct kv_db {
 };
 
 /* One mutation of an atomic commit. */
-enum { KV__M_SET = 1, KV__M_DEL, KV__M_SUM, KV__M_MIN, KV__M_MAX };
+enum { KV__M_SET = 1, KV__M_DEL, KV__M_SUM, KV__M_MIN, KV__M_MAX, KV__M_MOVE };
 
 typedef struct kv__mut {
 	int op;
 	const uint8_t *key;        /* owned by the builder (kv_set: by the caller) */
 	size_t key_len;
 	int encoding;
-	const uint8_t *value;
+	const uint8_t *value;      /* KV__M_MOVE: the prefix moved to */
 	size_t value_len;
 	int64_t expire_ms;         /* absolute Unix ms, -1 = never */
 	uint64_t operand;          /* sum/min/max */
@@ -234,8 +234,11 @@ struct kv_atomic {
 	kv__mut *muts;
 	size_t nmuts, muts_cap;
 	size_t total_bytes, key_bytes;
-	int has_arith;             /* has sum/min/max: needs a savepoint */
+	int has_arith;             /* has sum/min/max or a move: needs a savepoint */
 	int64_t earliest_expiry;   /* smallest expire_ms set, or -1 */
+	uint8_t *moved;            /* keys a move changed, each a size_t length and its
+	                              bytes, for kv_on_change after the commit */
+	size_t moved_len, moved_cap;
 
 	/*
 	 * group commit: next is under db->gc_lock; lead, rc, version and

@@ -266,17 +266,17 @@ static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_nam
 
 /*
  * A directory renamed: every key under it (and its own value) moves in one
- * commit of deletes and sets. Over the engine's limits that cannot be one
- * commit, so EXDEV lets mv fall back to copy and delete.
+ * commit. The engine reads what to move inside the commit's write
+ * transaction (kv_atomic_move), so a key another process sets meanwhile
+ * moves with its newest value, never left behind or overwritten. Over the
+ * engine's limits that cannot be one commit, so EXDEV lets mv fall back to
+ * copy and delete.
  */
 static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
                       unsigned flags)
 {
 	kv_atomic *a = NULL;
-	kv_iter *it = NULL;
-	kv_entry *own = NULL;
-	const kv_entry *e;
-	size_t moved = 0;
+	kv_entry *d = NULL;
 	int err = 0, rc, t;
 
 	if (dst->kind != N_KEY)
@@ -291,59 +291,29 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	if (t == 'f' || t == 'e')
 		return ENOTDIR;
 	if (t == 'd') {
-		kv_entry *d = NULL;
 		if (flags & RENAME_NOREPLACE)
 			return EEXIST;
-		rc = kv_lookup(fs->db, dst->key, dst->key_len, &d);
-		kv_free(d);
-		/* empty means no key, memory-only directory or scratch file either */
+		/* empty means no key (the commit checks again), memory-only directory or scratch file either */
 		pthread_mutex_lock(&fs->lock);
 		int below = fs_memory_below(fs, dst->key, dst->key_len);
 		pthread_mutex_unlock(&fs->lock);
-		if (rc != KV_NOTFOUND || below)
+		if (below)
 			return ENOTEMPTY;
 	}
-
-	rc = kv_atomic_begin(fs->db, &a);
-	if (rc == KV_OK && kv_get(fs->db, src->key, src->key_len, &own) == KV_OK) {
-		rc = kv_atomic_delete(a, src->key, src->key_len);
-		if (rc == KV_OK)
-			rc = kv_atomic_set(a, dst->key, dst->key_len, own->encoding, own->value,
-			                   own->value_len, fs_expire_in(own->expires_at));
-		moved++;
-	}
-	kv_selector sel = { .prefix = src->key, .prefix_len = src->key_len };
-	kv_list_options lo = { .batch_size = 500 };
-	if (rc == KV_OK)
-		rc = kv_list(fs->db, &sel, &lo, &it);
-	while (rc == KV_OK && (rc = kv_iter_next(it, &e)) == KV_OK) {
-		if (++moved * 2 > KV_MAX_MUTATIONS) {
-			rc = KV_TOOBIG;
-			break;
-		}
-		size_t nlen = dst->key_len + e->key_len - src->key_len;
-		uint8_t *nk = malloc(nlen);
-		if (!nk) {
-			rc = KV_NOMEM;
-			break;
-		}
-		memcpy(nk, dst->key, dst->key_len);
-		memcpy(nk + dst->key_len, e->key + src->key_len, e->key_len - src->key_len);
-		rc = kv_atomic_delete(a, e->key, e->key_len);
-		if (rc == KV_OK)
-			rc = kv_atomic_set(a, nk, nlen, e->encoding, e->value, e->value_len,
-			                   fs_expire_in(e->expires_at));
-		free(nk);
-	}
-	if (rc == KV_DONE)
-		rc = KV_OK;
-	kv_iter_free(it);
-	if (rc == KV_OK && moved) {
+	/* a directory with no key under it (mkdir, or scratch files only) moves in memory */
+	int stored = kv_lookup(fs->db, src->key, src->key_len, &d) == KV_OK;
+	kv_free(d);
+	d = NULL;
+	rc = stored ? kv_atomic_begin(fs->db, &a) : KV_OK;
+	if (rc == KV_OK && stored)
+		rc = kv_atomic_move(a, src->key, src->key_len, dst->key, dst->key_len);
+	if (rc == KV_OK && stored) {
 		rc = kv_atomic_commit(a, NULL);
 		a = NULL;
 	}
 	kv_atomic_abort(a);
-	kv_free(own);
+	if (rc == KV_CONFLICT)
+		return ENOTEMPTY;      /* keys at the destination */
 	if (rc == KV_TOOBIG || rc == KV_TOOBIG_VALUE) {
 		tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
 		         "too many keys for one commit; copying instead");
@@ -353,6 +323,9 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 		tree_log_path(fs, "move", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
 		return rc == KV_TOOBIG_KEY ? ENAMETOOLONG : fs_errno(rc);
 	}
+	/* whether any key moved: the destination holds keys now */
+	int moved = stored && kv_lookup(fs->db, dst->key, dst->key_len, &d) == KV_OK;
+	kv_free(d);
 	pthread_mutex_lock(&fs->lock);
 	fs_memdir_remove(fs, dst->key, dst->key_len, 0);
 	fs_memdir_rename(fs, src->key, src->key_len, dst->key, dst->key_len);

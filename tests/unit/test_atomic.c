@@ -328,6 +328,109 @@ static void test_atomic__change_observer(void)
 	kv_close(db);
 }
 
+/* The two-part key [a, b] of strings. */
+static size_t skey2(const char *a, const char *b, uint8_t *out)
+{
+	size_t n = skey(a, out);
+	return n + skey(b, out + n);
+}
+
+static int value_is(kv_db *db, const uint8_t *k, size_t kl, const char *want,
+                    kv_entry **keep)
+{
+	kv_entry *e = NULL;
+	int ok = kv_get(db, k, kl, &e) == KV_OK && e->value_len == strlen(want) &&
+	         memcmp(e->value, want, e->value_len) == 0;
+	if (keep && ok)
+		*keep = e;
+	else
+		kv_free(e);
+	return ok;
+}
+
+/*
+ * kv_atomic_move reads what it moves inside the commit: a key set after
+ * the move was built moves with that value; the destination must be
+ * empty then; the limits hold; nothing else moves.
+ */
+static void test_atomic__move(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t d[16], m[16], da[32], db_[32], dc[32], ma[32], mb[32], mc[32], ddz[32], mz[32];
+	size_t dl = skey("d", d), ml = skey("m", m);
+	size_t dal = skey2("d", "a", da), dbl = skey2("d", "b", db_), dcl = skey2("d", "c", dc);
+	size_t mal = skey2("m", "a", ma), mbl = skey2("m", "b", mb), mcl = skey2("m", "c", mc);
+	size_t ddzl = skey2("dd", "z", ddz), mzl = skey2("m", "z", mz);
+	uint64_t v = 0, before = 0;
+	kv_entry *e = NULL;
+	struct seen s = { .n = 0 };
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, d, dl, KV_ENCODING_BYTES, "own", 3, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(db, da, dal, KV_ENCODING_BYTES, "old", 3, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(db, db_, dbl, KV_ENCODING_BYTES, "b", 1, 3600000, NULL), KV_OK);
+	CHECK_RC(kv_set(db, ddz, ddzl, KV_ENCODING_BYTES, "z", 1, -1, NULL), KV_OK);
+	CHECK(value_is(db, db_, dbl, "b", &e));
+	int64_t expires = e ? e->expires_at : 0;
+	kv_free(e);
+	e = NULL;
+
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_move(a, d, dl, m, ml), KV_OK);
+	/* another writer, after the move was built and before it commits */
+	CHECK_RC(kv_set(db, da, dal, KV_ENCODING_BYTES, "new", 3, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(db, dc, dcl, KV_ENCODING_BYTES, "c", 1, -1, NULL), KV_OK);
+	kv_on_change(db, note_change, &s);
+	CHECK_RC(kv_atomic_commit(a, &v), KV_OK);
+	kv_on_change(db, NULL, NULL);
+	CHECK(value_is(db, m, ml, "own", NULL));
+	CHECK(value_is(db, ma, mal, "new", &e));
+	CHECK(e && e->version == v);
+	kv_free(e);
+	e = NULL;
+	CHECK(value_is(db, mb, mbl, "b", &e));
+	CHECK(e && e->expires_at == expires);
+	kv_free(e);
+	e = NULL;
+	CHECK(value_is(db, mc, mcl, "c", NULL));
+	CHECK(!value_is(db, d, dl, "own", NULL) && !value_is(db, da, dal, "new", NULL));
+	CHECK(value_is(db, ddz, ddzl, "z", NULL));      /* ["dd"] is not under ["d"] */
+	CHECK(s.n == 8);                                 /* 4 keys left, 4 arrived */
+	CHECK(s.versions[0] == v && s.versions[7] == v);
+
+	/* a key at the destination: nothing moves */
+	CHECK_RC(kv_set(db, dc, dcl, KV_ENCODING_BYTES, "c2", 2, -1, NULL), KV_OK);
+	CHECK_RC(kv_version(db, &before), KV_OK);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_move(a, d, dl, m, ml), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_CONFLICT);
+	CHECK(value_is(db, dc, dcl, "c2", NULL) && value_is(db, mc, mcl, "c", NULL));
+	CHECK(dbversion(db) == before);
+
+	/* into itself or its parent: refused when built */
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_move(a, m, ml, mz, mzl), KV_INVALID);
+	kv_atomic_abort(a);
+
+	/* 501 keys are 1002 mutations: too many, nothing moves */
+	for (int i = 0; i < 501; i++) {
+		char n[16];
+		uint8_t k[32];
+		snprintf(n, sizeof(n), "k%d", i);
+		CHECK_RC(kv_set(db, k, skey2("big", n, k), KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_OK);
+	}
+	uint8_t big[16], to[16], first[32];
+	size_t bl = skey("big", big), tl = skey("to", to), fl = skey2("big", "k0", first);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_move(a, big, bl, to, tl), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_TOOBIG);
+	CHECK(value_is(db, first, fl, "x", NULL));
+	uint8_t tk0[32];
+	CHECK(!value_is(db, tk0, skey2("to", "k0", tk0), "x", NULL));
+	kv_close(db);
+}
+
 int main(void)
 {
 	RUN(test_atomic__checks);
@@ -337,5 +440,6 @@ int main(void)
 	RUN(test_atomic__versionstamps_increase);
 	RUN(test_atomic__sticky_failure);
 	RUN(test_atomic__change_observer);
+	RUN(test_atomic__move);
 	return DONE();
 }
