@@ -304,6 +304,13 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	int stored = kv_lookup(fs->db, src->key, src->key_len, &d) == KV_OK;
 	kv_free(d);
 	d = NULL;
+	if (!stored && t == 'd') {
+		rc = kv_lookup(fs->db, dst->key, dst->key_len, &d);
+		kv_free(d);
+		d = NULL;
+		if (rc != KV_NOTFOUND)
+			return rc == KV_OK ? ENOTEMPTY : fs_errno(rc);
+	}
 	rc = stored ? kv_atomic_begin(fs->db, &a) : KV_OK;
 	if (rc == KV_OK && stored)
 		rc = kv_atomic_move(a, src->key, src->key_len, dst->key, dst->key_len);
