@@ -349,6 +349,8 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	return 0;
 }
 
+#define RENAME_TRIES 100
+
 void tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
@@ -372,22 +374,35 @@ void tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = EPERM;
 	} else if (src.kind == N_SCRATCH) {
 		err = rename_scratch(fs, &src, &dst, flags);
-	} else if (src.kind == N_VALUE) {
-		err = kv_get(fs->db, src.key, src.key_len, &e) == KV_OK
-		    ? rename_file(fs, &src, &dst, e, flags) : ENOENT;
 	} else {
-		switch (tree_key_type(fs, src.key, src.key_len, &e, &err)) {
-		case 'd':
-			err = rename_dir(fs, &src, &dst, flags);
-			break;
-		case 'f':
-			err = rename_file(fs, &src, &dst, e, flags);
-			break;
-		case 'e':
-			err = rename_memfile(fs, &src, &dst, flags);
-			break;
-		default:
-			err = err ? err : ENOENT;
+		/*
+		 * A file's move is checked against the value read: when another
+		 * writer changed it in between, read it again and move that.
+		 */
+		for (int tries = 0; tries < RENAME_TRIES; tries++) {
+			kv_free(e);
+			e = NULL;
+			err = 0;
+			if (src.kind == N_VALUE) {
+				err = kv_get(fs->db, src.key, src.key_len, &e) == KV_OK
+				    ? rename_file(fs, &src, &dst, e, flags) : ENOENT;
+			} else {
+				switch (tree_key_type(fs, src.key, src.key_len, &e, &err)) {
+				case 'd':
+					err = rename_dir(fs, &src, &dst, flags);
+					break;
+				case 'f':
+					err = rename_file(fs, &src, &dst, e, flags);
+					break;
+				case 'e':
+					err = rename_memfile(fs, &src, &dst, flags);
+					break;
+				default:
+					err = err ? err : ENOENT;
+				}
+			}
+			if (err != EAGAIN)
+				break;
 		}
 	}
 	if (!err) {

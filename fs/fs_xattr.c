@@ -158,22 +158,41 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(key);
 }
 
-/* Set the value again with a new expiry (-1: none), checked against `e`. */
+/*
+ * Set the value again with a new expiry (-1: none), checked against what
+ * was read, `e` first: when another writer changed the value in between,
+ * read it again and retry, so the expiry lands on the newest value.
+ */
+#define EXPIRY_TRIES 100
+
 static int set_expiry(struct fs_data *fs, const uint8_t *key, size_t key_len,
                       const kv_entry *e, int64_t expire_in)
 {
-	kv_atomic *a = NULL;
-	int rc = kv_atomic_begin(fs->db, &a);
+	kv_entry *again = NULL;
+	int rc = KV_CONFLICT;
 
-	if (rc == KV_OK)
-		rc = kv_atomic_check(a, key, key_len, &e->version);
-	if (rc == KV_OK)
-		rc = kv_atomic_set(a, key, key_len, e->encoding, e->value, e->value_len, expire_in);
-	if (rc == KV_OK) {
-		rc = kv_atomic_commit(a, NULL);
-		a = NULL;
+	for (int i = 0; i < EXPIRY_TRIES && rc == KV_CONFLICT; i++) {
+		kv_atomic *a = NULL;
+		if (i) {
+			kv_free(again);
+			again = NULL;
+			if ((rc = kv_get(fs->db, key, key_len, &again)) != KV_OK)
+				break;
+			e = again;
+		}
+		rc = kv_atomic_begin(fs->db, &a);
+		if (rc == KV_OK)
+			rc = kv_atomic_check(a, key, key_len, &e->version);
+		if (rc == KV_OK)
+			rc = kv_atomic_set(a, key, key_len, e->encoding, e->value, e->value_len,
+			                   expire_in);
+		if (rc == KV_OK) {
+			rc = kv_atomic_commit(a, NULL);
+			a = NULL;
+		}
+		kv_atomic_abort(a);
 	}
-	kv_atomic_abort(a);
+	kv_free(again);
 	return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
 }
 

@@ -144,3 +144,22 @@ TS
 	wait "$writer"
 	[ "$(cat writes)" -gt 100 ]
 }
+
+# setfattr and mv ask for no check: a value Deno rewrites in between is
+# read again and the operation retried, never refused.
+@test "setfattr and mv of a key Deno keeps rewriting succeed every time" {
+	kvfs_mount
+	echo '{}' >"$MNT/k"
+	deno_run rewrite.ts "$DB" 4000 >writes &
+	local writer=$! i failed=0
+	sleep 0.5
+	for i in $(seq 100); do
+		setfattr -n user.kv.expire_in -v 3600000 "$MNT/k" 2>>errors || failed=$((failed + 1))
+		mv "$MNT/k" "$MNT/moved" 2>>errors || failed=$((failed + 1))
+		mv "$MNT/moved" "$MNT/k" 2>>errors || { [ -e "$MNT/k" ] || failed=$((failed + 1)); }
+	done
+	wait "$writer"
+	cat errors
+	[ "$failed" = 0 ]
+	! grep -q -e 'temporarily unavailable' -e 'not supported' errors
+}
