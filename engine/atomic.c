@@ -192,6 +192,14 @@ static int usable(kv_atomic *a)
 	return KV_OK;
 }
 
+int kv_atomic_allow_checks(kv_atomic *a, size_t max)
+{
+	int rc = usable(a);
+	if (!rc)
+		a->max_checks = max;
+	return rc;
+}
+
 int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
                    const void *to, size_t to_len)
 {
@@ -216,8 +224,9 @@ int kv_atomic_check(kv_atomic *a, const void *key, size_t key_len,
 		return rc;
 	if ((rc = kv__check_write_key(key, key_len)))
 		return fail(a, rc);
-	if (a->nchecks + 1 > KV_MAX_CHECKS)
-		return fail(a, kv__error(KV_TOOBIG, "Too many checks (max %d)", KV_MAX_CHECKS));
+	size_t max = a->max_checks ? a->max_checks : KV_MAX_CHECKS;
+	if (a->nchecks + 1 > max)
+		return fail(a, kv__error(KV_TOOBIG, "Too many checks (max %zu)", max));
 	if (a->total_bytes + key_len > KV_MAX_COMMIT_BYTES)
 		return fail(a, kv__error(KV_TOOBIG, "Total mutation size too large (max %d bytes)",
 		                         KV_MAX_COMMIT_BYTES));

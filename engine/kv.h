@@ -279,6 +279,12 @@ int kv_atomic_min(kv_atomic *a, const void *key, size_t key_len, uint64_t operan
 int kv_atomic_max(kv_atomic *a, const void *key, size_t key_len, uint64_t operand);
 
 /*
+ * Let this commit hold up to `max` checks instead of Deno's KV_MAX_CHECKS
+ * (for checks a caller adds of its own accord, beyond those a user asked for).
+ */
+int kv_atomic_allow_checks(kv_atomic *a, size_t max);
+
+/*
  * Move a subtree: at the commit, inside its write transaction, every key
  * at or under `from` (a key prefix) goes to the same place under `to`,
  * with its value and expiry and the commit's version, so that writes of

@@ -231,6 +231,7 @@ struct kv_atomic {
 	int owned;                 /* keys and values were copied (free them) */
 	kv__check *checks;
 	size_t nchecks, checks_cap;
+	size_t max_checks;         /* 0: KV_MAX_CHECKS */
 	kv__mut *muts;
 	size_t nmuts, muts_cap;
 	size_t total_bytes, key_bytes;

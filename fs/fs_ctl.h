@@ -55,6 +55,9 @@ struct check {
 	size_t key_len;
 	int absent;
 	uint64_t version;
+	/* seen absent by a lookup: checked only if T changes the key, and not
+	 * counted against Deno's 100 checks (every new file is first looked up) */
+	int implied;
 };
 
 /* mkdir inside T (a directory) or a file created and not yet written. */
@@ -71,6 +74,7 @@ struct tx {
 	size_t nops, capops;
 	struct check *checks;
 	size_t nchecks, capchecks;
+	size_t nimplied;        /* of the checks, those only implied */
 	struct mark *marks;
 	size_t nmarks, capmarks;
 	struct mark *gone;      /* stored prefixes emptied by T and removed by rmdir */
@@ -138,6 +142,8 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
              int enc, const uint8_t *value, size_t value_len, uint64_t operand);
 int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
              uint64_t version, int explicit);
+/* A lookup inside T found `key` absent in the store (and not staged). */
+int tx_saw_absent(struct tx *t, const uint8_t *key, size_t len);
 void view_free(struct view *v);
 int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
                       size_t len, int *err);

@@ -521,6 +521,17 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			reply_node(req, fs, N_TXFILE, i.tx, key, len, NULL, &st);
 		} else {
 			err = ENOENT;
+			/*
+			 * Seen absent: should T write it (cat k || echo ... > k),
+			 * the commit checks that it still is.
+			 */
+			if (!v.staged && !v.stored && !value) {
+				pthread_mutex_lock(&c->lock);
+				t = tx_by_id(c, i.tx);
+				if (t && tx_saw_absent(t, key, len) == ENOMEM)
+					err = ENOMEM;
+				pthread_mutex_unlock(&c->lock);
+			}
 		}
 		view_free(&v);
 		break;
