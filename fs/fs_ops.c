@@ -989,6 +989,11 @@ static int commit_handle(struct fs_data *fs, struct fs_handle *h)
 		err = write_to_scratch(fs, h, key, key_len, name);
 		goto out;
 	}
+	if (!h->wrote && !h->edits && h->text.len == 0) {
+		/* an empty file not stored, only truncated (touch, then truncate -s 0): still empty */
+		h->text.written = 0;
+		goto out;
+	}
 	err = fs_text_flush(&h->text, &enc, &value, &value_len, why, sizeof(why));
 	if (err && why[0])
 		log_refusal(fs, h, why);

@@ -169,6 +169,23 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 		err = EEXIST;
 		goto out;
 	}
+	if (len == 0 && dst->kind == N_KEY && (t == 0 || t == 'e')) {
+		/*
+		 * An empty dot-file onto a new name (rsync's temporary file of an
+		 * empty one): an empty file kept in memory, as `touch` makes.
+		 */
+		pthread_mutex_lock(&fs->lock);
+		s = fs_scratch_find(fs, src->dir, src->dir_len, src->name);
+		if (fs_memfile_add(fs, dst->key, dst->key_len) < 0)
+			err = ENOMEM;
+		else if (s)
+			fs_scratch_remove(fs, s);
+		pthread_mutex_unlock(&fs->lock);
+		if (!err)
+			fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
+			              FS_FILE, dst->key, dst->key_len, NULL);
+		goto out;
+	}
 	int enc, rc;
 	uint8_t *v = NULL;
 	size_t vlen = 0;

@@ -151,6 +151,19 @@ setup() {
 	# touch of an existing key stores nothing either
 	run -0 t touch "$MNT/old"
 	[ "$(rows)" = "$before" ]
+	# cutting it to nothing leaves it empty, as on any file system
+	run -0 t truncate -s 0 "$MNT/new"
+	[ -f "$MNT/new" ]
+	[ "$(rows)" = "$before" ]
+	# an empty dot-file renamed onto a new name (rsync's temporary file) is one too
+	: >"$MNT/.tmp"
+	run -0 t mv "$MNT/.tmp" "$MNT/fromdot"
+	[ -f "$MNT/fromdot" ] && [ ! -e "$MNT/.tmp" ]
+	[ "$(stat -c %s "$MNT/fromdot")" -eq 0 ]
+	[ "$(rows)" = "$before" ]
+	: >"$MNT/.tmp"
+	run -1 t mv "$MNT/.tmp" "$MNT/old"       # not onto a stored value
+	[ "$(rows)" = "$before" ]
 	# it cannot replace a stored value (EINVAL), and nothing changes
 	run -1 t mv "$MNT/new" "$MNT/old"
 	[ "$(rows)" = "$before" ]

@@ -52,9 +52,12 @@ with open(sys.argv[1], "w", buffering=1) as f:
 	mkdir -p "$src/d"
 	echo '{"a":1}' >"$src/x"
 	echo '[2]' >"$src/d/y"
+	: >"$src/d/empty"
 	chmod 664 "$src/d/y"
 	run -0 t rsync -a "$src/" "$MNT/r/"
 	[ "$(dump r | jq -c '[.key, .value]' | tr -d '\n')" = '[["r","d","y"],[2]][["r","x"],{"a":1}]' ]
+	[ -f "$MNT/r/d/empty" ] && [ ! -s "$MNT/r/d/empty" ]
+	run -0 t rsync -a "$src/" "$MNT/r/"      # again: nothing to do
 	run -0 t install -m 644 "$src/x" "$MNT/inst"
 	run -0 t cat "$MNT/inst"
 	[ "$output" = '{"a":1}' ]
