@@ -73,6 +73,8 @@ struct fs_inode {
 	unsigned lives;         /* times detached: a handle opened in an earlier life stores nothing */
 	struct fs_scratch *orphan; /* a removed scratch file's content, for its open handles */
 	uint64_t seen_version;  /* value's version last reported to the kernel */
+	uint64_t told_version;  /* the version whose size the last attributes replied had */
+	kv_entry *told_entry;   /* that value, read by a getattr while handles are open */
 	off_t size;             /* last reported size (files) */
 	uint64_t size_version;  /* value's version `size` was computed for; 0 none */
 	/*
@@ -365,6 +367,8 @@ int64_t fs_expire_in(int64_t expires_at);
 
 /* Queue work for the notifier thread (never notify from a handler). */
 void fs_notify_inode(struct fs_data *fs, fuse_ino_t ino);
+/* Drop the kernel's attributes of a file now, from inside a handler. */
+void fs_notify_attr_now(struct fs_data *fs, fuse_ino_t ino);
 void fs_notify_entry(struct fs_data *fs, fuse_ino_t parent, const char *name);
 /*
  * Queue an entry invalidation for a key's name in its parent directory,

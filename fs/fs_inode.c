@@ -190,6 +190,7 @@ static void scratch_free(struct fs_scratch *s)
 
 static void inode_free(struct fs_inode *in)
 {
+	kv_free(in->told_entry);
 	scratch_free(in->orphan);
 	free(in->key);
 	free(in->name);
@@ -258,6 +259,8 @@ void fs_inode_close(struct fs_data *fs, struct fs_inode *in)
 	if (!in->opens) {
 		scratch_free(in->orphan);   /* the last handle of a removed scratch file */
 		in->orphan = NULL;
+		kv_free(in->told_entry);
+		in->told_entry = NULL;
 	}
 	drop_if_unused(fs, in);
 	pthread_mutex_unlock(&fs->lock);

@@ -78,6 +78,18 @@ void fs_notify_inode(struct fs_data *fs, fuse_ino_t ino)
 	enqueue(fs, n);
 }
 
+/*
+ * The one notice sent from inside a handler: dropping only a file's
+ * attributes (offset -1) takes no lock in the kernel but the inode's
+ * spinlock, none a request waiting for us could hold, so it cannot
+ * deadlock, and it is done before the reply.
+ */
+void fs_notify_attr_now(struct fs_data *fs, fuse_ino_t ino)
+{
+	if (fs->se && fs->started)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 void fs_notify_entry(struct fs_data *fs, fuse_ino_t parent, const char *name)
 {
 	struct fs_notice *n = calloc(1, sizeof(*n));

@@ -247,6 +247,7 @@ void tree_note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off_t
 	struct fs_inode *in = fs_inode_get(fs, ino);
 	if (in) {
 		in->seen_version = e->version;
+		in->told_version = e->version;
 		if (in->size_version != e->version || in->size != size)
 			in->attr_known = 0;   /* an older read may come last */
 		in->size = size;
@@ -453,7 +454,10 @@ static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, struct stat *st,
                          struct attr_stamp *s)
 {
 	pthread_mutex_lock(&fs->lock);
-	int known = attr_recall(fs, fs_inode_get(fs, ino), st);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	int known = attr_recall(fs, in, st);
+	if (known)
+		in->told_version = in->size_version;
 	*s = attr_stamp_now(fs);
 	pthread_mutex_unlock(&fs->lock);
 	return known;
@@ -508,7 +512,14 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle
 		file_attr_sized(fs, e, size, st);
 		tree_note_seen(fs, ino, e, st->st_size);
 		pthread_mutex_lock(&fs->lock);
-		attr_remember(fs, fs_inode_get(fs, ino), stamp, 0, e->expires_at);
+		in = fs_inode_get(fs, ino);
+		attr_remember(fs, in, stamp, 0, e->expires_at);
+		if (in && in->opens) {
+			/* what a handle's next read from the start shows (read_as_told) */
+			kv_free(in->told_entry);
+			in->told_entry = e;
+			e = NULL;
+		}
 		pthread_mutex_unlock(&fs->lock);
 	} else {
 		/* Gone, or created and not yet written: empty while kept or open. */
@@ -567,6 +578,7 @@ struct fs_handle {
 	int edits;              /* its key held a value at the open, or since its commit: keep the expiry */
 	unsigned life;          /* in->lives at the open: an earlier life's handle stores nothing */
 	pid_t opener;           /* stores at its close (fs_flush_is_ours) */
+	uint64_t version;       /* read-only: the version of the value in `text` */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
 };
@@ -684,6 +696,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	if (loaded) {
 		err = tree_value_text(fs, e, &h->text.buf, &h->text.len);
 		h->text.cap = h->text.len;
+		h->version = e->version;
 	} else if (rc != KV_OK && rc != KV_NOTFOUND) {
 		err = fs_errno(rc);
 	} else if (rc == KV_NOTFOUND && !h->writable && !is_memfile(fs, key, key_len)) {
@@ -691,9 +704,19 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	}
 	if (err)
 		goto out;
+	int stale = 0;
 	if (rc == KV_OK) {
 		h->edits = 1;
 		pthread_mutex_lock(&fs->lock);
+		/*
+		 * The kernel may still hold the attributes of an older value (a
+		 * commit the poll has not seen yet): a program sizing its read by
+		 * fstat would cut this one. Drop them before the reply.
+		 */
+		stale = !h->writable && h->in->told_version &&
+		        h->in->told_version != e->version;
+		if (stale)
+			h->in->told_version = 0;
 		/* a newer value than getattr remembers: another writer's, not yet polled */
 		if (h->in->size_version != e->version)
 			h->in->attr_known = 0;
@@ -701,8 +724,14 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 			/* what the file is, should it be removed while open */
 			h->in->size = (off_t) h->text.len;
 			h->in->size_version = e->version;
+			/* and what older handles' next read from the start shows, once told */
+			kv_free(h->in->told_entry);
+			h->in->told_entry = e;
+			e = NULL;
 		}
 		pthread_mutex_unlock(&fs->lock);
+		if (stale)
+			fs_notify_attr_now(fs, ino);
 	}
 	if (!h->writable)
 		fi->noflush = 1;   /* nothing to commit: save the round trip at close */
@@ -778,6 +807,48 @@ static struct fs_scratch *handle_scratch(struct fs_data *fs, const struct fs_han
 	return inode_scratch(fs, h->in);
 }
 
+/*
+ * A read from the start shows the value whose size the file's attributes
+ * last gave. A program that reads as many bytes as fstat said (Node's
+ * readFileSync) would otherwise cut a value committed between its open
+ * and its fstat, as the kernel's fstat carries no handle to tell which
+ * text it asks about. Later reads go on in the same text, so a read to
+ * the end is always one whole value. Called with h->lock held.
+ */
+static void read_as_told(struct fs_data *fs, struct fs_handle *h)
+{
+	struct fs_text t = { 0 };
+	int enc = 0, have = 0;
+	uint8_t *value = NULL;
+	size_t value_len = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = h->in;
+	uint64_t told = in->told_version;
+	if (!h->version || told <= h->version || in->detached || h->life != in->lives) {
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	/* that version's value, as the last open or getattr read it */
+	if (in->told_entry && in->told_entry->version == told &&
+	    (value = malloc(in->told_entry->value_len + 1))) {
+		memcpy(value, in->told_entry->value, in->told_entry->value_len);
+		value_len = in->told_entry->value_len;
+		enc = in->told_entry->encoding;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (value && fs_value_text(enc, value, value_len, &t.buf, &t.len) == 0) {
+		t.cap = t.len;
+		have = 1;
+	}
+	free(value);
+	if (have) {
+		fs_text_free(&h->text);
+		h->text = t;
+		h->version = told;
+	}
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
@@ -806,6 +877,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(copy);
 		return;
 	}
+	if (off == 0 && !h->writable)
+		read_as_told(fs, h);
 	const char *p;
 	size_t n = fs_text_read(&h->text, size, off, &p);
 	fuse_reply_buf(req, p, n);

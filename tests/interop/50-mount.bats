@@ -145,6 +145,20 @@ TS
 	[ "$(cat writes)" -gt 100 ]
 }
 
+# Node's readFileSync reads as many bytes as fstat said: the read from the
+# start shows the value of that size, though Deno committed another since
+# the open.
+@test "Node's readFileSync gets whole values while Deno rewrites the key" {
+	kvfs_mount
+	echo '{}' >"$MNT/k"
+	deno_run rewrite.ts "$DB" 4000 >writes &
+	local writer=$!
+	run -0 timeout 60 node "$ROOT/tests/tools/read_sized.js" "$MNT/k" 3
+	echo "$output"
+	wait "$writer"
+	[ "$(cat writes)" -gt 100 ]
+}
+
 # setfattr and mv ask for no check: a value Deno rewrites in between is
 # read again and the operation retried, never refused.
 @test "setfattr and mv of a key Deno keeps rewriting succeed every time" {
