@@ -832,7 +832,8 @@ static void read_as_told(struct fs_data *fs, struct fs_handle *h)
 	/* that version's value, as the last open or getattr read it */
 	if (in->told_entry && in->told_entry->version == told &&
 	    (value = malloc(in->told_entry->value_len + 1))) {
-		memcpy(value, in->told_entry->value, in->told_entry->value_len);
+		if (in->told_entry->value_len)
+			memcpy(value, in->told_entry->value, in->told_entry->value_len);
 		value_len = in->told_entry->value_len;
 		enc = in->told_entry->encoding;
 	}

@@ -139,7 +139,8 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	} else if (!(text = malloc(s->len + 1))) {
 		err = ENOMEM;
 	} else {
-		memcpy(text, s->data, s->len);
+		if (s->len)
+			memcpy(text, s->data, s->len);
 		len = s->len;
 	}
 	pthread_mutex_unlock(&fs->lock);
