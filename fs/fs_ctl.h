@@ -144,6 +144,12 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
              uint64_t version, int explicit);
 /* A lookup inside T found `key` absent in the store (and not staged). */
 int tx_saw_absent(struct tx *t, const uint8_t *key, size_t len);
+/*
+ * T read `key` as it is stored (absent, or at `version`) for a change it
+ * stages: checked at the commit if T sets or deletes the key, and not
+ * counted against Deno's 100 checks (a move reads what it moves).
+ */
+int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t version);
 void view_free(struct view *v);
 int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
                       size_t len, int *err);

@@ -1299,7 +1299,11 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		else if (!err && (w.value || w.empty) && (flags & RENAME_NOREPLACE))
 			err = EEXIST;
 		if (!err && !fs_key_equal(skey, slen, dkey, dlen)) {
-			err = tx_stage(t, OP_SET, dkey, dlen, v.enc, v.data, v.len, 0);
+			/* the value moved is read: the commit checks it still holds */
+			if (!v.staged)
+				err = tx_imply(t, skey, slen, !v.stored, v.version);
+			if (!err)
+				err = tx_stage(t, OP_SET, dkey, dlen, v.enc, v.data, v.len, 0);
 			if (!err)
 				err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
 			if (err == E2BIG)

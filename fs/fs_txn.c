@@ -257,6 +257,11 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 
 int tx_saw_absent(struct tx *t, const uint8_t *key, size_t len)
 {
+	return tx_imply(t, key, len, 1, 0);
+}
+
+int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t version)
+{
 	for (size_t i = 0; i < t->nchecks; i++)
 		if (fs_key_equal(t->checks[i].key, t->checks[i].key_len, key, len))
 			return 0;
@@ -267,16 +272,20 @@ int tx_saw_absent(struct tx *t, const uint8_t *key, size_t len)
 	uint8_t *k = dup_bytes(key, len);
 	if (!k)
 		return ENOMEM;
-	t->checks[t->nchecks++] = (struct check) { k, len, 1, 0, 1 };
+	t->checks[t->nchecks++] = (struct check) { k, len, absent, version, 1 };
 	t->nimplied++;
 	return 0;
 }
 
-/* Does T change `key` at its commit? */
-static int changes(const struct tx *t, const uint8_t *key, size_t len)
+/*
+ * Does T set or delete `key` at its commit? Sums, mins and maxes need no
+ * check: on an absent key they take the operand, whoever made it meanwhile.
+ */
+static int replaces(const struct tx *t, const uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < t->nops; i++)
-		if (fs_key_equal(t->ops[i].key, t->ops[i].key_len, key, len))
+		if (fs_key_equal(t->ops[i].key, t->ops[i].key_len, key, len) &&
+		    (t->ops[i].kind == OP_SET || t->ops[i].kind == OP_DELETE))
 			return 1;
 	return 0;
 }
@@ -434,7 +443,7 @@ int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **
 		rc = kv_atomic_allow_checks(a, KV_MAX_CHECKS + KV_MAX_MUTATIONS);
 	for (size_t i = 0; rc == KV_OK && i < t->nchecks; i++) {
 		struct check *k = &t->checks[i];
-		if (k->implied && !changes(t, k->key, k->key_len))
+		if (k->implied && !replaces(t, k->key, k->key_len))
 			continue;
 		rc = kv_atomic_check(a, k->key, k->key_len, k->absent ? NULL : &k->version);
 	}

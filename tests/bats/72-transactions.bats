@@ -503,3 +503,39 @@ load_big() {
 	[ -z "$output" ]
 	[ -z "$(rows)" ]
 }
+
+@test "mv inside T reads what it moves: the commit fails when the source changed meanwhile" {
+	echo '"v1"' >"$MNT/src"
+	mkdir "$MNT/.tx/M"
+	t mv "$MNT/.tx/M/src" "$MNT/.tx/M/dst"
+	echo '"v2"' >"$MNT/src"
+	run -1 --separate-stderr t mv "$MNT/.tx/M" "$MNT/.commit/M"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(cat "$MNT/src")" = '"v2"' ]
+	[ ! -e "$MNT/dst" ]
+	rm -rf "$MNT/.tx/M"
+	# removed meanwhile: no stale value comes back under the new name
+	mkdir "$MNT/.tx/N"
+	t mv "$MNT/.tx/N/src" "$MNT/.tx/N/dst"
+	rm "$MNT/src"
+	run -1 t mv "$MNT/.tx/N" "$MNT/.commit/N"
+	[ ! -e "$MNT/dst" ] && [ ! -e "$MNT/src" ]
+	rm -rf "$MNT/.tx/N"
+	# unchanged: the move commits
+	echo '"v3"' >"$MNT/src"
+	mkdir "$MNT/.tx/O"
+	t mv "$MNT/.tx/O/src" "$MNT/.tx/O/dst"
+	run -0 t mv "$MNT/.tx/O" "$MNT/.commit/O"
+	[ "$(cat "$MNT/dst")" = '"v3"' ] && [ ! -e "$MNT/src" ]
+}
+
+@test "two transactions summing onto a new counter both commit, as Deno's sums do" {
+	mkdir "$MNT/.tx/S1" "$MNT/.tx/S2"
+	touch "$MNT/.tx/S1/cnt" "$MNT/.tx/S2/cnt"
+	setfattr -n user.kv.sum -v 1 "$MNT/.tx/S1/cnt"
+	setfattr -n user.kv.sum -v 1 "$MNT/.tx/S2/cnt"
+	run -0 t mv "$MNT/.tx/S1" "$MNT/.commit/S1"
+	run -0 t mv "$MNT/.tx/S2" "$MNT/.commit/S2"
+	run -0 t cat "$MNT/cnt"
+	[ "$output" = '{"$u64":"2"}' ]
+}
