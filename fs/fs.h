@@ -73,8 +73,19 @@ struct fs_inode {
 	unsigned lives;         /* times detached: a handle opened in an earlier life stores nothing */
 	struct fs_scratch *orphan; /* a removed scratch file's content, for its open handles */
 	uint64_t seen_version;  /* value's version last reported to the kernel */
-	uint64_t told_version;  /* the version whose size the last attributes replied had */
-	kv_entry *told_entry;   /* that value, read by a getattr while handles are open */
+	/*
+	 * While handles are open: the version whose size the last getattr of
+	 * each of a few threads was given, and that value when it was read
+	 * (fs_ops.c, read_as_told).
+	 */
+	struct fs_told {
+		pid_t tid;
+		uint64_t version;
+		kv_entry *entry;
+		uint64_t seq;   /* when: told_seq then */
+	} told[4];
+	unsigned told_last;     /* the slot given last */
+	uint64_t told_seq;
 	off_t size;             /* last reported size (files) */
 	uint64_t size_version;  /* value's version `size` was computed for; 0 none */
 	/*
@@ -177,6 +188,8 @@ void fs_inode_reattach(struct fs_data *fs, struct fs_inode *in);
 void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len);
 void fs_inode_open(struct fs_data *fs, struct fs_inode *in);
 void fs_inode_close(struct fs_data *fs, struct fs_inode *in);
+/* Forget what getattr told of an inode (no handle open any more). fs->lock held. */
+void fs_told_clear(struct fs_inode *in);
 /* Re-key inodes after a rename (every inode under `from` when `tree`). */
 void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
                     const uint8_t *from, size_t from_len,

@@ -188,9 +188,16 @@ static void scratch_free(struct fs_scratch *s)
 	free(s);
 }
 
+void fs_told_clear(struct fs_inode *in)
+{
+	for (size_t i = 0; i < sizeof(in->told) / sizeof(in->told[0]); i++)
+		kv_free(in->told[i].entry);
+	memset(in->told, 0, sizeof(in->told));
+}
+
 static void inode_free(struct fs_inode *in)
 {
-	kv_free(in->told_entry);
+	fs_told_clear(in);
 	scratch_free(in->orphan);
 	free(in->key);
 	free(in->name);
@@ -259,8 +266,7 @@ void fs_inode_close(struct fs_data *fs, struct fs_inode *in)
 	if (!in->opens) {
 		scratch_free(in->orphan);   /* the last handle of a removed scratch file */
 		in->orphan = NULL;
-		kv_free(in->told_entry);
-		in->told_entry = NULL;
+		fs_told_clear(in);
 	}
 	drop_if_unused(fs, in);
 	pthread_mutex_unlock(&fs->lock);

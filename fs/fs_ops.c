@@ -247,7 +247,6 @@ void tree_note_seen(struct fs_data *fs, fuse_ino_t ino, const kv_entry *e, off_t
 	struct fs_inode *in = fs_inode_get(fs, ino);
 	if (in) {
 		in->seen_version = e->version;
-		in->told_version = e->version;
 		if (in->size_version != e->version || in->size != size)
 			in->attr_known = 0;   /* an older read may come last */
 		in->size = size;
@@ -449,15 +448,76 @@ int fs_known_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version)
 	return known;
 }
 
+#define TOLD_SLOTS (sizeof(((struct fs_inode *) 0)->told) / sizeof(struct fs_told))
+
+/*
+ * Thread `tid` was given the attributes of `version` of an open file;
+ * *entry, when not NULL, is that value as read (taken over). fs->lock held.
+ */
+static void told_note(struct fs_inode *in, pid_t tid, uint64_t version, kv_entry **entry)
+{
+	size_t i;
+
+	if (!in || !in->opens || !tid)
+		return;
+	for (i = 0; i < TOLD_SLOTS && in->told[i].tid != tid; i++)
+		;
+	if (i == TOLD_SLOTS)
+		i = (in->told_last + 1) % TOLD_SLOTS;
+	struct fs_told *t = &in->told[i];
+	if (t->version != version) {
+		kv_free(t->entry);
+		t->entry = NULL;
+	}
+	t->tid = tid;
+	t->version = version;
+	t->seq = ++in->told_seq;
+	if (entry && *entry && !t->entry) {
+		t->entry = *entry;
+		*entry = NULL;
+	}
+	in->told_last = (unsigned) i;
+}
+
+/*
+ * The size thread `tid` most likely has: what its own getattr got, if it
+ * asked since `since` (its open); else the kernel answered it from the
+ * attributes it keeps, which are the last ones given. 0: none.
+ */
+static uint64_t told_version(const struct fs_inode *in, pid_t tid, uint64_t since)
+{
+	for (size_t i = 0; i < TOLD_SLOTS; i++)
+		if (in->told[i].tid && in->told[i].tid == tid && in->told[i].seq > since)
+			return in->told[i].version;
+	return in->told[in->told_last].version;
+}
+
+/* A copy of that version's value, from any slot that read it. fs->lock held. */
+static int told_value(const struct fs_inode *in, uint64_t version, int *enc,
+                      uint8_t **value, size_t *len)
+{
+	for (size_t i = 0; i < TOLD_SLOTS; i++) {
+		const kv_entry *e = in->told[i].entry;
+		if (e && e->version == version && (*value = malloc(e->value_len + 1))) {
+			if (e->value_len)
+				memcpy(*value, e->value, e->value_len);
+			*len = e->value_len;
+			*enc = e->encoding;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* A file's attributes from memory; else the stamp to remember them by once read. */
-static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, struct stat *st,
+static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, pid_t tid, struct stat *st,
                          struct attr_stamp *s)
 {
 	pthread_mutex_lock(&fs->lock);
 	struct fs_inode *in = fs_inode_get(fs, ino);
 	int known = attr_recall(fs, in, st);
 	if (known)
-		in->told_version = in->size_version;
+		told_note(in, tid, in->size_version, NULL);
 	*s = attr_stamp_now(fs);
 	pthread_mutex_unlock(&fs->lock);
 	return known;
@@ -472,7 +532,7 @@ static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, struct stat *st,
  * so it must not keep either size then.
  */
 static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle *via,
-                      struct stat *st, int *passing)
+                      pid_t tid, struct stat *st, int *passing)
 {
 	struct attr_stamp stamp;
 	enum fs_kind kind;
@@ -499,7 +559,7 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle
 		pthread_mutex_unlock(&fs->lock);
 	} else if (gone_attr(fs, ino, st)) {
 		/* removed or replaced while open: the file its handles still have */
-	} else if (attr_recalled(fs, ino, st, &stamp)) {
+	} else if (attr_recalled(fs, ino, tid, st, &stamp)) {
 		/* known without reading */
 	} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
 		/* The size computed for this very version still holds. */
@@ -514,12 +574,7 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle
 		pthread_mutex_lock(&fs->lock);
 		in = fs_inode_get(fs, ino);
 		attr_remember(fs, in, stamp, 0, e->expires_at);
-		if (in && in->opens) {
-			/* what a handle's next read from the start shows (read_as_told) */
-			kv_free(in->told_entry);
-			in->told_entry = e;
-			e = NULL;
-		}
+		told_note(in, tid, e->version, &e);
 		pthread_mutex_unlock(&fs->lock);
 	} else {
 		/* Gone, or created and not yet written: empty while kept or open. */
@@ -559,7 +614,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_data *fs = fs_of(req);
 	struct stat st;
 	const struct fs_handle *via = fi ? (const struct fs_handle *) (uintptr_t) fi->fh : NULL;
-	int passing, err = inode_attr(fs, ino, via, &st, &passing);
+	int passing, err = inode_attr(fs, ino, via, fuse_req_ctx(req)->pid, &st, &passing);
 
 	if (err)
 		fuse_reply_err(req, err);
@@ -579,6 +634,8 @@ struct fs_handle {
 	unsigned life;          /* in->lives at the open: an earlier life's handle stores nothing */
 	pid_t opener;           /* stores at its close (fs_flush_is_ours) */
 	uint64_t version;       /* read-only: the version of the value in `text` */
+	int read;               /* a read was answered: the text stays */
+	uint64_t open_seq;      /* in->told_seq after the open */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
 };
@@ -647,7 +704,7 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
  * (NULL: absent); it is taken over, and not read again.
  */
 static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *fi,
-                       int created, kv_entry **known, struct fs_handle **out)
+                       pid_t tid, int created, kv_entry **known, struct fs_handle **out)
 {
 	enum fs_kind kind;
 	size_t key_len;
@@ -713,10 +770,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		 * commit the poll has not seen yet): a program sizing its read by
 		 * fstat would cut this one. Drop them before the reply.
 		 */
-		stale = !h->writable && h->in->told_version &&
-		        h->in->told_version != e->version;
-		if (stale)
-			h->in->told_version = 0;
+		stale = !h->writable && h->in->seen_version && h->in->seen_version != e->version;
 		/* a newer value than getattr remembers: another writer's, not yet polled */
 		if (h->in->size_version != e->version)
 			h->in->attr_known = 0;
@@ -724,10 +778,9 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 			/* what the file is, should it be removed while open */
 			h->in->size = (off_t) h->text.len;
 			h->in->size_version = e->version;
-			/* and what older handles' next read from the start shows, once told */
-			kv_free(h->in->told_entry);
-			h->in->told_entry = e;
-			e = NULL;
+			/* what the next fstat of the opener tells, and so its read */
+			told_note(h->in, tid, e->version, &e);
+			h->open_seq = h->in->told_seq;
 		}
 		pthread_mutex_unlock(&fs->lock);
 		if (stale)
@@ -759,7 +812,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_data *fs = fs_of(req);
 	struct fs_handle *h;
-	int err = open_handle(fs, ino, fi, 0, NULL, &h);
+	int err = open_handle(fs, ino, fi, fuse_req_ctx(req)->pid, 0, NULL, &h);
 
 	if (err) {
 		fuse_reply_err(req, err);
@@ -808,37 +861,28 @@ static struct fs_scratch *handle_scratch(struct fs_data *fs, const struct fs_han
 }
 
 /*
- * A read from the start shows the value whose size the file's attributes
- * last gave. A program that reads as many bytes as fstat said (Node's
- * readFileSync) would otherwise cut a value committed between its open
- * and its fstat, as the kernel's fstat carries no handle to tell which
- * text it asks about. Later reads go on in the same text, so a read to
- * the end is always one whole value. Called with h->lock held.
+ * The first read of a handle shows the value whose size the reading
+ * thread's last getattr gave (when newer than the open's). A program
+ * that reads as many bytes as fstat said (Node's readFileSync) would
+ * otherwise cut a value committed between its open and its fstat, as the
+ * kernel's fstat carries no handle to tell which text it asks about.
+ * Later reads go on in the same text, so one handle reads one value.
+ * Called with h->lock held.
  */
-static void read_as_told(struct fs_data *fs, struct fs_handle *h)
+static void read_as_told(struct fs_data *fs, struct fs_handle *h, pid_t tid)
 {
 	struct fs_text t = { 0 };
-	int enc = 0, have = 0;
+	int enc = 0, have = 0, found = 0;
 	uint8_t *value = NULL;
 	size_t value_len = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	struct fs_inode *in = h->in;
-	uint64_t told = in->told_version;
-	if (!h->version || told <= h->version || in->detached || h->life != in->lives) {
-		pthread_mutex_unlock(&fs->lock);
-		return;
-	}
-	/* that version's value, as the last open or getattr read it */
-	if (in->told_entry && in->told_entry->version == told &&
-	    (value = malloc(in->told_entry->value_len + 1))) {
-		if (in->told_entry->value_len)
-			memcpy(value, in->told_entry->value, in->told_entry->value_len);
-		value_len = in->told_entry->value_len;
-		enc = in->told_entry->encoding;
-	}
+	uint64_t told = told_version(in, tid, h->open_seq);
+	if (h->version && told > h->version && !in->detached && h->life == in->lives)
+		found = told_value(in, told, &enc, &value, &value_len);
 	pthread_mutex_unlock(&fs->lock);
-	if (value && fs_value_text(enc, value, value_len, &t.buf, &t.len) == 0) {
+	if (found && fs_value_text(enc, value, value_len, &t.buf, &t.len) == 0) {
 		t.cap = t.len;
 		have = 1;
 	}
@@ -878,8 +922,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(copy);
 		return;
 	}
-	if (off == 0 && !h->writable)
-		read_as_told(fs, h);
+	if (!h->read && !h->writable)
+		read_as_told(fs, h, fuse_req_ctx(req)->pid);
+	h->read = 1;
 	const char *p;
 	size_t n = fs_text_read(&h->text, size, off, &p);
 	fuse_reply_buf(req, p, n);
@@ -1326,7 +1371,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = make_file(fs, &n, name, fi->flags & O_EXCL, &st, &in, &e, &known);
 	if (err)
 		goto fail;
-	err = open_handle(fs, in->ino, fi, 1, known ? &e : NULL, &h);
+	err = open_handle(fs, in->ino, fi, fuse_req_ctx(req)->pid, 1, known ? &e : NULL, &h);
 	if (err) {
 		fs_inode_forget(fs, in->ino, 1);
 		goto fail;
@@ -1416,7 +1461,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct fs_data *fs = fs_of(req);
 	struct stat st;
-	int own = 0, err = inode_attr(fs, ino, fi ? handle_of(fi) : NULL, &st, &own);
+	int own = 0, err = inode_attr(fs, ino, fi ? handle_of(fi) : NULL, 0, &st, &own);
 
 	if (err)
 		goto out;
@@ -1477,7 +1522,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			} else {
 				err = truncate_key(fs, key, key_len, attr->st_size);
 				if (!err)
-					err = inode_attr(fs, ino, NULL, &st, NULL);
+					err = inode_attr(fs, ino, NULL, 0, &st, NULL);
 			}
 			free(key);
 			free(name);

@@ -342,3 +342,24 @@ with open(sys.argv[1], "rb") as f:
 ' "$MNT/k"
 	[ "$output" = $'{"a":1}\nENODEV' ]
 }
+
+# The value a handle reads can follow a stat until its first read, never after:
+# a read at offset 0 after later offsets must not splice two values.
+@test "one handle reads one value: a rewrite and a stat between its reads change nothing" {
+	run -0 t python3 -c '
+import os, sys
+p = sys.argv[1]
+open(p, "w").write("{\"v\":\"" + "a" * 100 + "\"}")
+fd = os.open(p, os.O_RDONLY)
+tail = os.pread(fd, 1000, 10)
+open(p, "w").write("{\"v\":\"" + "b" * 100 + "\"}")
+os.stat(p)
+print((os.pread(fd, 10, 0) + tail).decode().strip())
+print(os.pread(fd, 1000, 0).decode().strip())
+' "$MNT/k"
+	a=$(printf 'a%.0s' $(seq 100))
+	[ "${lines[0]}" = "{\"v\":\"$a\"}" ]
+	[ "${lines[1]}" = "{\"v\":\"$a\"}" ]
+	run -0 t cat "$MNT/k"
+	[[ $output == '{"v":"bbb'* ]]
+}
