@@ -76,6 +76,9 @@ struct whandle {
 	struct snap *snap;      /* prefix: keys under it at the last scan, key order */
 	size_t nsnap;
 	int partial;            /* more keys than the snapshot holds */
+	struct snap *ahead;     /* keys past the snapshot that the last scan reported
+	                           with a version newer than it began at: not again */
+	size_t nahead;
 
 	/* guarded by w->lock */
 	char *buf;
@@ -121,18 +124,52 @@ static void send_answers(struct answer *a)
 	}
 }
 
+static void snaps_free(struct snap *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].key);
+	free(s);
+}
+
 static void snap_free(struct whandle *h)
 {
-	for (size_t i = 0; i < h->nsnap; i++)
-		free(h->snap[i].key);
-	free(h->snap);
+	snaps_free(h->snap, h->nsnap);
 	h->snap = NULL;
 	h->nsnap = 0;
+}
+
+/* Add a copy of e's key and version to s; 0, or -1 when out of memory. */
+static int snap_add(struct snap **s, size_t *n, size_t *cap, const kv_entry *e)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct snap *g = realloc(*s, c * sizeof(*g));
+		if (!g)
+			return -1;
+		*s = g;
+		*cap = c;
+	}
+	if (!((*s)[*n].key = malloc(e->key_len ? e->key_len : 1)))
+		return -1;
+	memcpy((*s)[*n].key, e->key, e->key_len);
+	(*s)[*n].len = e->key_len;
+	(*s)[(*n)++].version = e->version;
+	return 0;
+}
+
+static int was_ahead(const struct whandle *h, const kv_entry *e)
+{
+	for (size_t i = 0; i < h->nahead; i++)
+		if (h->ahead[i].version == e->version && h->ahead[i].len == e->key_len &&
+		    memcmp(h->ahead[i].key, e->key, e->key_len) == 0)
+			return 1;
+	return 0;
 }
 
 static void handle_free(struct whandle *h)
 {
 	snap_free(h);
+	snaps_free(h->ahead, h->nahead);
 	free(h->key);
 	free(h->buf);
 	free(h);
@@ -223,14 +260,15 @@ static void scan_key(struct fs_data *fs, struct whandle *h, struct text *t, int 
  * (or, past the snapshot's size, that are newer than the last scan), and
  * the snapshot's keys that are gone. `quiet` builds the first snapshot.
  */
-static void scan_prefix(struct fs_data *fs, struct whandle *h, struct text *t, int quiet)
+static void scan_prefix(struct fs_data *fs, struct whandle *h, struct text *t, int quiet,
+                        uint64_t before)
 {
 	kv_selector sel = { .prefix = h->key, .prefix_len = h->key_len };
 	kv_list_options lo = { .batch_size = 500 };
 	kv_iter *it = NULL;
 	const kv_entry *e;
-	struct snap *ns = NULL;
-	size_t n = 0, cap = 0, oi = 0;
+	struct snap *ns = NULL, *na = NULL;
+	size_t n = 0, cap = 0, oi = 0, nna = 0, cana = 0;
 	int partial = 0, rc;
 
 	if ((rc = kv_list(fs->db, &sel, &lo, &it)) != KV_OK)
@@ -250,40 +288,31 @@ static void scan_prefix(struct fs_data *fs, struct whandle *h, struct text *t, i
 		int known = oi < h->nsnap && h->snap[oi].len == e->key_len &&
 		            memcmp(h->snap[oi].key, e->key, e->key_len) == 0;
 		int changed = known ? h->snap[oi].version != e->version
-		                    : !h->partial || e->version > h->seen;
+		                    : !h->partial || (e->version > h->seen && !was_ahead(h, e));
 		if (known)
 			oi++;
 		if (!quiet && changed)
 			add_line(t, e->key, e->key_len, e);
-		if (n == WATCH_SNAP_MAX) {
+		if (n == WATCH_SNAP_MAX || snap_add(&ns, &n, &cap, e) < 0) {
+			/*
+			 * Past the snapshot a key is judged by its version against
+			 * the last scan's start; one committed after this scan began
+			 * would be judged new again next time.
+			 */
 			partial = 1;
-			continue;
+			if (e->version > before && nna < WATCH_SNAP_MAX)
+				snap_add(&na, &nna, &cana, e);
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct snap *g = realloc(ns, cap * sizeof(*g));
-			if (!g) {
-				partial = 1;
-				cap = n;
-				continue;
-			}
-			ns = g;
-		}
-		if (!(ns[n].key = malloc(e->key_len ? e->key_len : 1))) {
-			partial = 1;
-			continue;
-		}
-		memcpy(ns[n].key, e->key, e->key_len);
-		ns[n].len = e->key_len;
-		ns[n++].version = e->version;
 	}
 	kv_iter_free(it);
 	if (rc != KV_DONE) {
-		for (size_t i = 0; i < n; i++)
-			free(ns[i].key);
-		free(ns);
+		snaps_free(ns, n);
+		snaps_free(na, nna);
 		return;         /* the old snapshot stays; try again next time */
 	}
+	snaps_free(h->ahead, h->nahead);
+	h->ahead = na;
+	h->nahead = nna;
 	for (; oi < h->nsnap && !quiet; oi++)
 		add_line(t, h->snap[oi].key, h->snap[oi].len, NULL);
 	snap_free(h);
@@ -435,7 +464,7 @@ static void scan_all(struct fs_watch *w)
 		if (kv_version(fs->db, &now) != KV_OK)
 			now = v;
 		if (h->prefix)
-			scan_prefix(fs, h, &t, 0);
+			scan_prefix(fs, h, &t, 0, now);
 		else
 			scan_key(fs, h, &t, 0);
 		h->seen = now;
@@ -574,7 +603,7 @@ int fs_watch_open(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	}
 	/* Read after taking the version: a commit in between is seen next scan. */
 	if (prefix)
-		scan_prefix(fs, h, &t, 1);
+		scan_prefix(fs, h, &t, 1, h->seen);
 	else
 		scan_key(fs, h, &t, 1);
 	if (t.err || (t.len && append(h, t.s, t.len) != 0)) {

@@ -183,6 +183,22 @@ lines_at_least() {
 	[ "$output" = "$(printf '%s\n' '[["d","a"],1]' '[["d","sub","b"],2]' '[["d","old"],null]' '[["d","c"],3]')" ]
 }
 
+@test ".all over more keys than it keeps reports each change of a key past them once" {
+	# 12,000 keys: past the 10,000 a watcher remembers, keys are judged by version
+	python3 -c 'import json
+for i in range(12000): print(json.dumps({"key": ["big", i], "value": i}))' | load_lines
+	watch big/.all "$BATS_TEST_TMPDIR/out"
+	opened big/.all
+	for i in $(seq 10); do
+		echo "$i" >"$MNT/big/3"
+		echo "$i" >"$MNT/big/11500"
+		lines_at_least $((2 * i)) "$BATS_TEST_TMPDIR/out"
+	done
+	sleep 1     # a duplicate would come with a later scan
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 20 ]
+	[ "$(sort -u "$BATS_TEST_TMPDIR/out" | wc -l)" -eq 20 ]
+}
+
 @test "the root listing, find and grep -r never enter .watch" {
 	echo 1 >"$MNT/k"
 	run -0 timeout 5 find "$MNT"
