@@ -80,6 +80,7 @@ struct tx {
 	struct mark *gone;      /* stored prefixes emptied by T and removed by rmdir */
 	size_t ngone, capgone;
 	size_t bytes;           /* keys and values staged, as Deno counts a commit */
+	size_t keys;            /* keys of the sets, sums, mins and maxes staged */
 	int failed;             /* a limit was hit: the errno every commit gets */
 	struct tx *next;
 };

@@ -855,7 +855,7 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	/* the view shows the staged value as kvfs writes it, maybe not as written */
 	fs_notify_inode(fs, h->ino);
 	if (err == E2BIG)
-		handle_log(fs, h, "the transaction exceeds 1000 mutations or 800 KiB");
+		handle_log(fs, h, "the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys");
 	else if (err == ENOENT)
 		handle_log(fs, h, "the transaction is gone");
 	return err;

@@ -169,6 +169,21 @@ static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
 }
 
 /*
+ * What one mutation adds to a commit, as the engine counts it (Deno's
+ * accounting): every key once, a valued mutation's key and value again;
+ * and to the keys of valued mutations.
+ */
+static size_t op_bytes(enum op_kind kind, size_t len, size_t value_len)
+{
+	return kind == OP_DELETE ? len : 2 * len + (kind == OP_SET ? value_len : 8);
+}
+
+static size_t op_keys(enum op_kind kind, size_t len)
+{
+	return kind == OP_DELETE ? 0 : len;
+}
+
+/*
  * Stage one mutation. A set or delete replaces the key's last set or
  * delete; anything else is appended. E2BIG poisons the transaction.
  */
@@ -184,12 +199,16 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 			last = &t->ops[i];
 	if (last && (kind == OP_SET || kind == OP_DELETE) &&
 	    (last->kind == OP_SET || last->kind == OP_DELETE)) {
-		if (t->bytes - last->value_len + value_len > KV_MAX_COMMIT_BYTES)
+		size_t bytes = t->bytes - op_bytes(last->kind, len, last->value_len) +
+		               op_bytes(kind, len, value_len);
+		size_t keys = t->keys - op_keys(last->kind, len) + op_keys(kind, len);
+		if (bytes > KV_MAX_COMMIT_BYTES || keys > KV_MAX_COMMIT_KEYS)
 			return t->failed = E2BIG;
 		uint8_t *v = value_len ? dup_bytes(value, value_len) : NULL;
 		if (value_len && !v)
 			return ENOMEM;
-		t->bytes = t->bytes - last->value_len + value_len;
+		t->bytes = bytes;
+		t->keys = keys;
 		free(last->value);
 		last->kind = kind;
 		last->enc = enc;
@@ -199,7 +218,8 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 		return 0;
 	}
 	if (t->nops >= KV_MAX_MUTATIONS ||
-	    t->bytes + len + value_len + (kind >= OP_SUM ? 8 : 0) > KV_MAX_COMMIT_BYTES)
+	    t->bytes + op_bytes(kind, len, value_len) > KV_MAX_COMMIT_BYTES ||
+	    t->keys + op_keys(kind, len) > KV_MAX_COMMIT_KEYS)
 		return t->failed = E2BIG;
 	if (grow((void **) &t->ops, &t->capops, t->nops, sizeof(*t->ops)))
 		return ENOMEM;
@@ -213,7 +233,8 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 		return ENOMEM;
 	}
 	t->ops[t->nops++] = o;
-	t->bytes += len + value_len + (kind >= OP_SUM ? 8 : 0);
+	t->bytes += op_bytes(kind, len, value_len);
+	t->keys += op_keys(kind, len);
 	mark_remove(t, key, len, 0);
 	return 0;
 }
@@ -227,13 +248,11 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 			struct check *k = &t->checks[i];
 			int was_implied = k->implied;
 			if (k->implied) {
-				/* read now: a check of its own, counted */
-				if (t->nchecks - t->nimplied >= KV_MAX_CHECKS ||
-				    t->bytes + len > KV_MAX_COMMIT_BYTES)
+				/* read now: a check of its own, counted (its bytes already are) */
+				if (t->nchecks - t->nimplied >= KV_MAX_CHECKS)
 					return t->failed = E2BIG;
 				k->implied = 0;
 				t->nimplied--;
-				t->bytes += len;
 			}
 			if (explicit || was_implied) {
 				k->absent = absent;
@@ -274,6 +293,7 @@ int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t 
 		return ENOMEM;
 	t->checks[t->nchecks++] = (struct check) { k, len, absent, version, 1 };
 	t->nimplied++;
+	t->bytes += len;        /* sent only for a key T changes; counted as if always */
 	return 0;
 }
 

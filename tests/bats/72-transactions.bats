@@ -409,6 +409,22 @@ os.close(fd)')
 	run -0 t rmdir "$MNT/.tx/T"
 }
 
+@test "80 KiB of keys set is reached while staging, not first at the commit: E2BIG, nothing stored" {
+	mkdir "$MNT/.tx/T"
+	long=$(printf 'n%.0s' $(seq 100))
+	run -1 --separate-stderr timeout 120 bash -c "
+		for i in \$(seq 900); do
+			echo \$i > '$MNT/.tx/T/$long'\$i || exit 1
+		done"
+	[[ $stderr == *"Argument list too long"* ]]
+	grep -q "the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys" "$KVFS_LOG"
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Argument list too long"* ]]
+	grep -q "exceeded a limit while staging" "$KVFS_LOG"
+	[ -z "$(rows)" ]
+	run -0 t rm -rf "$MNT/.tx/T"
+}
+
 # $1 keys under the prefix "big" (and two outside it), loaded beside the mount.
 load_big() {
 	{
