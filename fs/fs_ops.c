@@ -699,6 +699,22 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
 }
 
 /*
+ * Opened with O_TRUNC: after the reply the kernel sets its one size of
+ * the file to 0, which every stat would see (a getattr answered while
+ * that happens leaves it cached). The file counts as being written from
+ * now on, so attributes are given with no time to keep them.
+ */
+static void open_truncated(struct fs_data *fs, struct fs_handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (!h->in->writing) {
+		h->in->writing = h;
+		h->in->writing_size = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
  * Set up a handle for `fi->flags`. 0 or an errno.
  * `known`, when not NULL, holds the key's entry as the caller just read it
  * (NULL: absent); it is taken over, and not read again.
@@ -788,6 +804,8 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	}
 	if (!h->writable)
 		fi->noflush = 1;   /* nothing to commit: save the round trip at close */
+	else if (fi->flags & O_TRUNC)
+		open_truncated(fs, h);
 	/*
 	 * Every handle reads its own text: the value as it was at the open, or
 	 * what it wrote. The kernel keeps one size and one page cache per
@@ -1461,7 +1479,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct fs_data *fs = fs_of(req);
 	struct stat st;
-	int own = 0, err = inode_attr(fs, ino, fi ? handle_of(fi) : NULL, 0, &st, &own);
+	/*
+	 * The reply sets the kernel's one size of the file, which every stat
+	 * sees (a timeout of 0 still holds for the rest of the kernel's tick):
+	 * it is the stored value's, never a handle's text being written
+	 * (read back through direct_io, it needs no size in the kernel).
+	 */
+	int own = 0, err = inode_attr(fs, ino, NULL, 0, &st, &own);
 
 	if (err)
 		goto out;
@@ -1494,8 +1518,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (h)
 			pthread_mutex_unlock(&h->lock);
 		if (keyed) {
-			st.st_size = attr->st_size;
-			own = 1;    /* the handle's text, not yet stored */
+			own = 1;    /* the handle's text, not yet stored: the stored size, not kept */
 		} else {
 			enum fs_kind kind;
 			size_t key_len;
