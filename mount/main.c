@@ -16,6 +16,7 @@
 #include <fuse_opt.h>
 #include <limits.h>
 #include <stddef.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct kvfs_config {
 	char *database;
 	double timeout;
 	unsigned poll_ms;
+	char *poll_ms_text;     /* as given: checked to be a number of milliseconds */
 	int readonly;
 	int allow_other;
 	int default_permissions;
@@ -45,7 +47,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS }
 
 static const struct fuse_opt kvfs_opts[] = {
 	KVFS_OPT("timeout=%lf", timeout, 0),
-	KVFS_OPT("poll_ms=%u", poll_ms, 0),
+	KVFS_OPT("poll_ms=%s", poll_ms_text, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -246,6 +248,19 @@ int main(int argc, char **argv)
 	if (cfg.timeout < 0) {
 		fprintf(stderr, "kvfs: timeout must not be negative (see '%s -h')\n", argv[0]);
 		goto err_out1;
+	}
+	if (cfg.poll_ms_text) {
+		/* a day at most; sscanf's %u would take "-1" as 4294967295 */
+		char *end = NULL;
+		errno = 0;
+		unsigned long ms = strtoul(cfg.poll_ms_text, &end, 10);
+		if (!isdigit((unsigned char) cfg.poll_ms_text[0]) || *end || errno ||
+		    ms > 86400000UL) {
+			fprintf(stderr, "kvfs: poll_ms must be a number of milliseconds up to 86400000"
+			        " (see '%s -h')\n", argv[0]);
+			goto err_out1;
+		}
+		cfg.poll_ms = (unsigned) ms;
 	}
 	if (add_fsname(&args, cfg.database) != 0)
 		goto err_out1;

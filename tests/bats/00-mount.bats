@@ -70,6 +70,12 @@ load helpers
 	[[ $stderr == *"unknown option"*"no_such_option"* ]]
 	run -1 --separate-stderr "$KVFS_BIN"
 	[[ $stderr == "kvfs: missing DATABASE and MOUNTPOINT"* ]]
+	for v in -1 99999999999999999999 abc ''; do
+		run -1 --separate-stderr "$KVFS_BIN" -f -o "poll_ms=$v" "$DB" "$MNT"
+		[[ $stderr == "kvfs: poll_ms must be a number of milliseconds up to 86400000"* ]]
+	done
+	run -1 --separate-stderr "$KVFS_BIN" -f -o timeout=-5 "$DB" "$MNT"
+	[[ $stderr == "kvfs: timeout must not be negative"* ]]
 	# nothing was created by a refused start
 	[ ! -e "$DB" ]
 	! mountpoint -q "$MNT"
