@@ -28,6 +28,7 @@ struct fs_options {
 	unsigned poll_ms;       /* how often to look for other writers; 0 = never */
 	int readonly;           /* -o ro */
 	int foreground;         /* log to stderr instead of syslog */
+	int shared;             /* -o allow_other: other users come in, as the modes show */
 	const char *database;   /* statfs reports the space of its file system; NULL: none */
 };
 

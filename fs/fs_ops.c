@@ -1497,6 +1497,15 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = EPERM;
 	if (err && !is_stored(fs, ino))
 		err = 0;   /* not stored yet: rsync's, install's and cp -a's fchmod while they write */
+	/*
+	 * A directory is a key prefix, with nowhere to keep a mode. When the
+	 * mount is the owner's alone, a mode lets no one else in anyway: any
+	 * is taken and the fixed one stays shown, so that cp -a, rsync -a and
+	 * tar -x of a tree with other modes work. Shared (allow_other), the
+	 * modes shown are what lets others in, so a change stays EPERM.
+	 */
+	if (err && S_ISDIR(st.st_mode) && !fs->opt.shared)
+		err = 0;
 	if (err) {
 		fs_log(fs, "cannot change owner or mode of inode %lu: kvfs shows fixed ones",
 		       (unsigned long) ino);

@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 		.poll_ms = cfg.poll_ms,
 		.readonly = cfg.readonly,
 		.foreground = opts.foreground,
+		.shared = cfg.allow_other,
 		.database = strcmp(cfg.database, ":memory:") ? cfg.database : NULL,
 	};
 	/* fs_new needs no database yet: it is attached after the fork. */

@@ -152,6 +152,9 @@ load helpers
 	run -1 other mkdir "$MNT/.tx/T"
 	run -1 other setfattr -n user.kv.expire_in -v 1000 "$MNT/a"
 	[ "$(rows)" = "$before" ]
+	# shared, the modes shown are what lets others in: no directory mode changes
+	run -1 t chmod 700 "$MNT/d"
+	[ "$(stat -c %a "$MNT/d")" = 755 ]
 }
 
 @test "unmount with an open file: busy, then lazy; nothing closed is lost" {

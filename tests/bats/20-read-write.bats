@@ -124,6 +124,18 @@ setup() {
 	[ "$(rows)" = "$before" ]
 	[ "$(stat -c %a:%u "$MNT/k")" = "644:$(id -u)" ]
 	[ "$(stat -c %a "$MNT/d")" = 755 ]
+	# a directory, with nowhere to keep a mode, takes any on a mount of its owner's
+	# alone: cp -a and rsync -a of a tree with other modes work
+	run -0 t chmod 700 "$MNT/d"
+	[ "$(stat -c %a "$MNT/d")" = 755 ]
+	src=$BATS_TEST_TMPDIR/src
+	mkdir -p "$src/private"
+	echo 3 >"$src/private/f"
+	chmod 700 "$src/private"
+	run -0 t cp -a "$src/private" "$MNT/cpa"
+	run -0 t rsync -a "$src/private/" "$MNT/rs/"
+	[ "$(cat "$MNT/cpa/f")" = 3 ] && [ "$(cat "$MNT/rs/f")" = 3 ]
+	[ "$(rows)" != "$before" ]
 }
 
 @test "mknod of a regular file makes an empty file, as touch does; a name that exists is EEXIST; fifos and devices EPERM" {
