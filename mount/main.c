@@ -350,6 +350,7 @@ err_out2:
 err_out1:
 	free(opts.mountpoint);
 	free(cfg.database);
+	free(cfg.poll_ms_text);
 	fuse_opt_free_args(&args);
 	return ret;
 }
