@@ -416,50 +416,44 @@ static int note_moved(kv_atomic *a, const uint8_t *key, size_t len)
 	return KV_OK;
 }
 
-/* Bind KV__S_SCAN_FWD to every row under `key`: [key 00, key FF), no limit. */
-static int scan_start(kv__conn *c, const uint8_t *key, size_t len, uint8_t *lo, uint8_t *hi,
-                      sqlite3_stmt **out)
+/*
+ * Bind KV__S_SCAN_FWD to `key` and every key under it, [key, key FF), no
+ * limit: a longer key that starts with a key's bytes is below it, and no
+ * key part's type byte is FF. `hi` holds len + 1 bytes.
+ */
+static int scan_subtree(kv__conn *c, const uint8_t *key, size_t len, uint8_t *hi,
+                        sqlite3_stmt **out)
 {
 	int rc = kv__stmt(c, KV__S_SCAN_FWD, out);
 	if (rc)
 		return rc;
-	memcpy(lo, key, len);
 	memcpy(hi, key, len);
-	lo[len] = 0x00;
 	hi[len] = 0xFF;
-	sqlite3_bind_blob(*out, 1, lo, (int) len + 1, SQLITE_STATIC);
+	sqlite3_bind_blob(*out, 1, key, (int) len, SQLITE_STATIC);
 	sqlite3_bind_blob(*out, 2, hi, (int) len + 1, SQLITE_STATIC);
 	sqlite3_bind_int64(*out, 3, -1);
 	return KV_OK;
+}
+
+static int row_visible(sqlite3_stmt *st, int64_t now)
+{
+	int64_t exp = sqlite3_column_int64(st, 4);
+	return exp < 0 || exp > now;
 }
 
 /* Is anything visible at `key` or under it? */
 static int occupied(kv__conn *c, const uint8_t *key, size_t len, int64_t now, int *yes)
 {
 	sqlite3_stmt *st = NULL;
-	uint8_t lo[KV_MAX_KEY_WRITE + 1], hi[KV_MAX_KEY_WRITE + 1];
-	int rc = kv__stmt(c, KV__S_GET, &st), src;
+	uint8_t hi[KV_MAX_KEY_WRITE + 1];
+	int rc = scan_subtree(c, key, len, hi, &st), src = SQLITE_DONE;
 
-	if (rc)
-		return rc;
-	sqlite3_bind_blob(st, 1, key, (int) len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	src = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (src != SQLITE_ROW && src != SQLITE_DONE)
-		return kv__sqlite_error(c, src, "cannot read");
-	*yes = src == SQLITE_ROW;
-	if (*yes || (rc = scan_start(c, key, len, lo, hi, &st)))
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t exp = sqlite3_column_int64(st, 4);
-		if (exp < 0 || exp > now) {
-			*yes = 1;
-			break;
-		}
-	}
-	sqlite3_reset(st);
-	return src == SQLITE_ROW || src == SQLITE_DONE ? KV_OK
+	*yes = 0;
+	while (!rc && !*yes && (src = sqlite3_step(st)) == SQLITE_ROW)
+		*yes = row_visible(st, now);
+	if (st)
+		sqlite3_reset(st);
+	return rc ? rc : src == SQLITE_ROW || src == SQLITE_DONE ? KV_OK
 		: kv__sqlite_error(c, src, "cannot read");
 }
 
@@ -509,38 +503,20 @@ static int moving_take(struct moving *r, const void *key, size_t key_len, const 
 static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
                       uint64_t version, size_t room)
 {
-	uint8_t lo[KV_MAX_KEY_WRITE + 1], hi[KV_MAX_KEY_WRITE + 1];
+	uint8_t hi[KV_MAX_KEY_WRITE + 1];
 	struct moving *rows = NULL;
 	size_t n = 0, cap = 0, bytes = a->total_bytes;
 	sqlite3_stmt *st = NULL;
-	int yes = 0, rc = occupied(c, m->value, m->value_len, now, &yes), src;
+	int yes = 0, rc = occupied(c, m->value, m->value_len, now, &yes), src = SQLITE_DONE;
 
 	if (rc)
 		return rc;
 	if (yes)
 		return kv__error(KV_CONFLICT, "the destination of the move is not empty");
-	/* the key itself, then its subtree in key order */
-	if ((rc = kv__stmt(c, KV__S_GET, &st)))
-		return rc;
-	sqlite3_bind_blob(st, 1, m->key, (int) m->key_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		rows = calloc(1, sizeof(*rows));
-		cap = 1;
-		rc = rows ? moving_take(&rows[n++], m->key, m->key_len, sqlite3_column_blob(st, 0),
-		                        (size_t) sqlite3_column_bytes(st, 0),
-		                        sqlite3_column_int(st, 1), sqlite3_column_int64(st, 3))
-		          : kv__error(KV_NOMEM, "out of memory");
-	} else if (src != SQLITE_DONE) {
-		rc = kv__sqlite_error(c, src, "cannot read");
-	}
-	sqlite3_reset(st);
-	if (!rc)
-		rc = scan_start(c, m->key, m->key_len, lo, hi, &st);
+	/* the key itself, then its subtree, in key order */
+	rc = scan_subtree(c, m->key, m->key_len, hi, &st);
 	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t exp = sqlite3_column_int64(st, 4);
-		if (exp >= 0 && exp <= now)
+		if (!row_visible(st, now))
 			continue;       /* expired: gone for every reader; the collector deletes it */
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -556,7 +532,7 @@ static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
 		rc = moving_take(&rows[n++], sqlite3_column_blob(st, 0),
 		                 (size_t) sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
 		                 (size_t) sqlite3_column_bytes(st, 1), sqlite3_column_int(st, 2),
-		                 exp);
+		                 sqlite3_column_int64(st, 4));
 		if (!rc && n * 2 > room)
 			rc = kv__error(KV_TOOBIG, "Too many mutations (max %d)", KV_MAX_MUTATIONS);
 	}

@@ -143,12 +143,11 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
              int enc, const uint8_t *value, size_t value_len, uint64_t operand);
 int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
              uint64_t version, int explicit);
-/* A lookup inside T found `key` absent in the store (and not staged). */
-int tx_saw_absent(struct tx *t, const uint8_t *key, size_t len);
 /*
- * T read `key` as it is stored (absent, or at `version`) for a change it
- * stages: checked at the commit if T sets or deletes the key, and not
- * counted against Deno's 100 checks (a move reads what it moves).
+ * T saw `key` as it is stored (absent, or at `version`) without a read of
+ * its own: a lookup that found it absent, or a move of its value. Checked
+ * at the commit if T sets or deletes the key, and not counted against
+ * Deno's 100 checks.
  */
 int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t version);
 void view_free(struct view *v);

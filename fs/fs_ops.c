@@ -699,18 +699,16 @@ static struct fs_handle *handle_new(struct fs_data *fs, fuse_ino_t ino)
 }
 
 /*
- * Opened with O_TRUNC: after the reply the kernel sets its one size of
- * the file to 0, which every stat would see (a getattr answered while
- * that happens leaves it cached). The file counts as being written from
- * now on, so attributes are given with no time to keep them.
+ * A handle writes what is not stored yet: a getattr through it gives its
+ * text's size, and until it is stored or dropped (done_writing) no size is
+ * given to keep, as the kernel's one size is every handle's. Called with
+ * h->lock held, or before the handle is shared.
  */
-static void open_truncated(struct fs_data *fs, struct fs_handle *h)
+static void note_writing(struct fs_data *fs, struct fs_handle *h)
 {
 	pthread_mutex_lock(&fs->lock);
-	if (!h->in->writing) {
-		h->in->writing = h;
-		h->in->writing_size = 0;
-	}
+	h->in->writing = h;
+	h->in->writing_size = (off_t) h->text.len;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -804,8 +802,14 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 	}
 	if (!h->writable)
 		fi->noflush = 1;   /* nothing to commit: save the round trip at close */
-	else if (fi->flags & O_TRUNC)
-		open_truncated(fs, h);
+	else if (fi->flags & O_TRUNC) {
+		/*
+		 * After the reply the kernel sets its size of the file to 0,
+		 * which every stat would see: a getattr answered meanwhile
+		 * leaves it cached unless its size is not to be kept.
+		 */
+		note_writing(fs, h);
+	}
 	/*
 	 * Every handle reads its own text: the value as it was at the open, or
 	 * what it wrote. The kernel keeps one size and one page cache per
@@ -977,19 +981,6 @@ static int db_has_room(struct fs_data *fs)
 	if (!fs->opt.database || statvfs(fs->opt.database, &sv) != 0)
 		return 1;
 	return (unsigned long long) sv.f_bavail * sv.f_frsize >= SPACE_MIN;
-}
-
-/*
- * What a handle wrote is the file's content until it is stored, for stat
- * and for the kernel, which reads no further than the size it is told.
- * Called with h->lock held; done_writing when the handle stored or dropped it.
- */
-static void note_writing(struct fs_data *fs, struct fs_handle *h)
-{
-	pthread_mutex_lock(&fs->lock);
-	h->in->writing = h;
-	h->in->writing_size = (off_t) h->text.len;
-	pthread_mutex_unlock(&fs->lock);
 }
 
 static void done_writing(struct fs_data *fs, struct fs_handle *h)

@@ -508,6 +508,12 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_mutex_lock(&c->lock);
 		t = tx_by_id(c, i.tx);
 		err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+		/*
+		 * Seen absent: should T write it (cat k || echo ... > k), the
+		 * commit checks that it still is.
+		 */
+		if (!err && !value && !v.dir && !v.value && !v.empty && !v.staged && !v.stored)
+			err = tx_imply(t, key, len, 1, 0) == ENOMEM ? ENOMEM : 0;
 		pthread_mutex_unlock(&c->lock);
 		if (err)
 			break;
@@ -521,17 +527,6 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			reply_node(req, fs, N_TXFILE, i.tx, key, len, NULL, &st);
 		} else {
 			err = ENOENT;
-			/*
-			 * Seen absent: should T write it (cat k || echo ... > k),
-			 * the commit checks that it still is.
-			 */
-			if (!v.staged && !v.stored && !value) {
-				pthread_mutex_lock(&c->lock);
-				t = tx_by_id(c, i.tx);
-				if (t && tx_saw_absent(t, key, len) == ENOMEM)
-					err = ENOMEM;
-				pthread_mutex_unlock(&c->lock);
-			}
 		}
 		view_free(&v);
 		break;

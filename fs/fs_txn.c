@@ -239,62 +239,63 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 	return 0;
 }
 
+static struct check *find_check(struct tx *t, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < t->nchecks; i++)
+		if (fs_key_equal(t->checks[i].key, t->checks[i].key_len, key, len))
+			return &t->checks[i];
+	return NULL;
+}
+
+static int add_check(struct tx *t, const uint8_t *key, size_t len, int absent,
+                     uint64_t version, int implied)
+{
+	if (grow((void **) &t->checks, &t->capchecks, t->nchecks, sizeof(*t->checks)))
+		return ENOMEM;
+	uint8_t *k = dup_bytes(key, len);
+	if (!k)
+		return ENOMEM;
+	t->checks[t->nchecks++] = (struct check) { k, len, absent, version, implied };
+	t->nimplied += implied;
+	t->bytes += len;        /* an implied one is sent only for a key T changes; counted as if always */
+	return 0;
+}
+
 /* Record a check; a read's check never replaces an earlier one, an explicit one does. */
 int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
              uint64_t version, int explicit)
 {
-	for (size_t i = 0; i < t->nchecks; i++)
-		if (fs_key_equal(t->checks[i].key, t->checks[i].key_len, key, len)) {
-			struct check *k = &t->checks[i];
-			int was_implied = k->implied;
-			if (k->implied) {
-				/* read now: a check of its own, counted (its bytes already are) */
-				if (t->nchecks - t->nimplied >= KV_MAX_CHECKS)
-					return t->failed = E2BIG;
-				k->implied = 0;
-				t->nimplied--;
-			}
-			if (explicit || was_implied) {
-				k->absent = absent;
-				k->version = version;
-			}
-			return 0;
+	struct check *k = find_check(t, key, len);
+
+	if (k) {
+		int was_implied = k->implied;
+		if (k->implied) {
+			/* read now: a check of its own, counted (its bytes already are) */
+			if (t->nchecks - t->nimplied >= KV_MAX_CHECKS)
+				return t->failed = E2BIG;
+			k->implied = 0;
+			t->nimplied--;
 		}
+		if (explicit || was_implied) {
+			k->absent = absent;
+			k->version = version;
+		}
+		return 0;
+	}
 	if (t->failed)
 		return t->failed;
 	if (t->nchecks - t->nimplied >= KV_MAX_CHECKS || t->bytes + len > KV_MAX_COMMIT_BYTES)
 		return t->failed = E2BIG;
-	if (grow((void **) &t->checks, &t->capchecks, t->nchecks, sizeof(*t->checks)))
-		return ENOMEM;
-	uint8_t *k = dup_bytes(key, len);
-	if (!k)
-		return ENOMEM;
-	t->checks[t->nchecks++] = (struct check) { k, len, absent, version, 0 };
-	t->bytes += len;
-	return 0;
-}
-
-int tx_saw_absent(struct tx *t, const uint8_t *key, size_t len)
-{
-	return tx_imply(t, key, len, 1, 0);
+	return add_check(t, key, len, absent, version, 0);
 }
 
 int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t version)
 {
-	for (size_t i = 0; i < t->nchecks; i++)
-		if (fs_key_equal(t->checks[i].key, t->checks[i].key_len, key, len))
-			return 0;
+	if (find_check(t, key, len))
+		return 0;
 	if (t->failed)
 		return t->failed;
-	if (grow((void **) &t->checks, &t->capchecks, t->nchecks, sizeof(*t->checks)))
-		return ENOMEM;
-	uint8_t *k = dup_bytes(key, len);
-	if (!k)
-		return ENOMEM;
-	t->checks[t->nchecks++] = (struct check) { k, len, absent, version, 1 };
-	t->nimplied++;
-	t->bytes += len;        /* sent only for a key T changes; counted as if always */
-	return 0;
+	return add_check(t, key, len, absent, version, 1);
 }
 
 /*

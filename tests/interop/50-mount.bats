@@ -134,29 +134,28 @@ TS
 
 # Each read handle shows one whole value, the one it opened: not cut or
 # padded to the size of a value Deno committed while it read.
-@test "reads through the mount are whole values while Deno rewrites the key" {
+# while_deno_rewrites READER ARGS...: mount, and run READER (which must
+# succeed) while Deno sets ["k"] again and again for 4 s.
+while_deno_rewrites() {
 	kvfs_mount
 	echo '{}' >"$MNT/k"
 	deno_run rewrite.ts "$DB" 4000 >writes &
 	local writer=$!
-	run -0 timeout 60 python3 "$ROOT/tests/tools/read_whole.py" "$MNT/k" 3
+	run -0 timeout 60 "$@"
 	echo "$output"
 	wait "$writer"
 	[ "$(cat writes)" -gt 100 ]
+}
+
+@test "reads through the mount are whole values while Deno rewrites the key" {
+	while_deno_rewrites python3 "$ROOT/tests/tools/read_whole.py" "$MNT/k" 3
 }
 
 # Node's readFileSync reads as many bytes as fstat said: the read from the
 # start shows the value of that size, though Deno committed another since
 # the open.
 @test "Node's readFileSync gets whole values while Deno rewrites the key" {
-	kvfs_mount
-	echo '{}' >"$MNT/k"
-	deno_run rewrite.ts "$DB" 4000 >writes &
-	local writer=$!
-	run -0 timeout 60 node "$ROOT/tests/tools/read_sized.js" "$MNT/k" 3
-	echo "$output"
-	wait "$writer"
-	[ "$(cat writes)" -gt 100 ]
+	while_deno_rewrites node "$ROOT/tests/tools/read_sized.js" "$MNT/k" 3
 }
 
 # setfattr and mv ask for no check: a value Deno rewrites in between is
