@@ -146,7 +146,8 @@ void kv_on_change(kv_db *db, kv_change_fn fn, void *ctx);
 typedef struct kv_entry {
 	const uint8_t *key;     /* encoded key */
 	size_t key_len;
-	const uint8_t *value;   /* stored bytes; NULL when !(flags & KV_ENTRY_VALUE) */
+	const uint8_t *value;   /* stored bytes; NULL when !(flags & KV_ENTRY_VALUE)
+	                           or read by kv_children_keys */
 	size_t value_len;
 	int encoding;           /* KV_ENCODING_*; 0 when there is no value */
 	uint64_t version;       /* commit version (versionstamp) of the value */
@@ -218,6 +219,14 @@ int kv_list(kv_db *db, const kv_selector *sel, const kv_list_options *opt,
  */
 int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
                 const void *after, size_t after_len, kv_iter **out);
+
+/*
+ * kv_children reading names only: the same entries and flags, without the
+ * value, encoding and version (value NULL, version 0), for a listing that
+ * shows nothing but the names. Each row it passes costs less.
+ */
+int kv_children_keys(kv_db *db, const void *prefix, size_t prefix_len,
+                     const void *after, size_t after_len, kv_iter **out);
 
 /*
  * Next entry: KV_OK with *entry borrowed until the next call on `it`,

@@ -122,6 +122,8 @@ enum kv__stmt_id {
 	                       kv_list and kv_children filter on the expiration
 	                       they read anyway */
 	KV__S_SCAN_REV,     /* the same, descending */
+	KV__S_SCAN_KEYS,    /* KV__S_SCAN_FWD's rows with only k and expiration_ms
+	                       (at the same column numbers): kv_children_keys */
 	KV__S_VERSION,      /* data_version.version */
 	KV__S_BEGIN,        /* BEGIN (deferred): read snapshot for get_many */
 	KV__S_COMMIT,

@@ -37,6 +37,7 @@
 struct kv_iter {
 	kv_db *db;
 	int children;          /* kv_children rather than kv_list */
+	int keys_only;         /* kv_children_keys: no value columns */
 	int reverse;
 	kv_buf lo, hi;         /* what is left to read: [lo, hi) */
 	size_t base_len;       /* common prefix of the selector (cursor base) */
@@ -216,8 +217,9 @@ int kv_list(kv_db *db, const kv_selector *sel, const kv_list_options *opt,
 	return KV_OK;
 }
 
-int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
-                const void *after, size_t after_len, kv_iter **out)
+static int children_start(kv_db *db, const void *prefix, size_t prefix_len,
+                          const void *after, size_t after_len, int keys_only,
+                          kv_iter **out)
 {
 	int rc;
 
@@ -230,6 +232,7 @@ int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
 		return kv__error(KV_NOMEM, "out of memory");
 	it->db = db;
 	it->children = 1;
+	it->keys_only = keys_only;
 	it->remaining = SIZE_MAX;
 	it->batch_size = CHILDREN_BATCH_MIN;
 	it->base_len = prefix_len;
@@ -254,11 +257,24 @@ int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
 	return KV_OK;
 }
 
+int kv_children(kv_db *db, const void *prefix, size_t prefix_len,
+                const void *after, size_t after_len, kv_iter **out)
+{
+	return children_start(db, prefix, prefix_len, after, after_len, 0, out);
+}
+
+int kv_children_keys(kv_db *db, const void *prefix, size_t prefix_len,
+                     const void *after, size_t after_len, kv_iter **out)
+{
+	return children_start(db, prefix, prefix_len, after, after_len, 1, out);
+}
+
 /* ---- reading ---- */
 
 /*
- * Append one row (key column 0, value columns 1..3) to the batch; `exp` is
- * its expiration (column 4), already read by the caller.
+ * Append one row (key column 0, value columns 1..3, unread by a keys-only
+ * listing) to the batch; `exp` is its expiration (column 4), already read
+ * by the caller.
  */
 static int add_row(kv_iter *it, const void *key, size_t key_len, sqlite3_stmt *st,
                    int64_t exp, unsigned flags)
@@ -280,12 +296,13 @@ static int add_row(kv_iter *it, const void *key, size_t key_len, sqlite3_stmt *s
 	e->expires_at = -1;
 	e->value = NULL;
 	e->value_len = 0;
-	if (flags & KV_ENTRY_VALUE) {
+	if (flags & KV_ENTRY_VALUE)
+		e->expires_at = exp;
+	if ((flags & KV_ENTRY_VALUE) && !it->keys_only) {
 		v = sqlite3_column_blob(st, 1);
 		vl = (size_t) sqlite3_column_bytes(st, 1);
 		e->encoding = sqlite3_column_int(st, 2);
 		e->version = (uint64_t) sqlite3_column_int64(st, 3);
-		e->expires_at = exp;
 	}
 	/* one copy of key and value; offsets now, pointers once the batch
 	 * buffer stops moving */
@@ -295,7 +312,7 @@ static int add_row(kv_iter *it, const void *key, size_t key_len, sqlite3_stmt *s
 	e->key_len = key_len;
 	memcpy(it->rows.data + it->rows.len, key, key_len);
 	it->rows.len += key_len;
-	if (flags & KV_ENTRY_VALUE) {
+	if ((flags & KV_ENTRY_VALUE) && !it->keys_only) {
 		e->value = (const uint8_t *) (uintptr_t) it->rows.len;
 		e->value_len = vl;
 		if (vl)
@@ -312,7 +329,7 @@ static void fix_pointers(kv_iter *it)
 	for (size_t i = 0; i < it->nents; i++) {
 		kv_entry *e = &it->ents[i];
 		e->key = it->rows.data + (uintptr_t) e->key;
-		if (e->flags & KV_ENTRY_VALUE)
+		if ((e->flags & KV_ENTRY_VALUE) && !it->keys_only)
 			e->value = it->rows.data + (uintptr_t) e->value;
 	}
 }
@@ -416,7 +433,7 @@ static int fetch_children(kv_iter *it)
 	it->rows.len = 0;
 	if ((rc = kv__reader(it->db, 0, &c)))
 		return rc;
-	if ((rc = kv__stmt(c, KV__S_SCAN_FWD, &st)))
+	if ((rc = kv__stmt(c, it->keys_only ? KV__S_SCAN_KEYS : KV__S_SCAN_FWD, &st)))
 		goto out;
 	if ((rc = kv__exec(c, KV__S_BEGIN)))
 		goto out;

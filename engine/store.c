@@ -26,6 +26,8 @@ static const char *const stmt_sql[KV__S_COUNT] = {
 		" ORDER BY k LIMIT ?3",
 	[KV__S_SCAN_REV] = "SELECT " COLS " FROM kv WHERE k >= ?1 AND k < ?2"
 		" ORDER BY k DESC LIMIT ?3",
+	[KV__S_SCAN_KEYS] = "SELECT k, NULL, NULL, NULL, expiration_ms FROM kv"
+		" WHERE k >= ?1 AND k < ?2 ORDER BY k LIMIT ?3",
 	[KV__S_VERSION] = "SELECT version FROM data_version WHERE k = 0",
 	[KV__S_BEGIN] = "BEGIN",
 	[KV__S_COMMIT] = "COMMIT",

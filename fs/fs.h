@@ -311,10 +311,13 @@ struct fs_merge {
 	int take_x, take_e;     /* what the last peek returned */
 };
 
-/* Start after the child `after` and its subtree (NULL: at the first child). */
+/*
+ * Start after the child `after` and its subtree (NULL: at the first child).
+ * With names_only the stored entries carry no value (kv_children_keys).
+ */
 int fs_merge_start(struct fs_merge *m, kv_db *db, const uint8_t *dir, size_t dir_len,
                    const uint8_t *after, size_t after_len,
-                   const struct fs_extra *x, size_t nx);
+                   const struct fs_extra *x, size_t nx, int names_only);
 /*
  * The next child, left in place until fs_merge_take: its key, its stored
  * entry (NULL when only in memory) and its extra (NULL when only stored).

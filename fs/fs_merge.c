@@ -16,14 +16,15 @@
 
 int fs_merge_start(struct fs_merge *m, kv_db *db, const uint8_t *dir, size_t dir_len,
                    const uint8_t *after, size_t after_len,
-                   const struct fs_extra *x, size_t nx)
+                   const struct fs_extra *x, size_t nx, int names_only)
 {
 	memset(m, 0, sizeof(*m));
 	m->x = x;
 	m->nx = nx;
 	while (after && m->xi < nx && fs_key_cmp(x[m->xi].key, x[m->xi].len, after, after_len) <= 0)
 		m->xi++;
-	int rc = kv_children(db, dir, dir_len, after, after_len, &m->it);
+	int rc = names_only ? kv_children_keys(db, dir, dir_len, after, after_len, &m->it)
+	                    : kv_children(db, dir, dir_len, after, after_len, &m->it);
 	if (rc != KV_OK)
 		m->it = NULL;
 	return rc;

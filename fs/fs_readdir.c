@@ -46,6 +46,7 @@ struct fs_dirh {
 	struct fs_merge merge;
 	int kept;
 	off_t kept_off;
+	int kept_names;         /* that listing reads names only (plain readdir) */
 };
 
 static void dirh_free(struct fs_dirh *d)
@@ -306,15 +307,22 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	int cleared = 0, full = 0, rc = KV_OK;
-	if (!(d->kept && after && off == d->kept_off)) {
+	/*
+	 * A plain readdir shows names and types only, so its listing reads no
+	 * values. The kernel asks for readdirplus first and after lookups,
+	 * plain readdir otherwise, on the same handle: a change of kind starts
+	 * the listing of the other kind where the last reply ended.
+	 */
+	if (!(d->kept && after && off == d->kept_off && d->kept_names == !plus)) {
 		/* (after points into the batch, used here before the loop clears it) */
 		fs_merge_free(&d->merge);
 		rc = fs_merge_start(&d->merge, fs->db, d->key, d->key_len, after,
-		                    after_len, d->mem, d->nmem);
+		                    after_len, d->mem, d->nmem, !plus);
 		if (rc != KV_OK) {
 			err = fs_errno(rc);
 			goto done;
 		}
+		d->kept_names = !plus;
 	}
 	d->kept = 0;
 	/* Stored children and memory-only ones, merged in key order. */

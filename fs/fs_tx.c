@@ -1749,7 +1749,7 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 	}
 	/* Stored children and T's own, merged in key order, each as T shows it. */
 	if ((rc = fs_merge_start(&merge, fs->db, d->key, d->key_len, after, after_len,
-	                         d->over, d->nover)) != KV_OK) {
+	                         d->over, d->nover, 0)) != KV_OK) {
 		err = fs_errno(rc);
 		goto unlock;
 	}

@@ -122,6 +122,34 @@ setup() {
 	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/want")" ]
 }
 
+@test "a listing that switches between readdir and readdirplus lists every name once, with right sizes" {
+	# 5,000 keys ["many", "k00000"] .. with strings of 0..49 x's: file sizes 3..52
+	awk 'BEGIN { print "begin;"; for (i = 0; i < 5000; i++) {
+		s = sprintf("%05d", i); h = "6b";
+		for (j = 1; j <= 5; j++) h = h sprintf("%02x", 48 + substr(s, j, 1));
+		m = i % 50; v = ""; for (j = 0; j < m; j++) v = v "78";
+		printf "insert into kv(k,v,v_encoding,version) values(x%c026d616e790002%s00%c, x%cFF0F22%02x%s%c, 1, 1);\n", 39, h, 39, 39, m, v, 39 }
+		print "commit;" }' | sqlite3 "$DB"
+	awk 'BEGIN { for (i = 0; i < 5000; i++) printf "k%05d\n", i }' >"$BATS_TEST_TMPDIR/want"
+	# A stat of a name the kernel does not know yet is a lookup, after
+	# which its next request on the open directory is a readdirplus; the
+	# plain readdirs between read names only.
+	run -0 t python3 -c '
+import os, sys
+d = sys.argv[1]
+names = []
+with os.scandir(d) as it:
+    for i, e in enumerate(it):
+        names.append(e.name)
+        if i % 450 == 7 or i % 450 == 300:
+            size = os.stat(os.path.join(d, e.name)).st_size
+            if size != int(e.name[1:]) % 50 + 3:
+                sys.exit("%s: size %d" % (e.name, size))
+print("\n".join(names))
+' "$MNT/many"
+	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/want")" ]
+}
+
 @test "memory-only directories and empty files are listed in key order with stored keys" {
 	echo 1 >"$MNT/a"
 	echo 2 >"$MNT/c"
