@@ -295,6 +295,114 @@ static int normalise(struct node *n)
 	return KV_OK;
 }
 
+/*
+ * A Map's keys and a Set's elements are one each under SameValueZero:
+ * equal primitives (NaN equal to NaN, -0 to 0) or the same object (a
+ * $ref). The order of the classes is arbitrary; equal ones sort together.
+ */
+static size_t bigint_len(const struct node *n)
+{
+	size_t len = n->len;
+	while (len && n->data[len - 1] == 0)
+		len--;
+	return len;
+}
+
+static int cmp_same_value_zero(const struct node *a, const struct node *b)
+{
+	int ka = OBJECT_LIKE(a->kind) ? N_OBJECT : a->kind;
+	int kb = OBJECT_LIKE(b->kind) ? N_OBJECT : b->kind;
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	switch (ka) {
+	case N_BOOL:
+		return (a->sub > b->sub) - (a->sub < b->sub);
+	case N_NUM: {
+		int na = a->num != a->num, nb = b->num != b->num;
+		if (na || nb)
+			return na - nb;
+		return (a->num > b->num) - (a->num < b->num);
+	}
+	case N_BIGINT: {
+		size_t la = bigint_len(a), lb = bigint_len(b);
+		int sa = la ? a->sub : 0, sb = lb ? b->sub : 0;
+		if (sa != sb)
+			return sa < sb ? -1 : 1;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		for (size_t i = la; i-- > 0; )
+			if (a->data[i] != b->data[i])
+				return a->data[i] < b->data[i] ? -1 : 1;
+		return 0;
+	}
+	case N_STR: {
+		size_t n = a->len < b->len ? a->len : b->len;
+		int c = n ? memcmp(a->data, b->data, n) : 0;
+		if (c)
+			return c;
+		return (a->len > b->len) - (a->len < b->len);
+	}
+	case N_OBJECT:
+		return ((uintptr_t) a > (uintptr_t) b) - ((uintptr_t) a < (uintptr_t) b);
+	default:               /* undefined, null */
+		return 0;
+	}
+}
+
+static int cmp_entry_then_pos(const void *pa, const void *pb)
+{
+	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
+	int c = cmp_same_value_zero(a->k ? a->k : a->v, b->k ? b->k : b->v);
+	return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+static int cmp_pos(const void *pa, const void *pb)
+{
+	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
+	return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/*
+ * Make a Map or Set what JavaScript builds from the same entries (and what
+ * Deno reads back): a repeated key or element keeps its first place, and
+ * in a Map its last value.
+ */
+static int normalise_entries(struct node *n)
+{
+	if (n->count < 2)
+		return KV_OK;
+	struct member **v = malloc(n->count * sizeof(*v));
+	if (!v)
+		return kv__error(KV_NOMEM, "out of memory");
+	size_t c = 0;
+	for (struct member *m = n->first; m; m = m->next)
+		v[c++] = m;
+	qsort(v, c, sizeof(*v), cmp_entry_then_pos);
+	size_t w = 0;
+	for (size_t i = 0; i < c; ) {
+		size_t j = i + 1;
+		while (j < c && cmp_same_value_zero(v[j]->k ? v[j]->k : v[j]->v,
+		                                    v[i]->k ? v[i]->k : v[i]->v) == 0)
+			j++;
+		if (v[i]->k)
+			v[i]->v = v[j - 1]->v;
+		v[w++] = v[i];
+		i = j;
+	}
+	if (w < c) {
+		qsort(v, w, sizeof(*v), cmp_pos);
+		for (size_t i = 0; i < w; i++) {
+			v[i]->next = i + 1 < w ? v[i + 1] : NULL;
+			v[i]->pos = i;
+		}
+		n->first = v[0];
+		n->last = v[w - 1];
+		n->count = w;
+	}
+	free(v);
+	return KV_OK;
+}
+
 /* ---- text helpers: WTF-8 ---- */
 
 static int put_wtf8(kv_buf *b, uint32_t cp)
@@ -2091,7 +2199,7 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 			if (!rc)
 				rc = tr_value(t, e->v->first->next->v, depth + 1, &mm->v);
 		}
-		return rc;
+		return rc ? rc : normalise_entries(n);
 	case N_ABUF:
 		if (v->type == J_OBJ) {
 			struct jv *bytes = NULL, *max = NULL;

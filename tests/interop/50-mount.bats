@@ -66,6 +66,20 @@ PY
 	[ "$output" = ok ]
 }
 
+@test "a Set or Map written with repeated elements or keys reads the same in the mount and in Deno" {
+	kvfs_mount
+	mkdir "$MNT/dup"
+	echo '{"$set":[1,1,{"$number":"NaN"},{"$number":"NaN"},0,{"$number":"-0"},"a","a",[1],[1]]}' >"$MNT/dup/set"
+	echo '{"$map":[[1,2],[1,3],["x",1],[2,5],["x",9]]}' >"$MNT/dup/map"
+	# as new Set(...) and new Map(...) make them: first place, last value
+	[ "$(t cat "$MNT/dup/set")" = '{"$set":[1,{"$number":"NaN"},0,"a",[1],[1]]}' ]
+	[ "$(t cat "$MNT/dup/map")" = '{"$map":[[1,3],["x",9],[2,5]]}' ]
+	mount_lines | sort >mount.out
+	deno_run dump.ts "$DB" | sort >deno.out
+	[ "$(wc -l <deno.out)" -eq 2 ]
+	diff -u deno.out mount.out
+}
+
 @test "Deno writing while mounted shows up in the mount, a leaf turning into a directory too" {
 	kvfs_mount
 	cat >writer.ts <<'TS'

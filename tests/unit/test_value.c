@@ -227,8 +227,8 @@ static const char *const round_trips[] = {
 	"{\"$date\":\"2024-01-01T00:00:00.000Z\"}", "{\"$date\":\"-000001-12-31T23:59:59.999Z\"}",
 	"{\"$date\":null}",
 	"{\"$regexp\":{\"source\":\"\xc3\xa9+\",\"flags\":\"\"}}",
-	"{\"$map\":[[{\"k\":1},[2]],[{\"$ref\":1},{\"$ref\":2}]]}",
-	"{\"$set\":[{\"$set\":[]},{\"$ref\":1},{\"$ref\":0}]}",
+	"{\"$map\":[[{\"k\":1},[2]],[{\"$ref\":2},{\"$ref\":1}]]}",
+	"{\"$set\":[{\"$set\":[]},[{\"$ref\":1}],{\"$ref\":0}]}",
 	"{\"$ArrayBuffer\":\"\"}", "{\"$ArrayBuffer\":{\"bytes\":\"\",\"maxByteLength\":0}}",
 	"[{\"$bytes\":\"AP8=\"},{\"$Int8Array\":\"/w==\"},{\"$Uint8ClampedArray\":\"AQ==\"},"
 	"{\"$Int16Array\":\"AQA=\"},{\"$Uint16Array\":\"AQA=\"},{\"$Int32Array\":\"AQAAAA==\"},"
@@ -295,6 +295,16 @@ static const struct { const char *in, *out; } spellings[] = {
 	{ "{\"$error\":{\"message\":\"m\",\"name\":\"TypeError\"}}", "{\"$error\":{\"name\":\"TypeError\",\"message\":\"m\"}}" },
 	{ "{\"$object\":{\"a\":1,\"b\":2}}", "{\"a\":1,\"b\":2}" },
 	{ "{\"$u64\":\"007\"}", "{\"$u64\":\"7\"}" },
+	/* a Set keeps each element once, a Map each key, as new Set / new Map do */
+	{ "{\"$set\":[1,1,{\"$number\":\"NaN\"},{\"$number\":\"NaN\"},0,{\"$number\":\"-0\"},"
+	  "\"a\",\"a\",{\"$bigint\":\"5\"},{\"$bigint\":\"5\"},{\"$bigint\":\"-5\"},5,\"5\","
+	  "true,false,true,null,{\"$undefined\":true},null,[1],[1]]}",
+	  "{\"$set\":[1,{\"$number\":\"NaN\"},0,\"a\",{\"$bigint\":\"5\"},{\"$bigint\":\"-5\"},5,\"5\","
+	  "true,false,null,{\"$undefined\":true},[1],[1]]}" },
+	{ "{\"$map\":[[1,2],[1,3],[\"x\",1],[2,5],[\"x\",9]]}",
+	  "{\"$map\":[[1,3],[\"x\",9],[2,5]]}" },
+	{ "[{\"a\":1},{\"$set\":[{\"$ref\":1},{\"$ref\":1},{\"$ref\":0},{\"a\":1}]}]",
+	  "[{\"a\":1},{\"$set\":[{\"$ref\":1},{\"$ref\":0},{\"a\":1}]}]" },
 };
 
 static void test_value__other_spellings(void)
