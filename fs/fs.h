@@ -366,6 +366,13 @@ int fs_text_truncate(struct fs_text *t, size_t len);
 int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_len,
                   char *why, size_t why_size);
 
+/*
+ * The value a file's text spells: 0 with the value (heap, kv_free), or
+ * EINVAL / EFBIG / ENOMEM with `why` saying what was wrong, for the log.
+ */
+int fs_value_parse(const char *text, size_t len, int *enc, uint8_t **value,
+                   size_t *value_len, char *why, size_t why_size);
+
 /* ---- fs_xattr.c ---- */
 
 void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -196,18 +196,20 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	int64_t at = sin ? sin->expire_pending : 0;
 	pthread_mutex_unlock(&fs->lock);
 	int64_t expire_in = at ? fs_expire_in(at) : -1;
-	rc = kv_value_from_json(text, len, &enc, &v, &vlen);
-	if (rc == KV_OK)
-		rc = kv_set(fs->db, dst->key, dst->key_len, enc, v, vlen, expire_in, NULL);
+	char why[300];
+	/* EBADMSG, not EINVAL, which mv words as "a subdirectory of itself" */
+	if ((err = fs_value_parse(text, len, &enc, &v, &vlen, why, sizeof(why)))) {
+		tree_log_path(fs, "store", dst->dir, dst->dir_len,
+		         dst->kind == N_VALUE ? NULL : dst->name, why);
+		err = err == EINVAL ? EBADMSG : err;
+		goto out;
+	}
+	rc = kv_set(fs->db, dst->key, dst->key_len, enc, v, vlen, expire_in, NULL);
 	kv_free(v);
 	if (rc != KV_OK) {
-		const char *msg = kv_errmsg(fs->db);
-		char reason[300];
-		snprintf(reason, sizeof(reason), "%s%s%s",
-		         rc == KV_INVALID ? "invalid JSON" : kv_errstr(rc), *msg ? ": " : "", msg);
 		tree_log_path(fs, "store", dst->dir, dst->dir_len,
-		         dst->kind == N_VALUE ? NULL : dst->name, reason);
-		err = rc == KV_INVALID ? EINVAL : fs_errno(rc);
+		         dst->kind == N_VALUE ? NULL : dst->name, kv_errmsg(fs->db));
+		err = fs_errno(rc);
 		goto out;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -253,9 +255,15 @@ static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_nam
 			return EEXIST;
 	}
 	if (dst->kind == N_VALUE || t == 'f') {
+		pthread_mutex_lock(&fs->lock);
+		struct fs_inode *in = fs_inode_find(fs, FS_FILE, src->key, src->key_len, NULL);
+		int open = in && in->opens;
+		pthread_mutex_unlock(&fs->lock);
 		tree_log_path(fs, "store", dst->dir, dst->dir_len,
-		         dst->kind == N_VALUE ? NULL : dst->name, "an empty file is not a value");
-		return EINVAL;
+		         dst->kind == N_VALUE ? NULL : dst->name, open
+		         ? "the file moved onto it is still open and not stored yet"
+		         : "an empty file is not a value");
+		return EBADMSG;
 	}
 	pthread_mutex_lock(&fs->lock);
 	if (dst->kind == N_SCRATCH) {
@@ -377,8 +385,8 @@ void tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	kv_entry *e = NULL;
 	int err;
 
-	if (flags & RENAME_EXCHANGE) {
-		err = EINVAL;
+	if (flags & ~(unsigned) RENAME_NOREPLACE) {
+		err = EINVAL;       /* exchange and whiteout are not supported */
 		goto out;
 	}
 	if ((err = tree_resolve(fs, parent, name, 0, &src)))

@@ -195,7 +195,13 @@ int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_le
 		snprintf(why, why_size, "empty file");
 		return EINVAL;
 	}
-	int rc = kv_value_from_json(t->buf, t->len, enc, value, value_len);
+	return fs_value_parse(t->buf, t->len, enc, value, value_len, why, why_size);
+}
+
+int fs_value_parse(const char *text, size_t len, int *enc, uint8_t **value,
+                   size_t *value_len, char *why, size_t why_size)
+{
+	int rc = kv_value_from_json(text, len, enc, value, value_len);
 	if (rc != KV_OK) {
 		const char *msg = kv_errmsg(NULL);
 		const char *kind = rc == KV_TOOBIG_VALUE ? "value too large" : "invalid JSON";

@@ -73,16 +73,51 @@ setup() {
 	[ ! -e "$MNT/.k.tmp" ]
 }
 
-@test "a scratch file with bad JSON cannot become a key: EINVAL, nothing changes" {
+@test "a scratch file with bad JSON cannot become a key: EBADMSG, nothing changes" {
 	echo '{"a":1}' >"$MNT/k"
 	before=$(rows)
 	echo 'not json' >"$MNT/.k.tmp"
-	# rename(2) fails with EINVAL, which mv words as a move into itself
+	# EBADMSG: EINVAL would make mv speak of a move into a subdirectory of itself
 	run -1 t mv "$MNT/.k.tmp" "$MNT/k"
+	[[ "$output" == *"Bad message"* ]]
 	run -0 t cat "$MNT/.k.tmp"
 	[ "$output" = 'not json' ]
 	[ "$(rows)" = "$before" ]
-	grep -q "cannot store 'k': invalid JSON" "$KVFS_LOG"
+	grep -q "cannot store 'k': invalid JSON at byte 0$" "$KVFS_LOG"
+	# two documents (jq printing several results), and an empty file
+	printf '1\n2\n' >"$MNT/.k.tmp"
+	run -1 t python3 -c 'import os, sys
+try:
+    os.rename(sys.argv[1] + "/.k.tmp", sys.argv[1] + "/k")
+except OSError as e:
+    print(e.errno); sys.exit(1)' "$MNT"
+	[ "$output" = 74 ]
+	grep -q "cannot store 'k': invalid JSON at byte 2: text after the value$" "$KVFS_LOG"
+	touch "$MNT/empty"
+	run -1 t mv "$MNT/empty" "$MNT/k"
+	[[ "$output" == *"Bad message"* ]]
+	[ "$(rows)" = "$before" ]
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"a":1}' ]
+}
+
+@test "rename with RENAME_WHITEOUT or RENAME_EXCHANGE is EINVAL and changes nothing" {
+	echo 1 >"$MNT/a"
+	echo 2 >"$MNT/b"
+	before=$(rows)
+	# RENAME_EXCHANGE (2) of a and b, RENAME_WHITEOUT (4) of a to c
+	for flag_to in 2:b 4:c; do
+		run -1 t python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = sys.argv[1].encode()
+flag, to = sys.argv[2].split(":")
+if libc.renameat2(-100, d + b"/a", -100, d + b"/" + to.encode(), int(flag)) != 0:
+    print(ctypes.get_errno()); sys.exit(1)' "$MNT" "$flag_to"
+		[ "$output" = 22 ]
+	done
+	[ "$(rows)" = "$before" ]
+	[ ! -e "$MNT/c" ]
+	[ "$(t cat "$MNT/a")" = 1 ]
 }
 
 @test "mv onto a non-empty directory is refused and changes nothing" {
