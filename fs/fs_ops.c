@@ -53,6 +53,16 @@ double tree_entry_timeout(const struct fs_data *fs, const struct fs_name *n)
 	return n->canon ? 0 : fs->opt.timeout;
 }
 
+double tree_timeout(const struct fs_data *fs, int64_t expires)
+{
+	double t = fs->opt.timeout;
+	if (expires >= 0 && t > 0) {
+		double left = (double) (expires - fs_now_ms()) / 1000;
+		t = left < 0 ? 0 : left < t ? left : t;
+	}
+	return t;
+}
+
 void tree_forget_alias(struct fs_data *fs, fuse_ino_t parent, const struct fs_name *n)
 {
 	if (n->canon)
@@ -281,6 +291,12 @@ static void reply_entry(fuse_req_t req, struct fs_data *fs, enum fs_kind kind,
 	if (e)
 		tree_note_seen(fs, in->ino, e, st->st_size);
 	struct fuse_entry_param ep = entry_param(fs, in->ino, st, entry_timeout);
+	if (e) {
+		/* an expiring key's name and attributes are kept no longer than it lives */
+		ep.attr_timeout = tree_timeout(fs, e->expires_at);
+		if (ep.entry_timeout > ep.attr_timeout)
+			ep.entry_timeout = ep.attr_timeout;
+	}
 	if (fuse_reply_entry(req, &ep) != 0)
 		fs_inode_forget(fs, in->ino, 1);
 }
@@ -511,13 +527,15 @@ static int told_value(const struct fs_inode *in, uint64_t version, int *enc,
 
 /* A file's attributes from memory; else the stamp to remember them by once read. */
 static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, pid_t tid, struct stat *st,
-                         struct attr_stamp *s)
+                         struct attr_stamp *s, int64_t *expires)
 {
 	pthread_mutex_lock(&fs->lock);
 	struct fs_inode *in = fs_inode_get(fs, ino);
 	int known = attr_recall(fs, in, st);
-	if (known)
+	if (known) {
 		told_note(in, tid, in->size_version, NULL);
+		*expires = in->attr_expires;
+	}
 	*s = attr_stamp_now(fs);
 	pthread_mutex_unlock(&fs->lock);
 	return known;
@@ -529,11 +547,13 @@ static int attr_recalled(struct fs_data *fs, fuse_ino_t ino, pid_t tid, struct s
  * stored yet, the size is its text's (only that handle sees it: others
  * read the stored value, so they get the stored size). *passing is set
  * while any handle writes: the kernel's copy is shared by every handle,
- * so it must not keep either size then.
+ * so it must not keep either size then. *expires (unless NULL) is when
+ * the value expires, -1 for never.
  */
 static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle *via,
-                      pid_t tid, struct stat *st, int *passing)
+                      pid_t tid, struct stat *st, int *passing, int64_t *expires)
 {
+	int64_t never = -1, *exp = expires ? expires : &never;
 	struct attr_stamp stamp;
 	enum fs_kind kind;
 	size_t key_len;
@@ -542,6 +562,7 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle
 	kv_entry *e = NULL;
 	int err = 0;
 
+	*exp = -1;
 	if (!key)
 		return ENOENT;
 	if (kind == FS_DIR) {
@@ -559,9 +580,10 @@ static int inode_attr(struct fs_data *fs, fuse_ino_t ino, const struct fs_handle
 		pthread_mutex_unlock(&fs->lock);
 	} else if (gone_attr(fs, ino, st)) {
 		/* removed or replaced while open: the file its handles still have */
-	} else if (attr_recalled(fs, ino, tid, st, &stamp)) {
+	} else if (attr_recalled(fs, ino, tid, st, &stamp, exp)) {
 		/* known without reading */
 	} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
+		*exp = e->expires_at;
 		/* The size computed for this very version still holds. */
 		off_t size = -1;
 		pthread_mutex_lock(&fs->lock);
@@ -614,12 +636,14 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_data *fs = fs_of(req);
 	struct stat st;
 	const struct fs_handle *via = fi ? (const struct fs_handle *) (uintptr_t) fi->fh : NULL;
-	int passing, err = inode_attr(fs, ino, via, fuse_req_ctx(req)->pid, &st, &passing);
+	int64_t expires;
+	int passing, err = inode_attr(fs, ino, via, fuse_req_ctx(req)->pid, &st, &passing,
+	                              &expires);
 
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, passing ? 0 : fs->opt.timeout);
+		fuse_reply_attr(req, &st, passing ? 0 : tree_timeout(fs, expires));
 }
 
 /* ---- file handles ---- */
@@ -1476,7 +1500,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * it is the stored value's, never a handle's text being written
 	 * (read back through direct_io, it needs no size in the kernel).
 	 */
-	int own = 0, err = inode_attr(fs, ino, NULL, 0, &st, &own);
+	int64_t expires = -1;
+	int own = 0, err = inode_attr(fs, ino, NULL, 0, &st, &own, &expires);
 
 	if (err)
 		goto out;
@@ -1545,7 +1570,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			} else {
 				err = truncate_key(fs, key, key_len, attr->st_size);
 				if (!err)
-					err = inode_attr(fs, ino, NULL, 0, &st, NULL);
+					err = inode_attr(fs, ino, NULL, 0, &st, NULL, &expires);
 			}
 			free(key);
 			free(name);
@@ -1556,7 +1581,7 @@ out:
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, own ? 0 : fs->opt.timeout);
+		fuse_reply_attr(req, &st, own ? 0 : tree_timeout(fs, expires));
 }
 
 /*

@@ -369,7 +369,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (in) {
 				ep.ino = in->ino;
 				ep.attr.st_ino = in->ino;
-				ep.attr_timeout = ep.entry_timeout = fs->opt.timeout;
+				ep.attr_timeout = ep.entry_timeout =
+					isdir || m ? fs->opt.timeout : tree_timeout(fs, e->expires_at);
 				if (!isdir && !m)
 					tree_note_seen(fs, in->ino, e, st.st_size);
 			} else {

@@ -37,6 +37,8 @@ struct fs_name {
  * makes the kernel drop the listed one.
  */
 double tree_entry_timeout(const struct fs_data *fs, const struct fs_name *n);
+/* The attribute timeout for a value expiring at `expires` (-1: never). */
+double tree_timeout(const struct fs_data *fs, int64_t expires);
 void tree_forget_alias(struct fs_data *fs, fuse_ino_t parent, const struct fs_name *n);
 
 /*

@@ -87,6 +87,42 @@ probe() {
 	run -1 t getfattr --absolute-names -n user.kv.expires_at "$MNT/new"
 }
 
+@test "a key that expires is gone for stat at once, however recently the kernel cached it" {
+	mkdir "$MNT/d"
+	echo 3 >"$MNT/d/stays"
+	# ["k"] and ["d", "k"] = 1, expiring in 1.5 s, from another writer; then
+	# stat (through lookups, getattrs and readdirplus) until after the expiry
+	run -0 t python3 -c '
+import os, sys, time, sqlite3
+m, db = sys.argv[1], sys.argv[2]
+at = time.time() + 1.5
+c = sqlite3.connect(db)
+c.execute("update data_version set version = version + 1 where k = 0")
+for k in ("026b00", "026400026b00"):
+    c.execute("insert into kv (k, v, v_encoding, version, expiration_ms)"
+              " values (?, x\x27FF0F4902\x27, 1, 99, ?)", (bytes.fromhex(k), int(at * 1000)))
+c.commit()
+while not os.path.exists(m + "/d/k"):
+    time.sleep(0.01)
+while time.time() < at + 0.2:
+    os.listdir(m)
+    os.listdir(m + "/d")
+    for p in ("k", "d/k"):
+        t = time.time()
+        try:
+            os.stat(m + "/" + p)
+            if t > at + 0.1:
+                sys.exit("%s still there %.3f s after its expiry" % (p, t - at))
+        except FileNotFoundError:
+            if t < at - 0.1:
+                sys.exit("%s gone %.3f s before its expiry" % (p, at - t))
+    time.sleep(0.005)
+print("gone")
+' "$MNT" "$DB"
+	[ "$output" = gone ]
+	[ "$(ls "$MNT/d")" = stays ]
+}
+
 @test "unknown user names are ENODATA, other namespaces ENOTSUP; getfattr -d shows the time-to-live only" {
 	echo 1 >"$MNT/k"
 	run -1 t getfattr --absolute-names -n user.other "$MNT/k"
