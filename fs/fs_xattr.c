@@ -17,6 +17,7 @@
  * every write). Never ENOSYS: the kernel would switch xattrs off for the
  * whole mount, ours included.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -266,7 +267,7 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				text[--size] = '\0';
 			errno = 0;
 			long long ms = strtoll(text, &end, 10);
-			if (errno || end == text || *end || ms < 0 || ms > INT64_MAX / 2)
+			if (errno || !isdigit((unsigned char) text[0]) || *end || ms > INT64_MAX / 2)
 				err = EINVAL;
 			else if (e)
 				err = set_expiry(fs, key, key_len, e, ms);

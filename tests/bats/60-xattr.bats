@@ -43,8 +43,18 @@ setup() {
 	t setfattr -x user.kv.expires_at "$MNT/k"
 	[ "$(sqlite3 "$DB" 'select expiration_ms from kv')" -eq -1 ]
 	before=$(rows)
-	run -1 t setfattr -n user.kv.expire_in -v soon "$MNT/k"
+	# only digits: no word, sign, space before, fraction or exponent (EINVAL)
+	for bad in soon -5 +100 ' 100' 1.5 1e3 ''; do
+		run -1 t python3 -c 'import os, sys
+try:
+    os.setxattr(sys.argv[1], "user.kv.expire_in", sys.argv[2].encode())
+except OSError as e:
+    print(e.errno); sys.exit(1)' "$MNT/k" "$bad"
+		[ "$output" = 22 ]
+	done
 	[ "$(rows)" = "$before" ]
+	t setfattr -n user.kv.expire_in -v '3600000 ' "$MNT/k"      # trailing blanks are fine
+	[ "$(sqlite3 "$DB" 'select expiration_ms > 0 from kv')" -eq 1 ]
 }
 
 probe() {
