@@ -110,6 +110,7 @@ struct view {
 	int stored;             /* the store holds a value */
 	int emptied;            /* a stored prefix whose every key T deleted */
 	uint64_t version;       /* its version, when stored */
+	int64_t expires_at;     /* Unix ms, when stored and T did not change it; -1: none */
 	int enc;
 	uint8_t *data;
 	size_t len;

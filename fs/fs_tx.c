@@ -89,6 +89,8 @@
 #define X_MAX    "user.kv.max"
 #define X_KEY    "user.kv.key"
 #define X_STAMP  "user.kv.versionstamp"
+#define X_IN     "user.kv.expire_in"
+#define X_AT     "user.kv.expires_at"
 
 static struct fs_data *fs_of(fuse_req_t req)
 {
@@ -1405,6 +1407,32 @@ out:
 	fuse_reply_err(req, err);
 }
 
+/*
+ * The stored expiry of a key T did not change; T's own sets and sums store
+ * none. Replies when it is there; else ENODATA or another errno.
+ */
+static int reply_expiry(fuse_req_t req, struct fs_data *fs, const struct nodeinfo *i,
+                        const char *name, size_t size)
+{
+	struct fs_ctl *c = fs->ctl;
+	struct view v;
+	char buf[64];
+
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i->tx);
+	int err = t ? view_of(fs, t, i->key, i->key_len, &v) : ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	if (err)
+		return err;
+	int64_t expires = v.value ? v.expires_at : -1;
+	view_free(&v);
+	if (expires < 0)
+		return ENODATA;
+	fs_expiry_text(name, expires, buf, sizeof(buf));
+	fs_reply_xattr(req, buf, strlen(buf), size);
+	return 0;
+}
+
 static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs_data *fs = fs_of(req);
@@ -1413,7 +1441,8 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 	char *json = NULL;
 	int err = 0;
 
-	if (strcmp(name, X_KEY) != 0 && strcmp(name, X_STAMP) != 0) {
+	if (strcmp(name, X_KEY) != 0 && strcmp(name, X_STAMP) != 0 &&
+	    strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) {
 		fuse_reply_err(req, fs_xattr_absent(name));
 		return;
 	}
@@ -1434,6 +1463,8 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 			fs_reply_xattr(req, json, strlen(json), size);
 	} else if (i.type != N_TXFILE) {
 		err = ENODATA;
+	} else if (strcmp(name, X_STAMP) != 0) {
+		err = reply_expiry(req, fs, &i, name, size);
 	} else {
 		/* The stored versionstamp, as long as T did not replace the value. */
 		struct view v;

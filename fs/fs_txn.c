@@ -371,11 +371,13 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	int rc = kv_lookup(fs->db, key, len, &e);
 
 	memset(v, 0, sizeof(*v));
+	v->expires_at = -1;
 	if (rc != KV_OK && rc != KV_NOTFOUND)
 		return fs_errno(rc);
 	if (e && (e->flags & KV_ENTRY_VALUE)) {
 		v->value = v->stored = 1;
 		v->version = e->version;
+		v->expires_at = e->expires_at;
 		v->enc = e->encoding;
 		v->len = e->value_len;
 		v->data = dup_bytes(e->value, e->value_len);
@@ -395,6 +397,7 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 			deletes_under = 1;
 		if (!fs_key_equal(o->key, o->key_len, key, len))
 			continue;
+		v->expires_at = -1;     /* T's set and sum store no expiry */
 		if (o->kind == OP_SET || o->kind == OP_DELETE) {
 			free(v->data);
 			v->data = NULL;

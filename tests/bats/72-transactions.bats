@@ -555,3 +555,27 @@ load_big() {
 	run -0 t cat "$MNT/cnt"
 	[ "$output" = '{"$u64":"2"}' ]
 }
+
+@test "inside T a key T did not change shows its stored expiry; one T set shows none" {
+	echo 1 >"$MNT/k"
+	setfattr -n user.kv.expire_in -v 100000 "$MNT/k"
+	echo 2 >"$MNT/j"
+	mkdir "$MNT/d"
+	echo 3 >"$MNT/d/x"
+	at=$(getfattr --only-values -n user.kv.expires_at "$MNT/k")
+	mkdir "$MNT/.tx/T"
+	in=$(getfattr --only-values -n user.kv.expire_in "$MNT/.tx/T/k")
+	[[ $in =~ ^[0-9]+$ ]] && [ "$in" -gt 0 ] && [ "$in" -le 100000 ]
+	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/.tx/T/k")" = "$at" ]
+	for x in expire_in expires_at; do
+		run -1 --separate-stderr getfattr -n user.kv.$x "$MNT/.tx/T/j"
+		[[ $stderr == *"No such attribute"* ]]
+		run -1 --separate-stderr getfattr -n user.kv.$x "$MNT/.tx/T/d"
+		[[ $stderr == *"No such attribute"* ]]
+	done
+	echo 4 >"$MNT/.tx/T/k"                         # Deno's set: no expiry
+	run -1 --separate-stderr getfattr -n user.kv.expire_in "$MNT/.tx/T/k"
+	[[ $stderr == *"No such attribute"* ]]
+	run -1 getfattr -n user.kv.expires_at "$MNT/.tx/T/k"
+	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/k")" = "$at" ]
+}
