@@ -514,7 +514,7 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * Seen absent: should T write it (cat k || echo ... > k), the
 		 * commit checks that it still is.
 		 */
-		if (!err && !value && !v.dir && !v.value && !v.empty && !v.staged && !v.stored)
+		if (!err && (value || !v.dir) && !v.value && !v.empty && !v.staged && !v.stored)
 			err = tx_imply(t, key, len, 1, 0) == ENOMEM ? ENOMEM : 0;
 		pthread_mutex_unlock(&c->lock);
 		if (err)
@@ -929,26 +929,35 @@ static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, in
 
 	if (err)
 		return err;
-	if (i.type != N_TXDIR || name[0] == '.') {
+	/* a directory's own value: written, it is staged as outside T; else nothing */
+	int value = i.type == N_TXDIR && i.key_len && strcmp(name, ".value") == 0;
+	if (i.type != N_TXDIR || (name[0] == '.' && !value)) {
 		err = EPERM;
 		if (i.type == N_TXDIR)
 			log_tx(fs, "create", "", i.key, i.key_len, name,
 			       "names starting with '.' are not keys");
 		goto out;
 	}
-	if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
+	if (value) {
+		key = dup_bytes(i.key, i.key_len);
+		len = i.key_len;
+		err = key ? 0 : ENOMEM;
+	} else if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
 		if (err == EINVAL)
 			log_tx(fs, "create", "", i.key, i.key_len, name, "not a valid key name");
-		goto out;
 	}
+	if (err)
+		goto out;
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, i.tx);
 	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (value)
+		v.dir = 0;
 	if (!err && excl && (v.dir || v.value || v.empty))
 		err = EEXIST;
 	if (!err && v.dir)
 		err = EISDIR;
-	if (!err && !v.value && !v.empty)
+	if (!err && !v.value && !v.empty && !value)
 		err = mark_add(t, key, len, 1);
 	struct node *n = err ? NULL : node_ref(c, N_TXFILE, i.tx, key, len, NULL);
 	if (!err && !n)

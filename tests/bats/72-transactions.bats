@@ -556,6 +556,46 @@ load_big() {
 	[ "$output" = '{"$u64":"2"}' ]
 }
 
+@test "inside T .value of a directory without a value of its own can be written; it is staged until the commit" {
+	mkdir "$MNT/a"
+	echo 1 >"$MNT/a/b"
+	mkdir "$MNT/.tx/T"
+	before=$(rows)
+	run -0 --separate-stderr t bash -c "echo 5 > '$MNT/.tx/T/a/.value'"
+	[ -z "$stderr" ]
+	run -0 t cat "$MNT/.tx/T/a/.value" "$MNT/.tx/T/a/b"
+	[ "$output" = "$(printf '5\n1')" ]
+	run -0 t ls -A "$MNT/.tx/T/a"
+	[ "$output" = "$(printf '.value\nb')" ]
+	[ ! -e "$MNT/a/.value" ]
+	[ "$(rows)" = "$before" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/a/.value" "$MNT/a/b"
+	[ "$output" = "$(printf '5\n1')" ]
+	# the top of T has no value, and other dot-names are still refused
+	mkdir "$MNT/.tx/U"
+	before=$(rows)
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/.tx/U/.value'"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/.tx/U/a/.other'"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -0 t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "inside T a .value found absent and then written must still be absent at the commit" {
+	mkdir "$MNT/a"
+	echo 1 >"$MNT/a/b"
+	mkdir "$MNT/.tx/T"
+	echo 5 >"$MNT/.tx/T/a/.value"
+	echo 7 >"$MNT/a/.value"                        # someone else, meanwhile
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(rows)" = "$before" ]
+	[ "$(cat "$MNT/a/.value")" = 7 ]
+}
+
 @test "inside T a key T did not change shows its stored expiry; one T set shows none" {
 	echo 1 >"$MNT/k"
 	setfattr -n user.kv.expire_in -v 100000 "$MNT/k"
