@@ -386,6 +386,11 @@ void fs_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size);
 int fs_xattr_absent(const char *name);
 /* Milliseconds from now until a Unix-ms expiry (at least 1), or -1 for none. */
 int64_t fs_expire_in(int64_t expires_at);
+/*
+ * The text user.kv.expire_in (milliseconds left) or user.kv.expires_at
+ * (ISO 8601) reads for a Unix-ms expiry, into buf (64 bytes do).
+ */
+void fs_expiry_text(const char *name, int64_t expires, char *buf, size_t size);
 
 /* ---- fs_notify.c ---- */
 

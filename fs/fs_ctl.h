@@ -110,6 +110,7 @@ struct view {
 	int stored;             /* the store holds a value */
 	int emptied;            /* a stored prefix whose every key T deleted */
 	uint64_t version;       /* its version, when stored */
+	int64_t expires_at;     /* Unix ms, when stored and T did not change it; -1: none */
 	int enc;
 	uint8_t *data;
 	size_t len;
@@ -150,6 +151,17 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
  * Deno's 100 checks.
  */
 int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t version);
+/*
+ * Move every key T shows at or under `src` to the same place under `dst`
+ * (the caller checked that dst shows nothing and the two do not overlap):
+ * a set of each value T sees at its new key and a delete of the old one,
+ * with implied checks on each stored value moved and on each new key
+ * being still absent; T's marks below src move too. All of it, or none:
+ * E2BIG when the move would pass a limit (which poisons T, as any limit
+ * does), ENAMETOOLONG for a new key too long.
+ */
+int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len,
+            const uint8_t *dst, size_t dst_len);
 void view_free(struct view *v);
 int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
                       size_t len, int *err);

@@ -89,6 +89,8 @@
 #define X_MAX    "user.kv.max"
 #define X_KEY    "user.kv.key"
 #define X_STAMP  "user.kv.versionstamp"
+#define X_IN     "user.kv.expire_in"
+#define X_AT     "user.kv.expires_at"
 
 static struct fs_data *fs_of(fuse_req_t req)
 {
@@ -166,6 +168,55 @@ static void node_remove(struct fs_ctl *c, uint64_t tx, const uint8_t *key, size_
 	for (struct node *n = c->by_id[hash_id(N_TXFILE, tx, key, len, NULL)]; n; n = n->next_id)
 		if (n->type == N_TXFILE && n->tx == tx && fs_key_equal(n->key, n->key_len, key, len))
 			n->removed = 1;
+}
+
+/*
+ * T moved `from` to `to`: its nodes at or under `from` follow, as the
+ * kernel's names of them do; those at `to` (an empty directory replaced)
+ * lead nowhere now. 0 or ENOMEM (a node left under its old key).
+ */
+static int node_move(struct fs_ctl *c, uint64_t tx, const uint8_t *from, size_t from_len,
+                     const uint8_t *to, size_t to_len)
+{
+	struct node *moved = NULL;
+	int err = 0;
+
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct node **pp = &c->by_id[b]; *pp;) {
+			struct node *n = *pp;
+			int mine = (n->type == N_TXDIR || n->type == N_TXFILE) && n->tx == tx &&
+			           !n->removed;
+			if (mine && (fs_key_equal(n->key, n->key_len, to, to_len) ||
+			             under(n->key, n->key_len, to, to_len)))
+				n->removed = 1;
+			if (!mine || !(fs_key_equal(n->key, n->key_len, from, from_len) ||
+			               under(n->key, n->key_len, from, from_len))) {
+				pp = &n->next_id;
+				continue;
+			}
+			*pp = n->next_id;       /* its bucket follows its key */
+			n->next_id = moved;
+			moved = n;
+		}
+	while (moved) {
+		struct node *n = moved;
+		size_t len = to_len + n->key_len - from_len;
+		uint8_t *k = malloc(len + 1);
+		moved = n->next_id;
+		if (k) {
+			memcpy(k, to, to_len);
+			memcpy(k + to_len, n->key + from_len, n->key_len - from_len);
+			free(n->key);
+			n->key = k;
+			n->key_len = len;
+		} else {
+			err = ENOMEM;
+		}
+		size_t b = hash_id(n->type, n->tx, n->key, n->key_len, n->name);
+		n->next_id = c->by_id[b];
+		c->by_id[b] = n;
+	}
+	return err;
 }
 
 static void node_drop_if_unused(struct fs_ctl *c, struct node *n)
@@ -512,7 +563,7 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * Seen absent: should T write it (cat k || echo ... > k), the
 		 * commit checks that it still is.
 		 */
-		if (!err && !value && !v.dir && !v.value && !v.empty && !v.staged && !v.stored)
+		if (!err && (value || !v.dir) && !v.value && !v.empty && !v.staged && !v.stored)
 			err = tx_imply(t, key, len, 1, 0) == ENOMEM ? ENOMEM : 0;
 		pthread_mutex_unlock(&c->lock);
 		if (err)
@@ -831,6 +882,17 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	pthread_mutex_lock(&c->lock);
 	struct node *n = node_get(c, h->ino);
 	int removed = !n || n->removed;
+	/* renamed while open: the handle writes the file under its new name */
+	if (!removed && !fs_key_equal(n->key, n->key_len, h->key, h->key_len)) {
+		uint8_t *k = dup_bytes(n->key, n->key_len);
+		if (!k) {
+			pthread_mutex_unlock(&c->lock);
+			return ENOMEM;
+		}
+		free(h->key);
+		h->key = k;
+		h->key_len = n->key_len;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (removed) {
 		h->text.written = 0;
@@ -927,26 +989,35 @@ static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, in
 
 	if (err)
 		return err;
-	if (i.type != N_TXDIR || name[0] == '.') {
+	/* a directory's own value: written, it is staged as outside T; else nothing */
+	int value = i.type == N_TXDIR && i.key_len && strcmp(name, ".value") == 0;
+	if (i.type != N_TXDIR || (name[0] == '.' && !value)) {
 		err = EPERM;
 		if (i.type == N_TXDIR)
 			log_tx(fs, "create", "", i.key, i.key_len, name,
 			       "names starting with '.' are not keys");
 		goto out;
 	}
-	if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
+	if (value) {
+		key = dup_bytes(i.key, i.key_len);
+		len = i.key_len;
+		err = key ? 0 : ENOMEM;
+	} else if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
 		if (err == EINVAL)
 			log_tx(fs, "create", "", i.key, i.key_len, name, "not a valid key name");
-		goto out;
 	}
+	if (err)
+		goto out;
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, i.tx);
 	err = t ? view_of(fs, t, key, len, &v) : ENOENT;
+	if (value)
+		v.dir = 0;
 	if (!err && excl && (v.dir || v.value || v.empty))
 		err = EEXIST;
 	if (!err && v.dir)
 		err = EISDIR;
-	if (!err && !v.value && !v.empty)
+	if (!err && !v.value && !v.empty && !value)
 		err = mark_add(t, key, len, 1);
 	struct node *n = err ? NULL : node_ref(c, N_TXFILE, i.tx, key, len, NULL);
 	if (!err && !n)
@@ -1236,6 +1307,83 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	return 0;
 }
 
+/* A file inside T: stage its delete and its set. */
+static int move_file(struct fs_data *fs, struct tx *t, const uint8_t *skey, size_t slen,
+                     const struct view *v, const uint8_t *dkey, size_t dlen)
+{
+	int err = 0;
+
+	if (fs_key_equal(skey, slen, dkey, dlen))
+		return 0;
+	/* the value moved is read: the commit checks it still holds */
+	if (!v->staged)
+		err = tx_imply(t, skey, slen, !v->stored, v->version);
+	if (!err)
+		err = tx_stage(t, OP_SET, dkey, dlen, v->enc, v->data, v->len, 0);
+	if (!err)
+		err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
+	if (err == E2BIG)
+		log_tx(fs, "move", t->name, skey, slen, NULL,
+		       "the transaction exceeds 1000 mutations");
+	return err;
+}
+
+/*
+ * A directory inside T: every key T shows under it moves, as the key
+ * tree's directory rename (fs_rename.c) moves them, with its errors.
+ */
+static int move_dir(struct fs_data *fs, struct tx *t, const uint8_t *skey, size_t slen,
+                    const uint8_t *dkey, size_t dlen, const struct view *w, unsigned flags)
+{
+	int err = 0;
+
+	if (fs_key_equal(skey, slen, dkey, dlen))
+		return 0;
+	if (under(dkey, dlen, skey, slen))
+		return EINVAL;
+	if (!w->dir && (w->value || w->empty))
+		return ENOTDIR;
+	if (w->dir && (flags & RENAME_NOREPLACE))
+		return EEXIST;
+	if (w->dir && (w->value || view_has_children(fs, t, dkey, dlen, &err)))
+		return err ? err : ENOTEMPTY;
+	err = tx_move(fs, t, skey, slen, dkey, dlen);
+	if (err == E2BIG)
+		log_tx(fs, "move", t->name, skey, slen, NULL,
+		       "the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys");
+	else if (err == ENAMETOOLONG)
+		log_tx(fs, "move", t->name, skey, slen, NULL, "a key moved would be too long");
+	return err;
+}
+
+/* rename(2) of a name inside T onto another of T. Called with ctl->lock held. */
+static int move_in_tx(struct fs_data *fs, struct tx *t, const uint8_t *skey, size_t slen,
+                      const uint8_t *dkey, size_t dlen, unsigned flags)
+{
+	struct view v = { 0 }, w = { 0 };
+	int err = view_of(fs, t, skey, slen, &v);
+
+	if (err || (err = view_of(fs, t, dkey, dlen, &w)))
+		goto out;
+	if (v.dir)
+		err = move_dir(fs, t, skey, slen, dkey, dlen, &w, flags);
+	else if (w.dir)
+		err = EISDIR;
+	else if (!v.value)
+		err = ENOENT;
+	else if ((w.value || w.empty) && (flags & RENAME_NOREPLACE))
+		err = EEXIST;
+	else
+		err = move_file(fs, t, skey, slen, &v, dkey, dlen);
+	/* the kernel's names follow the move: so do the nodes they lead to */
+	if (!err && !fs_key_equal(skey, slen, dkey, dlen))
+		err = node_move(fs->ctl, t->id, skey, slen, dkey, dlen);
+out:
+	view_free(&v);
+	view_free(&w);
+	return err;
+}
+
 static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                        fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
@@ -1275,39 +1423,13 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		pthread_mutex_unlock(&c->lock);
 	} else if (s.type == N_TXDIR && d.type == N_TXDIR && s.tx == d.tx &&
 	           name[0] != '.' && newname[0] != '.') {
-		/* A file inside T: stage its delete and its set. */
-		struct view v = { 0 }, w = { 0 };
 		if ((err = child_key(s.key, s.key_len, name, 0, &skey, &slen)) ||
 		    (err = child_key(d.key, d.key_len, newname, 1, &dkey, &dlen)))
 			goto out;
 		pthread_mutex_lock(&c->lock);
 		struct tx *t = tx_by_id(c, s.tx);
-		err = t ? view_of(fs, t, skey, slen, &v) : ENOENT;
-		if (!err)
-			err = view_of(fs, t, dkey, dlen, &w);
-		if (!err && v.dir)
-			err = EXDEV;          /* mv copies a directory file by file */
-		else if (!err && w.dir)
-			err = EISDIR;
-		else if (!err && !v.value)
-			err = ENOENT;
-		else if (!err && (w.value || w.empty) && (flags & RENAME_NOREPLACE))
-			err = EEXIST;
-		if (!err && !fs_key_equal(skey, slen, dkey, dlen)) {
-			/* the value moved is read: the commit checks it still holds */
-			if (!v.staged)
-				err = tx_imply(t, skey, slen, !v.stored, v.version);
-			if (!err)
-				err = tx_stage(t, OP_SET, dkey, dlen, v.enc, v.data, v.len, 0);
-			if (!err)
-				err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
-			if (err == E2BIG)
-				log_tx(fs, "move", t->name, skey, slen, NULL,
-				       "the transaction exceeds 1000 mutations");
-		}
+		err = t ? move_in_tx(fs, t, skey, slen, dkey, dlen, flags) : ENOENT;
 		pthread_mutex_unlock(&c->lock);
-		view_free(&v);
-		view_free(&w);
 	} else {
 		err = EXDEV;
 	}
@@ -1405,6 +1527,32 @@ out:
 	fuse_reply_err(req, err);
 }
 
+/*
+ * The stored expiry of a key T did not change; T's own sets and sums store
+ * none. Replies when it is there; else ENODATA or another errno.
+ */
+static int reply_expiry(fuse_req_t req, struct fs_data *fs, const struct nodeinfo *i,
+                        const char *name, size_t size)
+{
+	struct fs_ctl *c = fs->ctl;
+	struct view v;
+	char buf[64];
+
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i->tx);
+	int err = t ? view_of(fs, t, i->key, i->key_len, &v) : ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	if (err)
+		return err;
+	int64_t expires = v.value ? v.expires_at : -1;
+	view_free(&v);
+	if (expires < 0)
+		return ENODATA;
+	fs_expiry_text(name, expires, buf, sizeof(buf));
+	fs_reply_xattr(req, buf, strlen(buf), size);
+	return 0;
+}
+
 static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs_data *fs = fs_of(req);
@@ -1413,7 +1561,8 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 	char *json = NULL;
 	int err = 0;
 
-	if (strcmp(name, X_KEY) != 0 && strcmp(name, X_STAMP) != 0) {
+	if (strcmp(name, X_KEY) != 0 && strcmp(name, X_STAMP) != 0 &&
+	    strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) {
 		fuse_reply_err(req, fs_xattr_absent(name));
 		return;
 	}
@@ -1434,6 +1583,8 @@ static void ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 			fs_reply_xattr(req, json, strlen(json), size);
 	} else if (i.type != N_TXFILE) {
 		err = ENODATA;
+	} else if (strcmp(name, X_STAMP) != 0) {
+		err = reply_expiry(req, fs, &i, name, size);
 	} else {
 		/* The stored versionstamp, as long as T did not replace the value. */
 		struct view v;

@@ -160,10 +160,26 @@ int gone_add(struct tx *t, const uint8_t *key, size_t len)
 	return 0;
 }
 
+/* Forget what was removed at or under `key`: T moved keys there. */
+static void gone_drop(struct tx *t, const uint8_t *key, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < t->ngone; i++) {
+		struct mark *g = &t->gone[i];
+		if (fs_key_equal(g->key, g->key_len, key, len) || under(g->key, g->key_len, key, len))
+			free(g->key);
+		else
+			t->gone[o++] = *g;
+	}
+	t->ngone = o;
+}
+
+/* Removed by rmdir or moved away by T, itself or a prefix above it. */
 static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < t->ngone; i++)
-		if (fs_key_equal(t->gone[i].key, t->gone[i].key_len, key, len))
+		if (fs_key_equal(t->gone[i].key, t->gone[i].key_len, key, len) ||
+		    under(key, len, t->gone[i].key, t->gone[i].key_len))
 			return 1;
 	return 0;
 }
@@ -183,44 +199,66 @@ static size_t op_keys(enum op_kind kind, size_t len)
 	return kind == OP_DELETE ? 0 : len;
 }
 
-/*
- * Stage one mutation. A set or delete replaces the key's last set or
- * delete; anything else is appended. E2BIG poisons the transaction.
- */
-int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
-             int enc, const uint8_t *value, size_t value_len, uint64_t operand)
+static struct op *last_op(struct tx *t, const uint8_t *key, size_t len)
 {
 	struct op *last = NULL;
-
-	if (t->failed)
-		return t->failed;
 	for (size_t i = 0; i < t->nops; i++)
 		if (fs_key_equal(t->ops[i].key, t->ops[i].key_len, key, len))
 			last = &t->ops[i];
-	if (last && (kind == OP_SET || kind == OP_DELETE) &&
-	    (last->kind == OP_SET || last->kind == OP_DELETE)) {
-		size_t bytes = t->bytes - op_bytes(last->kind, len, last->value_len) +
-		               op_bytes(kind, len, value_len);
-		size_t keys = t->keys - op_keys(last->kind, len) + op_keys(kind, len);
-		if (bytes > KV_MAX_COMMIT_BYTES || keys > KV_MAX_COMMIT_KEYS)
-			return t->failed = E2BIG;
+	return last;
+}
+
+static int replaceable(const struct op *last, enum op_kind kind)
+{
+	return last && (kind == OP_SET || kind == OP_DELETE) &&
+	       (last->kind == OP_SET || last->kind == OP_DELETE);
+}
+
+/*
+ * What staging `kind` of a key whose last op is `last` makes of T's
+ * mutations, bytes and keys (the counts passed in).
+ */
+static void stage_cost(const struct op *last, enum op_kind kind, size_t len, size_t value_len,
+                       size_t *nops, size_t *bytes, size_t *keys)
+{
+	if (replaceable(last, kind)) {
+		*bytes = *bytes - op_bytes(last->kind, len, last->value_len) +
+		         op_bytes(kind, len, value_len);
+		*keys = *keys - op_keys(last->kind, len) + op_keys(kind, len);
+		return;
+	}
+	*nops += 1;
+	*bytes += op_bytes(kind, len, value_len);
+	*keys += op_keys(kind, len);
+}
+
+static int over_limits(size_t nops, size_t bytes, size_t keys)
+{
+	return nops > KV_MAX_MUTATIONS || bytes > KV_MAX_COMMIT_BYTES || keys > KV_MAX_COMMIT_KEYS;
+}
+
+/* Stage one mutation whose cost was accounted for: 0 or ENOMEM. */
+static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint8_t *key,
+                    size_t len, int enc, const uint8_t *value, size_t value_len,
+                    uint64_t operand)
+{
+	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
+
+	stage_cost(last, kind, len, value_len, &nops, &bytes, &keys);
+	if (replaceable(last, kind)) {
 		uint8_t *v = value_len ? dup_bytes(value, value_len) : NULL;
 		if (value_len && !v)
 			return ENOMEM;
-		t->bytes = bytes;
-		t->keys = keys;
 		free(last->value);
 		last->kind = kind;
 		last->enc = enc;
 		last->value = v;
 		last->value_len = value_len;
+		t->bytes = bytes;
+		t->keys = keys;
 		mark_remove(t, key, len, 0);    /* as below: the op now says what the key is */
 		return 0;
 	}
-	if (t->nops >= KV_MAX_MUTATIONS ||
-	    t->bytes + op_bytes(kind, len, value_len) > KV_MAX_COMMIT_BYTES ||
-	    t->keys + op_keys(kind, len) > KV_MAX_COMMIT_KEYS)
-		return t->failed = E2BIG;
 	if (grow((void **) &t->ops, &t->capops, t->nops, sizeof(*t->ops)))
 		return ENOMEM;
 	struct op o = { .kind = kind, .key_len = len, .enc = enc, .value_len = value_len,
@@ -233,10 +271,27 @@ int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 		return ENOMEM;
 	}
 	t->ops[t->nops++] = o;
-	t->bytes += op_bytes(kind, len, value_len);
-	t->keys += op_keys(kind, len);
+	t->bytes = bytes;
+	t->keys = keys;
 	mark_remove(t, key, len, 0);
 	return 0;
+}
+
+/*
+ * Stage one mutation. A set or delete replaces the key's last set or
+ * delete; anything else is appended. E2BIG poisons the transaction.
+ */
+int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
+             int enc, const uint8_t *value, size_t value_len, uint64_t operand)
+{
+	if (t->failed)
+		return t->failed;
+	struct op *last = last_op(t, key, len);
+	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
+	stage_cost(last, kind, len, value_len, &nops, &bytes, &keys);
+	if (over_limits(nops, bytes, keys))
+		return t->failed = E2BIG;
+	return stage_op(t, last, kind, key, len, enc, value, value_len, operand);
 }
 
 static struct check *find_check(struct tx *t, const uint8_t *key, size_t len)
@@ -311,6 +366,218 @@ static int replaces(const struct tx *t, const uint8_t *key, size_t len)
 	return 0;
 }
 
+/* ---- a directory moved inside T (ctl->lock held) ---- */
+
+/* One key moved: the value T sees at `from` goes to `to`. */
+struct move {
+	uint8_t *from, *to;
+	size_t from_len, to_len;
+	struct view v;
+};
+
+struct moves {
+	const uint8_t *src, *dst;       /* the directories */
+	size_t src_len, dst_len;
+	struct move *m;
+	size_t n, cap;
+	size_t bytes, keys;     /* of the sets so far: past a limit, stop looking */
+	int stored;             /* a stored key lies under src */
+};
+
+static void moves_free(struct moves *ms)
+{
+	for (size_t i = 0; i < ms->n; i++) {
+		free(ms->m[i].from);
+		free(ms->m[i].to);
+		view_free(&ms->m[i].v);
+	}
+	free(ms->m);
+}
+
+static int at_or_under(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
+{
+	return fs_key_equal(key, len, prefix, plen) || under(key, len, prefix, plen);
+}
+
+/* Its place under dst of a key at or under src (heap), or NULL. */
+static uint8_t *moved_key(const struct moves *ms, const uint8_t *key, size_t len, size_t *out)
+{
+	uint8_t *k = malloc(ms->dst_len + len - ms->src_len + 1);
+	if (!k)
+		return NULL;
+	memcpy(k, ms->dst, ms->dst_len);
+	memcpy(k + ms->dst_len, key + ms->src_len, len - ms->src_len);
+	*out = ms->dst_len + len - ms->src_len;
+	return k;
+}
+
+/* Add `key` to the keys moved if T shows a value there. 0 or an errno. */
+static int move_add(struct fs_data *fs, struct tx *t, struct moves *ms,
+                    const uint8_t *key, size_t len)
+{
+	struct view v;
+	int err;
+
+	for (size_t i = 0; i < ms->n; i++)
+		if (fs_key_equal(ms->m[i].from, ms->m[i].from_len, key, len))
+			return 0;
+	if ((err = view_of(fs, t, key, len, &v)))
+		return err;
+	size_t to_len = ms->dst_len + len - ms->src_len;
+	if (!v.value)
+		err = 0;
+	else if (to_len > KV_MAX_KEY_WRITE)
+		err = ENAMETOOLONG;
+	/* each key moved is at least a set and a delete in the commit */
+	else if (ms->n >= KV_MAX_MUTATIONS / 2 ||
+	         ms->bytes + op_bytes(OP_SET, to_len, v.len) > KV_MAX_COMMIT_BYTES ||
+	         ms->keys + to_len > KV_MAX_COMMIT_KEYS)
+		err = E2BIG;
+	else if (grow((void **) &ms->m, &ms->cap, ms->n, sizeof(*ms->m)))
+		err = ENOMEM;
+	if (err || !v.value) {
+		view_free(&v);
+		return err;
+	}
+	struct move *m = &ms->m[ms->n];
+	m->from = dup_bytes(key, len);
+	m->to = moved_key(ms, key, len, &m->to_len);
+	if (!m->from || !m->to) {
+		free(m->from);
+		free(m->to);
+		view_free(&v);
+		return ENOMEM;
+	}
+	m->from_len = len;
+	m->v = v;
+	ms->n++;
+	ms->bytes += op_bytes(OP_SET, to_len, v.len);
+	ms->keys += to_len;
+	return 0;
+}
+
+/* Every key T shows at or under src: stored ones, then T's own. */
+static int move_collect(struct fs_data *fs, struct tx *t, struct moves *ms)
+{
+	kv_selector sel = { .prefix = ms->src, .prefix_len = ms->src_len };
+	kv_iter *it = NULL;
+	const kv_entry *e;
+	int err = move_add(fs, t, ms, ms->src, ms->src_len), rc = KV_OK;
+
+	if (!err)
+		rc = kv_list(fs->db, &sel, NULL, &it);
+	while (!err && rc == KV_OK && (rc = kv_iter_next(it, &e)) == KV_OK) {
+		ms->stored = 1;
+		err = move_add(fs, t, ms, e->key, e->key_len);
+	}
+	kv_iter_free(it);
+	if (!err && rc != KV_OK && rc != KV_DONE)
+		err = fs_errno(rc);
+	for (size_t i = 0; !err && i < t->nops; i++)
+		if (t->ops[i].kind != OP_DELETE &&
+		    at_or_under(t->ops[i].key, t->ops[i].key_len, ms->src, ms->src_len))
+			err = move_add(fs, t, ms, t->ops[i].key, t->ops[i].key_len);
+	for (size_t i = 0; !err && i < t->nmarks; i++)
+		if (at_or_under(t->marks[i].key, t->marks[i].key_len, ms->src, ms->src_len) &&
+		    ms->dst_len + t->marks[i].key_len - ms->src_len > KV_MAX_KEY_WRITE)
+			err = ENAMETOOLONG;
+	return err;
+}
+
+/* Does the whole move fit T's limits, with the checks it adds? */
+static int move_fits(struct tx *t, const struct moves *ms)
+{
+	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
+
+	for (size_t i = 0; i < ms->n; i++) {
+		const struct move *m = &ms->m[i];
+		stage_cost(last_op(t, m->to, m->to_len), OP_SET, m->to_len, m->v.len,
+		           &nops, &bytes, &keys);
+		stage_cost(last_op(t, m->from, m->from_len), OP_DELETE, m->from_len, 0,
+		           &nops, &bytes, &keys);
+		if (!m->v.staged && !find_check(t, m->from, m->from_len))
+			bytes += m->from_len;
+		if (!replaces(t, m->to, m->to_len) && !find_check(t, m->to, m->to_len))
+			bytes += m->to_len;
+	}
+	return over_limits(nops, bytes, keys) ? E2BIG : 0;
+}
+
+/*
+ * Stage every move: the value moved is read, so the commit checks it
+ * still holds, and a new key T did not stage is checked to be still absent.
+ */
+static int move_stage(struct tx *t, const struct moves *ms)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < ms->n; i++) {
+		const struct move *m = &ms->m[i];
+		if (!m->v.staged)
+			err = tx_imply(t, m->from, m->from_len, !m->v.stored, m->v.version);
+		if (!err && !replaces(t, m->to, m->to_len))
+			err = tx_imply(t, m->to, m->to_len, 1, 0);
+		if (!err)
+			err = stage_op(t, last_op(t, m->to, m->to_len), OP_SET, m->to, m->to_len,
+			               m->v.enc, m->v.data, m->v.len, 0);
+		if (!err)
+			err = stage_op(t, last_op(t, m->from, m->from_len), OP_DELETE, m->from,
+			               m->from_len, 0, NULL, 0, 0);
+	}
+	return err;
+}
+
+/* Marks (directories made, files created empty) at or under src follow. */
+static int move_marks(struct tx *t, const struct moves *ms)
+{
+	int moved = 0;
+
+	mark_remove(t, ms->dst, ms->dst_len, 1);
+	for (size_t i = 0; i < t->nmarks; i++) {
+		struct mark *k = &t->marks[i];
+		size_t len;
+		if (!at_or_under(k->key, k->key_len, ms->src, ms->src_len))
+			continue;
+		uint8_t *to = moved_key(ms, k->key, k->key_len, &len);
+		if (!to)
+			return ENOMEM;
+		free(k->key);
+		k->key = to;
+		k->key_len = len;
+		moved = 1;
+	}
+	/* nothing shows dst yet: an empty directory, as src was */
+	return moved || ms->n ? 0 : mark_add(t, ms->dst, ms->dst_len, 0);
+}
+
+int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len,
+            const uint8_t *dst, size_t dst_len)
+{
+	struct moves ms = { .src = src, .src_len = src_len, .dst = dst, .dst_len = dst_len };
+	int err;
+
+	if (t->failed)
+		return t->failed;
+	if (!(err = move_collect(fs, t, &ms)))
+		err = move_fits(t, &ms);
+	if (err == E2BIG)
+		t->failed = E2BIG;
+	if (!err) {
+		/* past this point a failure (ENOMEM) would leave T half-moved */
+		err = move_stage(t, &ms);
+		if (!err)
+			err = move_marks(t, &ms);
+		if (!err && ms.stored)
+			err = gone_add(t, src, src_len);    /* src is emptied, and removed */
+		if (!err)
+			gone_drop(t, dst, dst_len);     /* keys live there again */
+		if (err)
+			t->failed = err;
+	}
+	moves_free(&ms);
+	return err;
+}
+
 /* ---- the view of a key inside a transaction (ctl->lock held) ---- */
 
 
@@ -371,11 +638,13 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	int rc = kv_lookup(fs->db, key, len, &e);
 
 	memset(v, 0, sizeof(*v));
+	v->expires_at = -1;
 	if (rc != KV_OK && rc != KV_NOTFOUND)
 		return fs_errno(rc);
 	if (e && (e->flags & KV_ENTRY_VALUE)) {
 		v->value = v->stored = 1;
 		v->version = e->version;
+		v->expires_at = e->expires_at;
 		v->enc = e->encoding;
 		v->len = e->value_len;
 		v->data = dup_bytes(e->value, e->value_len);
@@ -395,6 +664,7 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 			deletes_under = 1;
 		if (!fs_key_equal(o->key, o->key_len, key, len))
 			continue;
+		v->expires_at = -1;     /* T's set and sum store no expiry */
 		if (o->kind == OP_SET || o->kind == OP_DELETE) {
 			free(v->data);
 			v->data = NULL;

@@ -39,6 +39,20 @@ int64_t fs_expire_in(int64_t expires_at)
 	return left > 0 ? left : 1;
 }
 
+void fs_expiry_text(const char *name, int64_t expires, char *buf, size_t size)
+{
+	if (strcmp(name, X_IN) == 0) {
+		int64_t left = expires - fs_now_ms();
+		snprintf(buf, size, "%" PRId64, left > 0 ? left : 0);
+		return;
+	}
+	time_t sec = (time_t) (expires / 1000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03dZ", (int) (expires % 1000));
+}
+
 void fs_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size)
 {
 	if (size == 0)
@@ -111,15 +125,8 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 			err = ENODATA;
 		} else if (strcmp(name, X_STAMP) == 0) {
 			kv_versionstamp_format(version, buf);
-		} else if (strcmp(name, X_IN) == 0) {
-			int64_t left = expires - fs_now_ms();
-			snprintf(buf, sizeof(buf), "%" PRId64, left > 0 ? left : 0);
 		} else {
-			time_t sec = (time_t) (expires / 1000);
-			struct tm tm;
-			gmtime_r(&sec, &tm);
-			size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-			snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int) (expires % 1000));
+			fs_expiry_text(name, expires, buf, sizeof(buf));
 		}
 		if (!err)
 			fs_reply_xattr(req, buf, strlen(buf), size);

@@ -555,3 +555,217 @@ load_big() {
 	run -0 t cat "$MNT/cnt"
 	[ "$output" = '{"$u64":"2"}' ]
 }
+
+# rename(2) SRC DST; prints the errno and fails on refusal
+rename_errno() {
+	t python3 -c 'import os, sys
+try:
+    os.rename(sys.argv[1], sys.argv[2])
+except OSError as e:
+    print(e.errno); sys.exit(1)' "$@"
+}
+
+@test "mv of a directory of 150 files inside T moves it in T's view; the commit stores it at the new place" {
+	load_big 150
+	echo '"own"' >"$MNT/big/.value"
+	mkdir "$MNT/.tx/T"
+	echo '"staged"' >"$MNT/.tx/T/big/new"        # staged by T, not stored
+	rm "$MNT/.tx/T/big/0"                        # deleted by T: does not move
+	mkdir "$MNT/.tx/T/big/sub"                   # made in T, empty
+	before=$(rows)
+	run -0 --separate-stderr t mv "$MNT/.tx/T/big" "$MNT/.tx/T/moved"
+	[ -z "$stderr" ]
+	[ ! -e "$MNT/.tx/T/big" ]
+	run -0 t ls "$MNT/.tx/T/moved"
+	[ "${#lines[@]}" = 151 ]                     # 1..149, new, sub
+	[ -d "$MNT/.tx/T/moved/sub" ]
+	run -0 t cat "$MNT/.tx/T/moved/7" "$MNT/.tx/T/moved/new" "$MNT/.tx/T/moved/.value"
+	[ "$output" = "$(printf '7\n"staged"\n"own"')" ]
+	[ "$(rows)" = "$before" ]
+	run -0 t ls "$MNT/big"
+	[ "${#lines[@]}" = 150 ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	vs=$(jq -r .versionstamp "$MNT/.commit/T")
+	[ ! -e "$MNT/big" ]
+	run -0 t ls "$MNT/moved"
+	[ "${#lines[@]}" = 150 ]                     # sub was only in T's memory
+	run -0 t cat "$MNT/moved/1" "$MNT/moved/149" "$MNT/moved/new" "$MNT/moved/.value"
+	[ "$output" = "$(printf '1\n149\n"staged"\n"own"')" ]
+	[ "$(dump moved | wc -l)" = 151 ]
+	[ "$(dump moved | jq -r .versionstamp | sort -u)" = "$vs" ]
+	[ "$(dump | jq -c .key | grep -c '"big"')" = 0 ]
+	run -0 t cat "$MNT/top" "$MNT/d/x"
+	[ "$output" = "$(printf '1\n2')" ]
+}
+
+@test "a key moved by mv of a directory inside T and changed outside T fails the commit with EAGAIN" {
+	load_big 150
+	mkdir "$MNT/.tx/T"
+	run -0 t mv "$MNT/.tx/T/big" "$MNT/.tx/T/moved"
+	echo 99 >"$MNT/big/42"                        # changed after the mv read it
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(rows)" = "$before" ]
+	[ -d "$MNT/.tx/T/moved" ]
+	grep -q "cannot commit '.tx/T': a check failed" "$KVFS_LOG"
+	rm -rf "$MNT/.tx/T"
+	# removed meanwhile: it does not come back under the new name
+	mkdir "$MNT/.tx/U"
+	run -0 t mv "$MNT/.tx/U/big" "$MNT/.tx/U/moved"
+	rm "$MNT/big/7"
+	before=$(rows)
+	run -1 t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	[ "$(rows)" = "$before" ]
+	rm -rf "$MNT/.tx/U"
+	# a key made at the new place meanwhile is not overwritten
+	mkdir "$MNT/.tx/V"
+	run -0 t mv "$MNT/.tx/V/big" "$MNT/.tx/V/moved"
+	mkdir "$MNT/moved"
+	echo '"theirs"' >"$MNT/moved/5"
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/V" "$MNT/.commit/V"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(rows)" = "$before" ]
+	[ "$(cat "$MNT/moved/5")" = '"theirs"' ]
+}
+
+@test "mv of a directory inside T onto a non-empty directory, into itself or onto a file is refused; nothing is staged" {
+	load_big 150
+	echo 3 >"$MNT/file"
+	mkdir "$MNT/.tx/T"
+	mkdir "$MNT/.tx/T/made" "$MNT/.tx/T/made/inner"    # only in T, not empty
+	before=$(rows)
+	run -1 rename_errno "$MNT/.tx/T/big" "$MNT/.tx/T/d"
+	[ "$output" = 39 ]        # ENOTEMPTY: d holds x
+	run -1 rename_errno "$MNT/.tx/T/big" "$MNT/.tx/T/made"
+	[ "$output" = 39 ]
+	mkdir "$MNT/.tx/T/big/sub"
+	run -1 rename_errno "$MNT/.tx/T/big" "$MNT/.tx/T/big/sub/deeper"
+	[ "$output" = 22 ]        # EINVAL: into itself
+	run -1 rename_errno "$MNT/.tx/T/big" "$MNT/.tx/T/file"
+	[ "$output" = 20 ]        # ENOTDIR
+	run -1 --separate-stderr t mv -T "$MNT/.tx/T/big" "$MNT/.tx/T/d"
+	[[ $stderr == *"Directory not empty"* ]]
+	# nothing moved in T's view, and an empty directory can be the target
+	run -0 t ls "$MNT/.tx/T/big"
+	[ "${#lines[@]}" = 151 ]
+	[ "$(t cat "$MNT/.tx/T/d/x")" = 2 ]
+	mkdir "$MNT/.tx/T/empty"
+	run -0 rename_errno "$MNT/.tx/T/big" "$MNT/.tx/T/empty"
+	[ ! -e "$MNT/.tx/T/big" ]
+	[ "$(t cat "$MNT/.tx/T/empty/3")" = 3 ]
+	[ "$(rows)" = "$before" ]
+	rm -rf "$MNT/.tx/T"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "mv of a directory inside T past the mutation or byte limit: E2BIG, nothing staged, T cannot commit" {
+	load_big 600
+	mkdir "$MNT/.tx/T"
+	before=$(rows)
+	run -1 rename_errno "$MNT/.tx/T/big" "$MNT/.tx/T/moved"
+	[ "$output" = 7 ]         # E2BIG: 1200 mutations
+	grep -q "cannot move '.tx/T/big': the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys" "$KVFS_LOG"
+	[ ! -e "$MNT/.tx/T/moved" ]
+	run -0 t ls "$MNT/.tx/T/big"
+	[ "${#lines[@]}" = 600 ]
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Argument list too long"* ]]
+	[ "$(rows)" = "$before" ]
+	run -0 t rm -rf "$MNT/.tx/T"
+	# 20 values of 50 KB each: over 800 KiB
+	mkdir "$MNT/large"
+	for i in $(seq 20); do
+		head -c 50000 /dev/zero | tr '\0' a | sed 's/.*/"&"/' >"$MNT/large/$i"
+	done
+	before=$(rows)
+	mkdir "$MNT/.tx/U"
+	run -1 rename_errno "$MNT/.tx/U/large" "$MNT/.tx/U/moved"
+	[ "$output" = 7 ]
+	run -0 t ls "$MNT/.tx/U/large"
+	[ "${#lines[@]}" = 20 ]
+	run -1 t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "inside T a moved file or directory opens at once under its new name" {
+	mkdir "$MNT/d"
+	echo 1 >"$MNT/d/a"
+	echo 2 >"$MNT/f"
+	mkdir "$MNT/.tx/T"
+	run -0 t cat "$MNT/.tx/T/f" "$MNT/.tx/T/d/a"   # the kernel now holds these names
+	run -0 t mv "$MNT/.tx/T/f" "$MNT/.tx/T/g"
+	run -0 t cat "$MNT/.tx/T/g"
+	[ "$output" = 2 ]
+	run -0 rename_errno "$MNT/.tx/T/d" "$MNT/.tx/T/e"
+	run -0 t cat "$MNT/.tx/T/e/a"
+	[ "$output" = 1 ]
+	echo 3 >"$MNT/.tx/T/e/a"                      # written under its new key
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(dump | jq -c '[.key, .value]' | tr '\n' ' ')" = '[["e","a"],3] [["g"],2] ' ]
+}
+
+@test "inside T .value of a directory without a value of its own can be written; it is staged until the commit" {
+	mkdir "$MNT/a"
+	echo 1 >"$MNT/a/b"
+	mkdir "$MNT/.tx/T"
+	before=$(rows)
+	run -0 --separate-stderr t bash -c "echo 5 > '$MNT/.tx/T/a/.value'"
+	[ -z "$stderr" ]
+	run -0 t cat "$MNT/.tx/T/a/.value" "$MNT/.tx/T/a/b"
+	[ "$output" = "$(printf '5\n1')" ]
+	run -0 t ls -A "$MNT/.tx/T/a"
+	[ "$output" = "$(printf '.value\nb')" ]
+	[ ! -e "$MNT/a/.value" ]
+	[ "$(rows)" = "$before" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/a/.value" "$MNT/a/b"
+	[ "$output" = "$(printf '5\n1')" ]
+	# the top of T has no value, and other dot-names are still refused
+	mkdir "$MNT/.tx/U"
+	before=$(rows)
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/.tx/U/.value'"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/.tx/U/a/.other'"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -0 t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "inside T a .value found absent and then written must still be absent at the commit" {
+	mkdir "$MNT/a"
+	echo 1 >"$MNT/a/b"
+	mkdir "$MNT/.tx/T"
+	echo 5 >"$MNT/.tx/T/a/.value"
+	echo 7 >"$MNT/a/.value"                        # someone else, meanwhile
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(rows)" = "$before" ]
+	[ "$(cat "$MNT/a/.value")" = 7 ]
+}
+
+@test "inside T a key T did not change shows its stored expiry; one T set shows none" {
+	echo 1 >"$MNT/k"
+	setfattr -n user.kv.expire_in -v 100000 "$MNT/k"
+	echo 2 >"$MNT/j"
+	mkdir "$MNT/d"
+	echo 3 >"$MNT/d/x"
+	at=$(getfattr --only-values -n user.kv.expires_at "$MNT/k")
+	mkdir "$MNT/.tx/T"
+	in=$(getfattr --only-values -n user.kv.expire_in "$MNT/.tx/T/k")
+	[[ $in =~ ^[0-9]+$ ]] && [ "$in" -gt 0 ] && [ "$in" -le 100000 ]
+	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/.tx/T/k")" = "$at" ]
+	for x in expire_in expires_at; do
+		run -1 --separate-stderr getfattr -n user.kv.$x "$MNT/.tx/T/j"
+		[[ $stderr == *"No such attribute"* ]]
+		run -1 --separate-stderr getfattr -n user.kv.$x "$MNT/.tx/T/d"
+		[[ $stderr == *"No such attribute"* ]]
+	done
+	echo 4 >"$MNT/.tx/T/k"                         # Deno's set: no expiry
+	run -1 --separate-stderr getfattr -n user.kv.expire_in "$MNT/.tx/T/k"
+	[[ $stderr == *"No such attribute"* ]]
+	run -1 getfattr -n user.kv.expires_at "$MNT/.tx/T/k"
+	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/k")" = "$at" ]
+}
