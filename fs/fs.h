@@ -158,6 +158,8 @@ struct fs_data {
 	pthread_t thread;
 	uint64_t last_version;  /* kv_version_others at the last poll (notifier thread) */
 	int poll_due;           /* under qlock: poll at the next turn even if that did not move */
+	uint64_t asked, done;   /* under qlock: requests queued, and those the notifier finished */
+	pthread_cond_t qdone;   /* done moved */
 
 	struct fs_handle *handles;  /* open file handles of the key tree (fs_ops.c), under lock */
 	struct fs_ctl *ctl;     /* the control trees .tx, .commit (fs_tx.c) */
@@ -410,6 +412,13 @@ void fs_notify_key(struct fs_data *fs, const uint8_t *key, size_t key_len);
  * asks for a poll.
  */
 void fs_notify_poll(struct fs_data *fs);
+/*
+ * Wait until the notifier has carried out what was queued so far, so that
+ * a reply after it finds the kernel's caches current, but at most max_ms:
+ * the notifier can block on a directory lock the kernel holds until some
+ * reply, maybe the caller's own.
+ */
+void fs_notify_wait(struct fs_data *fs, unsigned max_ms);
 
 /* ---- fs_route.c routes each request to one of two op tables ---- */
 

@@ -57,6 +57,7 @@ static void enqueue(struct fs_data *fs, struct fs_notice *n)
 	fs->queue_tail = n;
 	if (n->key)
 		fs->poll_due = 1;
+	fs->asked++;
 	pthread_cond_signal(&fs->qcond);
 	pthread_mutex_unlock(&fs->qlock);
 }
@@ -65,7 +66,23 @@ void fs_notify_poll(struct fs_data *fs)
 {
 	pthread_mutex_lock(&fs->qlock);
 	fs->poll_due = 1;
+	fs->asked++;
 	pthread_cond_signal(&fs->qcond);
+	pthread_mutex_unlock(&fs->qlock);
+}
+
+void fs_notify_wait(struct fs_data *fs, unsigned max_ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long) (max_ms % 1000) * 1000000L;
+	ts.tv_sec += max_ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&fs->qlock);
+	uint64_t want = fs->asked;
+	while (fs->started && !fs->stop && fs->done < want)
+		if (pthread_cond_timedwait(&fs->qdone, &fs->qlock, &ts) != 0)
+			break;
 	pthread_mutex_unlock(&fs->qlock);
 }
 
@@ -228,6 +245,7 @@ static void *notifier(void *arg)
 		}
 		struct fs_notice *n = fs->queue;
 		int due = fs->poll_due;
+		uint64_t asked = fs->asked;
 		fs->queue = fs->queue_tail = NULL;
 		fs->poll_due = 0;
 		pthread_mutex_unlock(&fs->qlock);
@@ -253,6 +271,8 @@ static void *notifier(void *arg)
 			poll_changes(fs);
 		}
 		pthread_mutex_lock(&fs->qlock);
+		fs->done = asked;
+		pthread_cond_broadcast(&fs->qdone);
 	}
 	pthread_mutex_unlock(&fs->qlock);
 	return NULL;
@@ -297,6 +317,7 @@ void fs_stop(struct fs_data *fs)
 	fs->started = 0;
 	fs->stop = 1;
 	pthread_cond_signal(&fs->qcond);
+	pthread_cond_broadcast(&fs->qdone);
 	pthread_mutex_unlock(&fs->qlock);
 	if (started)
 		pthread_join(fs->thread, NULL);
@@ -320,5 +341,6 @@ void fs_free(struct fs_data *fs)
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
+	pthread_cond_destroy(&fs->qdone);
 	free(fs);
 }

@@ -1882,6 +1882,7 @@ struct fs_data *fs_new(kv_db *db, const struct fs_options *opt)
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->qlock, NULL);
 	pthread_cond_init(&fs->qcond, NULL);
+	pthread_cond_init(&fs->qdone, NULL);
 	/* The root: key [], never forgotten. */
 	struct fs_inode *root = fs_inode_ref(fs, FS_DIR, (const uint8_t *) "", 0, NULL, 1);
 	if (!root || root->ino != FUSE_ROOT_ID) {

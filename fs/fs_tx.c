@@ -1304,6 +1304,8 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	free(keys);
 	free(lens);
 	fs_watch_poke(fs);
+	/* the shell that committed sees the keys as committed at once */
+	fs_notify_wait(fs, 200);
 	return 0;
 }
 

@@ -510,6 +510,25 @@ load_big() {
 	[ "$(dump | jq -c .key | tr '\n' ' ')" = '["d","x"] ["top"] ' ]
 }
 
+@test "right after a commit the shell sees its keys removed, added and made directories" {
+	stale=0
+	for i in $(seq 1 100); do
+		echo 1 >"$MNT/r$i"
+		mkdir "$MNT/d$i"
+		echo 2 >"$MNT/d$i/x"
+		[ -e "$MNT/r$i" ] && [ -d "$MNT/d$i" ]     # the kernel holds both names
+		mkdir "$MNT/.tx/T$i"
+		rm "$MNT/.tx/T$i/r$i"
+		rm -r "$MNT/.tx/T$i/d$i"
+		echo 3 >"$MNT/.tx/T$i/n$i"
+		mv "$MNT/.tx/T$i" "$MNT/.commit/T$i"
+		if [ -e "$MNT/r$i" ] || [ -e "$MNT/d$i" ] || [ ! -f "$MNT/n$i" ]; then
+			stale=$((stale + 1))
+		fi
+	done
+	[ "$stale" -eq 0 ]
+}
+
 @test "transactions of a mount that ends are dropped" {
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/k"
