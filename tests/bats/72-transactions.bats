@@ -529,6 +529,20 @@ load_big() {
 	[ "$stale" -eq 0 ]
 }
 
+@test "a file key gains children in one commit through a transaction, as the README shows" {
+	echo '{"v":1}' >"$MNT/k"
+	(cd "$BATS_TEST_TMPDIR" && mkdir "$MNT/.tx/T" && cp "$MNT/.tx/T/k" v && rm "$MNT/.tx/T/k" &&
+	 mkdir "$MNT/.tx/T/k" && cp v "$MNT/.tx/T/k/.value" && echo '"c"' >"$MNT/.tx/T/k/child")
+	[ -f "$MNT/k" ]                              # nothing changed before the commit
+	[ "$(dump | jq -c .key)" = '["k"]' ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ -d "$MNT/k" ]
+	[ "$(t cat "$MNT/k/.value")" = '{"v":1}' ]
+	[ "$(t cat "$MNT/k/child")" = '"c"' ]
+	[ "$(dump | jq -c .key | tr '\n' ' ')" = '["k"] ["k","child"] ' ]
+	[ "$(dump | jq -r .versionstamp | sort -u | wc -l)" -eq 1 ]
+}
+
 @test "transactions of a mount that ends are dropped" {
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/k"
