@@ -165,6 +165,10 @@ int kvfs_dump_main(int argc, char **argv)
 		}
 	}
 
+	/* an empty file is an empty database, as mounting or Deno opens it */
+	struct stat sb;
+	if (stat(dbpath, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+		goto out;
 	rc = kv_open(dbpath, KV_OPEN_READONLY, &db);
 	if (rc != KV_OK) {
 		fprintf(stderr, "kvfs: dump: cannot open '%s': %s\n", dbpath,

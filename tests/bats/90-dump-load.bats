@@ -238,6 +238,11 @@ LINES
 	[ "$(sqlite3 new.sqlite3 'SELECT version FROM migration_state')" = 3 ]
 	run -0 dump_nostamp new.sqlite3
 	[ "$output" = '{"key":["a"],"value":1}' ]
+	# an empty file is an empty database, left as it is
+	: >empty.sqlite3
+	run -0 --separate-stderr kvfs dump empty.sqlite3
+	[ -z "$output" ] && [ -z "$stderr" ]
+	[ ! -s empty.sqlite3 ] && [ ! -e empty.sqlite3-wal ]
 }
 
 @test "dump and load refuse wrong arguments" {
