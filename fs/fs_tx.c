@@ -993,9 +993,14 @@ static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, in
 	int value = i.type == N_TXDIR && i.key_len && strcmp(name, ".value") == 0;
 	if (i.type != N_TXDIR || (name[0] == '.' && !value)) {
 		err = EPERM;
-		if (i.type == N_TXDIR)
-			log_tx(fs, "create", "", i.key, i.key_len, name,
+		if (i.type == N_TXDIR) {
+			pthread_mutex_lock(&c->lock);
+			char *tx = strdup(tx_name(c, i.tx));
+			pthread_mutex_unlock(&c->lock);
+			log_tx(fs, "create", tx, i.key, i.key_len, name,
 			       "names starting with '.' are not keys");
+			free(tx);
+		}
 		goto out;
 	}
 	if (value) {

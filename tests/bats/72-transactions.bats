@@ -762,6 +762,7 @@ except OSError as e:
 	[[ $stderr == *"Operation not permitted"* ]]
 	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/.tx/U/a/.other'"
 	[[ $stderr == *"Operation not permitted"* ]]
+	grep -q "cannot create '.tx/U/a/.other': names starting with '.' are not keys" "$KVFS_LOG"
 	run -0 t mv "$MNT/.tx/U" "$MNT/.commit/U"
 	[ "$(rows)" = "$before" ]
 }
