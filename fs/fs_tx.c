@@ -1407,7 +1407,7 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((err = node_info(c, parent, &s)) || (err = node_info(c, newparent, &d)))
 		goto out;
-	if (flags & RENAME_EXCHANGE) {
+	if (flags & ~(unsigned) RENAME_NOREPLACE) {      /* no exchange, no whiteout */
 		err = EINVAL;
 	} else if (s.type == N_TXS && d.type == N_RESULTS) {
 		err = commit_tx(fs, name, newname);

@@ -118,6 +118,19 @@ if libc.renameat2(-100, d + b"/a", -100, d + b"/" + to.encode(), int(flag)) != 0
 	[ "$(rows)" = "$before" ]
 	[ ! -e "$MNT/c" ]
 	[ "$(t cat "$MNT/a")" = 1 ]
+	# inside a transaction, and for its commit, too
+	mkdir "$MNT/.tx/T"
+	for from_to in .tx/T/a:.tx/T/c .tx/T:.commit/T; do
+		run -1 t python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = sys.argv[1].encode()
+a, b = sys.argv[2].split(":")
+if libc.renameat2(-100, d + b"/" + a.encode(), -100, d + b"/" + b.encode(), 4) != 0:
+    print(ctypes.get_errno()); sys.exit(1)' "$MNT" "$from_to"
+		[ "$output" = 22 ]
+	done
+	[ -e "$MNT/.tx/T/a" ] && [ ! -e "$MNT/.tx/T/c" ] && [ -d "$MNT/.tx/T" ]
+	[ "$(rows)" = "$before" ]
 }
 
 @test "mv onto a non-empty directory is refused and changes nothing" {
