@@ -1137,6 +1137,26 @@ out:
 	fuse_reply_err(req, err);
 }
 
+/*
+ * A name was removed from directory `dir` inside T. When nothing else
+ * shows it (its keys were only staged, as a directory moved inside T
+ * leaves them), it stays as an empty directory of T, as in the key tree,
+ * so that `rm -r` can still rmdir it. ctl->lock held.
+ */
+static int keep_dir(struct fs_data *fs, struct tx *t, const uint8_t *dir, size_t dir_len)
+{
+	struct view p = { 0 };
+	int err;
+
+	if (!dir_len)
+		return 0;
+	err = view_of(fs, t, dir, dir_len, &p);
+	if (!err && !p.dir && !p.value && !p.empty)
+		err = mark_add(t, dir, dir_len, 0);
+	view_free(&p);
+	return err;
+}
+
 static void ctl_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_data *fs = fs_of(req);
@@ -1192,6 +1212,8 @@ static void ctl_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (!err)
 		node_remove(c, i.tx, key, len);
+	if (!err && name[0] != '.')
+		err = keep_dir(fs, t, i.key, i.key_len);
 	pthread_mutex_unlock(&c->lock);
 	view_free(&v);
 out:
@@ -1249,6 +1271,8 @@ static void ctl_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = gone_add(t, key, len);
 	if (!err)
 		mark_remove(t, key, len, 1);
+	if (!err)
+		err = keep_dir(fs, t, i.key, i.key_len);
 	pthread_mutex_unlock(&c->lock);
 	view_free(&v);
 out:
@@ -1289,19 +1313,31 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	snprintf(text, sizeof(text), "{\"ok\":true,\"versionstamp\":\"%s\"}\n", stamp);
 	result_add(c, result, text);
 	tx_unlink(c, t);
-	/* Hand the keys over: the key tree's caches and memory-only names follow. */
-	keys = calloc(t->nops + 1, sizeof(*keys));
-	lens = calloc(t->nops + 1, sizeof(*lens));
-	for (size_t i = 0; keys && lens && i < t->nops; i++) {
-		keys[nkeys] = t->ops[i].key;
-		lens[nkeys++] = t->ops[i].key_len;
-		t->ops[i].key = NULL;
+	/*
+	 * Hand the keys over: the key tree's caches and memory-only names
+	 * follow. A directory T removed or moved away goes with the
+	 * memory-only directories the key tree had in it (T never showed them).
+	 */
+	size_t nops = t->nops, n = nops + t->ngone;
+	keys = calloc(n + 1, sizeof(*keys));
+	lens = calloc(n + 1, sizeof(*lens));
+	for (size_t i = 0; keys && lens && i < n; i++) {
+		struct mark *g = i < nops ? NULL : &t->gone[i - nops];
+		keys[nkeys] = g ? g->key : t->ops[i].key;
+		lens[nkeys++] = g ? g->key_len : t->ops[i].key_len;
+		if (g)
+			g->key = NULL;
+		else
+			t->ops[i].key = NULL;
 	}
 	tx_free(t);
 	pthread_mutex_unlock(&c->lock);
 	for (size_t i = 0; i < nkeys; i++) {
 		pthread_mutex_lock(&fs->lock);
-		fs_memfile_remove(fs, keys[i], lens[i]);
+		if (i < nops)
+			fs_memfile_remove(fs, keys[i], lens[i]);
+		else
+			fs_memdir_remove(fs, keys[i], lens[i], 1);
 		pthread_mutex_unlock(&fs->lock);
 		fs_notify_key(fs, keys[i], lens[i]);
 		free(keys[i]);

@@ -160,20 +160,6 @@ int gone_add(struct tx *t, const uint8_t *key, size_t len)
 	return 0;
 }
 
-/* Forget what was removed at or under `key`: T moved keys there. */
-static void gone_drop(struct tx *t, const uint8_t *key, size_t len)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < t->ngone; i++) {
-		struct mark *g = &t->gone[i];
-		if (fs_key_equal(g->key, g->key_len, key, len) || under(g->key, g->key_len, key, len))
-			free(g->key);
-		else
-			t->gone[o++] = *g;
-	}
-	t->ngone = o;
-}
-
 /* Removed by rmdir or moved away by T, itself or a prefix above it. */
 static int is_gone(const struct tx *t, const uint8_t *key, size_t len)
 {
@@ -550,6 +536,33 @@ static int move_marks(struct tx *t, const struct moves *ms)
 	return moved || ms->n ? 0 : mark_add(t, ms->dst, ms->dst_len, 0);
 }
 
+/*
+ * Forget what was removed where the move put things: dst itself, and the
+ * removed directories below it that a key or mark moved there lies in.
+ * Others stay removed: an old subdirectory of dst whose keys T deleted
+ * does not come back under the directory moved onto its parent.
+ */
+static void gone_drop(struct tx *t, const struct moves *ms)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < t->ngone; i++) {
+		struct mark *g = &t->gone[i];
+		int live = fs_key_equal(g->key, g->key_len, ms->dst, ms->dst_len);
+		if (!live && under(g->key, g->key_len, ms->dst, ms->dst_len)) {
+			for (size_t k = 0; !live && k < ms->n; k++)
+				live = at_or_under(ms->m[k].to, ms->m[k].to_len, g->key, g->key_len);
+			for (size_t k = 0; !live && k < t->nmarks; k++)
+				live = at_or_under(t->marks[k].key, t->marks[k].key_len,
+				                   g->key, g->key_len);
+		}
+		if (live)
+			free(g->key);
+		else
+			t->gone[o++] = *g;
+	}
+	t->ngone = o;
+}
+
 int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len,
             const uint8_t *dst, size_t dst_len)
 {
@@ -570,7 +583,7 @@ int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len
 		if (!err && ms.stored)
 			err = gone_add(t, src, src_len);    /* src is emptied, and removed */
 		if (!err)
-			gone_drop(t, dst, dst_len);     /* keys live there again */
+			gone_drop(t, &ms);              /* keys live there again */
 		if (err)
 			t->failed = err;
 	}

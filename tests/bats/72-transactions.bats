@@ -543,6 +543,46 @@ load_big() {
 	[ "$(dump | jq -r .versionstamp | sort -u | wc -l)" -eq 1 ]
 }
 
+@test "inside T a directory moved onto a removed one shows only what moved, and rm -r of it works to the end" {
+	mkdir -p "$MNT/r2/sub/s2" "$MNT/r1/x/y"
+	echo 3 >"$MNT/r2/sub/s2/c"
+	echo 1 >"$MNT/r1/a"
+	echo 4 >"$MNT/r1/x/y/z"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	rm -r "$MNT/.tx/T/r2"
+	mv "$MNT/.tx/T/r1" "$MNT/.tx/T/r2"
+	# the old r2's subdirectories, whose keys T deleted, stay gone
+	run -0 t find "$MNT/.tx/T/r2"
+	[ "$output" = "$(printf '%s\n' "$MNT/.tx/T/r2" "$MNT/.tx/T/r2/a" "$MNT/.tx/T/r2/x" \
+		"$MNT/.tx/T/r2/x/y" "$MNT/.tx/T/r2/x/y/z")" ]
+	# keys only staged there: each directory stays until rm's rmdir, as in the key tree
+	run -0 --separate-stderr t rm -r "$MNT/.tx/T/r2/x"
+	[ -z "$stderr" ]
+	run -0 t find "$MNT/.tx/T/r2"
+	[ "$output" = "$(printf '%s\n' "$MNT/.tx/T/r2" "$MNT/.tx/T/r2/a")" ]
+	[ "$(rows)" = "$before" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(dump | jq -c .key)" = '["r2","a"]' ]
+	[ ! -e "$MNT/r1" ]
+	run -0 t find "$MNT/r2"
+	[ "$output" = "$(printf '%s\n' "$MNT/r2" "$MNT/r2/a")" ]
+}
+
+@test "a directory moved or removed by a transaction takes the key tree's empty directories in it along" {
+	mkdir -p "$MNT/mo/inner" "$MNT/rm/inner"
+	echo 1 >"$MNT/mo/k"
+	echo 2 >"$MNT/rm/k"
+	mkdir "$MNT/.tx/T"
+	mv "$MNT/.tx/T/mo" "$MNT/.tx/T/mo2"
+	rm -r "$MNT/.tx/T/rm"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ ! -e "$MNT/mo" ] && [ ! -e "$MNT/rm" ]
+	run -0 t ls "$MNT"
+	[ "$output" = mo2 ]
+	[ "$(dump | jq -c .key)" = '["mo2","k"]' ]
+}
+
 @test "transactions of a mount that ends are dropped" {
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/k"
