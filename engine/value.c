@@ -365,10 +365,16 @@ static int cmp_pos(const void *pa, const void *pb)
 /*
  * Make a Map or Set what JavaScript builds from the same entries (and what
  * Deno reads back): a repeated key or element keeps its first place, and
- * in a Map its last value.
+ * in a Map its last value; a -0 key or element is 0.
  */
 static int normalise_entries(struct node *n)
 {
+	/* Set.prototype.add and Map.prototype.set turn -0 into 0 */
+	for (struct member *m = n->first; m; m = m->next) {
+		struct node *e = m->k ? m->k : m->v;
+		if (e->kind == N_NUM && e->num == 0)
+			e->num = 0;
+	}
 	if (n->count < 2)
 		return KV_OK;
 	struct member **v = malloc(n->count * sizeof(*v));

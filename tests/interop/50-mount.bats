@@ -71,12 +71,14 @@ PY
 	mkdir "$MNT/dup"
 	echo '{"$set":[1,1,{"$number":"NaN"},{"$number":"NaN"},0,{"$number":"-0"},"a","a",[1],[1]]}' >"$MNT/dup/set"
 	echo '{"$map":[[1,2],[1,3],["x",1],[2,5],["x",9]]}' >"$MNT/dup/map"
-	# as new Set(...) and new Map(...) make them: first place, last value
+	echo '[{"$map":[[{"$number":"-0"},1]]},{"$set":[{"$number":"-0"}]}]' >"$MNT/dup/zero"
+	# as new Set(...) and new Map(...) make them: first place, last value, -0 as 0
 	[ "$(t cat "$MNT/dup/set")" = '{"$set":[1,{"$number":"NaN"},0,"a",[1],[1]]}' ]
 	[ "$(t cat "$MNT/dup/map")" = '{"$map":[[1,3],["x",9],[2,5]]}' ]
+	[ "$(t cat "$MNT/dup/zero")" = '[{"$map":[[0,1]]},{"$set":[0]}]' ]
 	mount_lines | sort >mount.out
 	deno_run dump.ts "$DB" | sort >deno.out
-	[ "$(wc -l <deno.out)" -eq 2 ]
+	[ "$(wc -l <deno.out)" -eq 3 ]
 	diff -u deno.out mount.out
 }
 
