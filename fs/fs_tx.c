@@ -449,6 +449,18 @@ static const char *tx_name(struct fs_ctl *c, uint64_t id)
 	return t ? t->name : "?";
 }
 
+/* log_tx for a name under node `i` of a transaction; takes ctl->lock. */
+static void log_node(struct fs_data *fs, const struct nodeinfo *i, const char *what,
+                     const char *name, const char *reason)
+{
+	struct fs_ctl *c = fs->ctl;
+	pthread_mutex_lock(&c->lock);
+	char *tx = strdup(tx_name(c, i->tx));
+	pthread_mutex_unlock(&c->lock);
+	log_tx(fs, what, tx, i->key, i->key_len, name, reason);
+	free(tx);
+}
+
 /* Key of `name` inside directory key `dir` (heap). 0 or an errno. */
 static int child_key(const uint8_t *dir, size_t dir_len, const char *name, int creating,
                      uint8_t **key, size_t *len)
@@ -993,14 +1005,8 @@ static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, in
 	int value = i.type == N_TXDIR && i.key_len && strcmp(name, ".value") == 0;
 	if (i.type != N_TXDIR || (name[0] == '.' && !value)) {
 		err = EPERM;
-		if (i.type == N_TXDIR) {
-			pthread_mutex_lock(&c->lock);
-			char *tx = strdup(tx_name(c, i.tx));
-			pthread_mutex_unlock(&c->lock);
-			log_tx(fs, "create", tx, i.key, i.key_len, name,
-			       "names starting with '.' are not keys");
-			free(tx);
-		}
+		if (i.type == N_TXDIR)
+			log_node(fs, &i, "create", name, "names starting with '.' are not keys");
 		goto out;
 	}
 	if (value) {
@@ -1009,7 +1015,7 @@ static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, in
 		err = key ? 0 : ENOMEM;
 	} else if ((err = child_key(i.key, i.key_len, name, 1, &key, &len))) {
 		if (err == EINVAL)
-			log_tx(fs, "create", "", i.key, i.key_len, name, "not a valid key name");
+			log_node(fs, &i, "create", name, "not a valid key name");
 	}
 	if (err)
 		goto out;
@@ -1539,15 +1545,13 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		else if (size > 21 || kv_versionstamp_parse(buf, &x) != KV_OK)
 			err = EINVAL;
 		if (err) {
-			log_tx(fs, "check", "", i.key, i.key_len, NULL,
-			       "not a versionstamp (20 hex digits) or null");
+			log_node(fs, &i, "check", NULL, "not a versionstamp (20 hex digits) or null");
 			goto out;
 		}
 	} else {
 		kind = name[8] == 's' ? OP_SUM : name[9] == 'i' ? OP_MIN : OP_MAX;
 		if ((err = parse_u64(value, size, &x))) {
-			log_tx(fs, name + 8, "", i.key, i.key_len, NULL,
-			       "not an unsigned 64-bit decimal number");
+			log_node(fs, &i, name + 8, NULL, "not an unsigned 64-bit decimal number");
 			goto out;
 		}
 	}

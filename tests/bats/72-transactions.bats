@@ -162,6 +162,7 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	[ "$output" = 2 ]
 	run -1 --separate-stderr t setfattr -n user.kv.check -v nonsense "$MNT/.tx/T/a"
 	[[ $stderr == *"Invalid argument"* ]]
+	grep -q "cannot check '.tx/T/a': not a versionstamp (20 hex digits) or null" "$KVFS_LOG"
 }
 
 @test "a staged delete removes the key at the commit" {
@@ -208,6 +209,7 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	grep -q "cannot commit '.tx/T': sum, min or max on a value that is not a KvU64" "$KVFS_LOG"
 	run -1 --separate-stderr t setfattr -n user.kv.sum -v abc "$MNT/.tx/T/n"
 	[[ $stderr == *"Invalid argument"* ]]
+	grep -q "cannot sum '.tx/T/n': not an unsigned 64-bit decimal number" "$KVFS_LOG"
 }
 
 @test "rm -rf aborts a transaction; its name can be used again" {
