@@ -393,6 +393,11 @@ int64_t fs_expire_in(int64_t expires_at);
  * (ISO 8601) reads for a Unix-ms expiry, into buf (64 bytes do).
  */
 void fs_expiry_text(const char *name, int64_t expires, char *buf, size_t size);
+/*
+ * A user.kv.expire_in value: milliseconds in digits, trailing blanks
+ * allowed. 0 with *ms, or EINVAL.
+ */
+int fs_parse_ms(const char *value, size_t size, int64_t *ms);
 
 /* ---- fs_notify.c ---- */
 

@@ -47,6 +47,7 @@ struct op {
 	int enc;                /* OP_SET */
 	uint8_t *value;
 	size_t value_len;
+	int64_t expires_at;     /* OP_SET: when the value expires, Unix ms; 0 never */
 	uint64_t operand;       /* OP_SUM, OP_MIN, OP_MAX */
 };
 
@@ -65,6 +66,7 @@ struct mark {
 	uint8_t *key;
 	size_t key_len;
 	int file;
+	int64_t expires_at;     /* a file's: the expiry its first value gets, 0 none */
 };
 
 struct tx {
@@ -110,7 +112,7 @@ struct view {
 	int stored;             /* the store holds a value */
 	int emptied;            /* a stored prefix whose every key T deleted */
 	uint64_t version;       /* its version, when stored */
-	int64_t expires_at;     /* Unix ms, when stored and T did not change it; -1: none */
+	int64_t expires_at;     /* Unix ms, when the value shown expires; -1: never */
 	int enc;
 	uint8_t *data;
 	size_t len;
@@ -162,6 +164,23 @@ int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t 
  */
 int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len,
             const uint8_t *dst, size_t dst_len);
+/*
+ * Give `key` the expiry `at` (Unix ms; 0: none) in T, as user.kv.expire_in
+ * does: a set T staged keeps its value and takes the expiry; a value T
+ * shows from the store is staged again with it, with an implied check that
+ * it still holds; a file T created empty gives it to its first value.
+ * ENOENT when T shows no value, EPERM for a sum, min or max (they carry
+ * none), E2BIG past a limit.
+ */
+int tx_expire(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len, int64_t at);
+/*
+ * A file of T written: the set of its new value keeps the expiry of the
+ * value T showed, stored or given in T, as an edit does outside T.
+ */
+int tx_write(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
+             int enc, const uint8_t *value, size_t value_len);
+/* The set T just staged for `key` expires at `expires_at` (Unix ms, -1 never). */
+void tx_set_expiry(struct tx *t, const uint8_t *key, size_t len, int64_t expires_at);
 void view_free(struct view *v);
 int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
                       size_t len, int *err);

@@ -918,7 +918,7 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 		return err;
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, h->tx);
-	err = t ? tx_stage(t, OP_SET, h->key, h->key_len, enc, value, value_len, 0) : ENOENT;
+	err = t ? tx_write(fs, t, h->key, h->key_len, enc, value, value_len) : ENOENT;
 	pthread_mutex_unlock(&c->lock);
 	kv_free(value);
 	/* the view shows the staged value as kvfs writes it, maybe not as written */
@@ -1370,6 +1370,8 @@ static int move_file(struct fs_data *fs, struct tx *t, const uint8_t *skey, size
 	if (!err)
 		err = tx_stage(t, OP_SET, dkey, dlen, v->enc, v->data, v->len, 0);
 	if (!err)
+		tx_set_expiry(t, dkey, dlen, v->expires_at);   /* as mv keeps it */
+	if (!err)
 		err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
 	if (err == E2BIG)
 		log_tx(fs, "move", t->name, skey, slen, NULL,
@@ -1513,6 +1515,24 @@ static int parse_u64(const char *v, size_t size, uint64_t *out)
 	return 0;
 }
 
+/* user.kv.expire_in set (at > 0) or the expiry removed (0) on a file of T. */
+static int expire_node(struct fs_data *fs, fuse_ino_t ino, const struct nodeinfo *i, int64_t at)
+{
+	struct fs_ctl *c = fs->ctl;
+
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, i->tx);
+	int err = t ? tx_expire(fs, t, i->key, i->key_len, at) : ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	if (err == EPERM)
+		log_node(fs, i, "set the expiry of", NULL, "a sum, min or max stores none");
+	else if (err == E2BIG)
+		log_node(fs, i, "set the expiry of", NULL, "the transaction exceeds a limit");
+	if (!err)
+		fs_notify_inode(fs, ino);
+	return err;
+}
+
 static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                          const char *value, size_t size, int flags)
 {
@@ -1529,6 +1549,15 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		goto out;
 	int known = strcmp(name, X_CHECK) == 0 || strcmp(name, X_SUM) == 0 ||
 	            strcmp(name, X_MIN) == 0 || strcmp(name, X_MAX) == 0;
+	if (strcmp(name, X_IN) == 0 && i.type == N_TXFILE) {
+		int64_t ms;
+		if ((err = fs_parse_ms(value, size, &ms)))
+			log_node(fs, &i, "set user.kv.expire_in on", NULL,
+			         "expected a non-negative number of milliseconds");
+		else
+			err = expire_node(fs, ino, &i, fs_now_ms() + ms);
+		goto out;
+	}
 	if (!known || (i.type != N_TXFILE && i.type != N_TXDIR) || !i.key_len) {
 		err = known || strncmp(name, "user.", 5) == 0 ? EPERM : ENOTSUP;
 		goto out;
@@ -1574,16 +1603,11 @@ out:
 	fuse_reply_err(req, err);
 }
 
-/*
- * The stored expiry of a key T did not change; T's own sets and sums store
- * none. Replies when it is there; else ENODATA or another errno.
- */
-static int reply_expiry(fuse_req_t req, struct fs_data *fs, const struct nodeinfo *i,
-                        const char *name, size_t size)
+/* When the value T shows for file `i` expires (Unix ms), -1 for never; 0 or an errno. */
+static int node_expiry(struct fs_data *fs, const struct nodeinfo *i, int64_t *expires)
 {
 	struct fs_ctl *c = fs->ctl;
 	struct view v;
-	char buf[64];
 
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, i->tx);
@@ -1591,8 +1615,25 @@ static int reply_expiry(fuse_req_t req, struct fs_data *fs, const struct nodeinf
 	pthread_mutex_unlock(&c->lock);
 	if (err)
 		return err;
-	int64_t expires = v.value ? v.expires_at : -1;
+	*expires = v.value || v.empty ? v.expires_at : -1;
 	view_free(&v);
+	return 0;
+}
+
+/*
+ * The expiry of the value T shows: the stored one of a key T did not
+ * change, the one T gave a key, none for T's other sets and its sums.
+ * Replies when it is there; else ENODATA or another errno.
+ */
+static int reply_expiry(fuse_req_t req, struct fs_data *fs, const struct nodeinfo *i,
+                        const char *name, size_t size)
+{
+	int64_t expires;
+	char buf[64];
+	int err = node_expiry(fs, i, &expires);
+
+	if (err)
+		return err;
 	if (expires < 0)
 		return ENODATA;
 	fs_expiry_text(name, expires, buf, sizeof(buf));
@@ -1668,11 +1709,16 @@ static void ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs_data *fs = fs_of(req);
 	struct nodeinfo i;
+	int64_t expires = -1;
 	int err = node_info(fs->ctl, ino, &i);
 
-	/* user.kv.key is read by name: a copy must not try to set it (fs_xattr.c) */
+	/* as in the key tree (fs_xattr.c): only what a copy should carry */
+	if (!err && i.type == N_TXFILE)
+		err = node_expiry(fs, &i, &expires);
 	if (err)
 		fuse_reply_err(req, err);
+	else if (expires >= 0)
+		fs_reply_xattr(req, X_IN, sizeof(X_IN), size);
 	else
 		fs_reply_xattr(req, "", 0, size);
 	info_free(&i);
@@ -1680,8 +1726,28 @@ static void ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void ctl_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void) ino;
-	fuse_reply_err(req, strncmp(name, "user.kv.", 8) == 0 ? EPERM : ENODATA);
+	struct fs_data *fs = fs_of(req);
+	struct nodeinfo i;
+	int64_t expires = -1;
+	int err;
+
+	if (strncmp(name, "user.kv.", 8) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	err = node_info(fs->ctl, ino, &i);
+	if (!err && i.type != N_TXFILE)
+		err = EPERM;
+	if (!err)
+		err = node_expiry(fs, &i, &expires);
+	if (!err)
+		err = expires < 0 ? ENODATA : expire_node(fs, ino, &i, 0);
+	info_free(&i);
+	fuse_reply_err(req, err);
 }
 
 static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

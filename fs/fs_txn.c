@@ -137,7 +137,7 @@ int mark_add(struct tx *t, const uint8_t *key, size_t len, int file)
 	uint8_t *k = dup_bytes(key, len);
 	if (!k)
 		return ENOMEM;
-	t->marks[t->nmarks++] = (struct mark) { k, len, file };
+	t->marks[t->nmarks++] = (struct mark) { k, len, file, 0 };
 	return 0;
 }
 
@@ -156,7 +156,7 @@ int gone_add(struct tx *t, const uint8_t *key, size_t len)
 	uint8_t *k = dup_bytes(key, len);
 	if (!k)
 		return ENOMEM;
-	t->gone[t->ngone++] = (struct mark) { k, len, 0 };
+	t->gone[t->ngone++] = (struct mark) { k, len, 0, 0 };
 	return 0;
 }
 
@@ -223,6 +223,15 @@ static int over_limits(size_t nops, size_t bytes, size_t keys)
 	return nops > KV_MAX_MUTATIONS || bytes > KV_MAX_COMMIT_BYTES || keys > KV_MAX_COMMIT_KEYS;
 }
 
+/* The expiry given to a file T created empty, for its first value; 0 none. */
+static int64_t created_expiry(const struct tx *t, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < t->nmarks; i++)
+		if (t->marks[i].file && fs_key_equal(t->marks[i].key, t->marks[i].key_len, key, len))
+			return t->marks[i].expires_at;
+	return 0;
+}
+
 /* Stage one mutation whose cost was accounted for: 0 or ENOMEM. */
 static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint8_t *key,
                     size_t len, int enc, const uint8_t *value, size_t value_len,
@@ -236,6 +245,9 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
 		if (value_len && !v)
 			return ENOMEM;
 		free(last->value);
+		/* a rewrite keeps the expiry T gave the key, as outside T */
+		if (kind != OP_SET || last->kind != OP_SET)
+			last->expires_at = 0;
 		last->kind = kind;
 		last->enc = enc;
 		last->value = v;
@@ -248,7 +260,7 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
 	if (grow((void **) &t->ops, &t->capops, t->nops, sizeof(*t->ops)))
 		return ENOMEM;
 	struct op o = { .kind = kind, .key_len = len, .enc = enc, .value_len = value_len,
-	                .operand = operand };
+	                .operand = operand, .expires_at = kind == OP_SET ? created_expiry(t, key, len) : 0 };
 	o.key = dup_bytes(key, len);
 	o.value = value_len ? dup_bytes(value, value_len) : NULL;
 	if (!o.key || (value_len && !o.value)) {
@@ -507,6 +519,8 @@ static int move_stage(struct tx *t, const struct moves *ms)
 			err = stage_op(t, last_op(t, m->to, m->to_len), OP_SET, m->to, m->to_len,
 			               m->v.enc, m->v.data, m->v.len, 0);
 		if (!err)
+			tx_set_expiry(t, m->to, m->to_len, m->v.expires_at);   /* as mv keeps it */
+		if (!err)
 			err = stage_op(t, last_op(t, m->from, m->from_len), OP_DELETE, m->from,
 			               m->from_len, 0, NULL, 0, 0);
 	}
@@ -588,6 +602,61 @@ int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len
 			t->failed = err;
 	}
 	moves_free(&ms);
+	return err;
+}
+
+void tx_set_expiry(struct tx *t, const uint8_t *key, size_t len, int64_t expires_at)
+{
+	struct op *o = last_op(t, key, len);
+	if (o && o->kind == OP_SET)
+		o->expires_at = expires_at >= 0 ? expires_at : 0;
+}
+
+int tx_write(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
+             int enc, const uint8_t *value, size_t value_len)
+{
+	struct view v;
+	int err = view_of(fs, t, key, len, &v);
+
+	if (err)
+		return err;
+	int64_t keep = v.value || v.empty ? v.expires_at : -1;
+	view_free(&v);
+	err = tx_stage(t, OP_SET, key, len, enc, value, value_len, 0);
+	if (!err)
+		tx_set_expiry(t, key, len, keep);
+	return err;
+}
+
+int tx_expire(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len, int64_t at)
+{
+	struct view v;
+	int err;
+
+	if (t->failed)
+		return t->failed;
+	if ((err = view_of(fs, t, key, len, &v)))
+		return err;
+	struct op *last = last_op(t, key, len);
+	if (!v.value && v.empty) {
+		for (size_t i = 0; i < t->nmarks; i++)
+			if (t->marks[i].file && fs_key_equal(t->marks[i].key, t->marks[i].key_len, key, len))
+				t->marks[i].expires_at = at;
+	} else if (!v.value) {
+		err = ENOENT;
+	} else if (last && last->kind != OP_SET && last->kind != OP_DELETE) {
+		err = EPERM;
+	} else if (last && last->kind == OP_SET) {
+		last->expires_at = at;
+	} else {
+		/* the stored value, set again: the commit checks it still holds */
+		err = tx_imply(t, key, len, 0, v.version);
+		if (!err)
+			err = tx_stage(t, OP_SET, key, len, v.enc, v.data, v.len, 0);
+		if (!err)
+			tx_set_expiry(t, key, len, at ? at : -1);
+	}
+	view_free(&v);
 	return err;
 }
 
@@ -677,7 +746,8 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 			deletes_under = 1;
 		if (!fs_key_equal(o->key, o->key_len, key, len))
 			continue;
-		v->expires_at = -1;     /* T's set and sum store no expiry */
+		/* T's sums store no expiry; its sets the one T gave them */
+		v->expires_at = o->kind == OP_SET && o->expires_at ? o->expires_at : -1;
 		if (o->kind == OP_SET || o->kind == OP_DELETE) {
 			free(v->data);
 			v->data = NULL;
@@ -710,8 +780,10 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 		if (under(m->key, m->key_len, key, len) ||
 		    (!m->file && fs_key_equal(m->key, m->key_len, key, len)))
 			v->dir = 1, stored_dir = 0;
-		else if (m->file && fs_key_equal(m->key, m->key_len, key, len) && !v->value)
+		else if (m->file && fs_key_equal(m->key, m->key_len, key, len) && !v->value) {
 			v->empty = 1;
+			v->expires_at = m->expires_at ? m->expires_at : -1;
+		}
 	}
 	/*
 	 * A stored prefix whose every key T deleted (`rm -r .tx/T/PREFIX`)
@@ -754,9 +826,15 @@ int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **
 	for (size_t i = 0; rc == KV_OK && i < t->nops; i++) {
 		struct op *o = &t->ops[i];
 		switch (o->kind) {
-		case OP_SET:
-			rc = kv_atomic_set(a, o->key, o->key_len, o->enc, o->value, o->value_len, -1);
+		case OP_SET: {
+			int64_t in = -1;    /* the expiry T gave it, as a time to live from now */
+			if (o->expires_at) {
+				in = o->expires_at - fs_now_ms();
+				in = in > 0 ? in : 1;
+			}
+			rc = kv_atomic_set(a, o->key, o->key_len, o->enc, o->value, o->value_len, in);
 			break;
+		}
 		case OP_DELETE:
 			rc = kv_atomic_delete(a, o->key, o->key_len);
 			break;

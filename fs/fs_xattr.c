@@ -236,6 +236,25 @@ static void set_pending(struct fs_data *fs, fuse_ino_t ino, int64_t at)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+int fs_parse_ms(const char *value, size_t size, int64_t *ms)
+{
+	char text[32];
+	char *end;
+
+	if (size == 0 || size >= sizeof(text))
+		return EINVAL;
+	memcpy(text, value, size);
+	text[size] = '\0';
+	while (size && strchr(" \t\r\n", text[size - 1]))
+		text[--size] = '\0';
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (errno || !isdigit((unsigned char) text[0]) || *end || v > INT64_MAX / 2)
+		return EINVAL;
+	*ms = v;
+	return 0;
+}
+
 void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                  const char *value, size_t size, int flags)
 {
@@ -263,24 +282,13 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	           : kv_get(fs->db, key, key_len, &e) != KV_OK && !pending_ok(fs, ino)) {
 		err = ENOENT;
 	} else {
-		char text[32];
-		char *end;
-		if (size == 0 || size >= sizeof(text)) {
-			err = EINVAL;
-		} else {
-			memcpy(text, value, size);
-			text[size] = '\0';
-			while (size && strchr(" \t\r\n", text[size - 1]))
-				text[--size] = '\0';
-			errno = 0;
-			long long ms = strtoll(text, &end, 10);
-			if (errno || !isdigit((unsigned char) text[0]) || *end || ms > INT64_MAX / 2)
-				err = EINVAL;
-			else if (e)
-				err = set_expiry(fs, key, key_len, e, ms);
-			else
-				set_pending(fs, ino, fs_now_ms() + ms);
-		}
+		int64_t ms;
+		if ((err = fs_parse_ms(value, size, &ms)))
+			;
+		else if (e)
+			err = set_expiry(fs, key, key_len, e, ms);
+		else
+			set_pending(fs, ino, fs_now_ms() + ms);
 		if (err)
 			log_xattr(fs, key, key_len, name, err == EINVAL
 			          ? "expected a non-negative number of milliseconds" : strerror(err));

@@ -585,6 +585,84 @@ load_big() {
 	[ "$(dump | jq -c .key)" = '["mo2","k"]' ]
 }
 
+# seconds from now until KEY (as JSON) expires in the dump; "none" without expiry
+ttl_of() {
+	dump | jq -r --argjson k "$1" 'select(.key == $k) | .expires_at // "none"' |
+	while read -r at; do
+		if [ "$at" = none ]; then echo none; else echo $(( $(date -d "$at" +%s) - $(date +%s) )); fi
+	done
+}
+
+@test "inside T user.kv.expire_in gives a time-to-live at the commit; rewrites and mv keep expiries as outside T" {
+	echo 1 >"$MNT/a"
+	echo 2 >"$MNT/b"
+	mkdir "$MNT/d"
+	echo 3 >"$MNT/d/x"
+	setfattr -n user.kv.expire_in -v 600000 "$MNT/b"
+	setfattr -n user.kv.expire_in -v 600000 "$MNT/d/x"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	setfattr -n user.kv.expire_in -v 300000 "$MNT/.tx/T/a"
+	left=$(getfattr --only-values -n user.kv.expire_in "$MNT/.tx/T/a")
+	[ "$left" -gt 290000 ] && [ "$left" -le 300000 ]
+	run -0 t getfattr -d "$MNT/.tx/T/a"          # listed, so cp -a copies it
+	[[ $output == *'user.kv.expire_in="'* ]]
+	echo 11 >"$MNT/.tx/T/a"                       # a rewrite keeps it
+	mv "$MNT/.tx/T/b" "$MNT/.tx/T/b2"             # a move keeps the stored one
+	mv "$MNT/.tx/T/d" "$MNT/.tx/T/d2"
+	touch "$MNT/.tx/T/n"                          # a new file gives it to its first value
+	setfattr -n user.kv.expire_in -v 200000 "$MNT/.tx/T/n"
+	echo 7 >"$MNT/.tx/T/n"
+	cp -a "$MNT/.tx/T/a" "$MNT/.tx/T/acopy"
+	echo 5 >"$MNT/.tx/T/c"                        # a new key: none
+	# refused, with nothing staged: not digits, a sum, a directory, no value
+	run -1 --separate-stderr t setfattr -n user.kv.expire_in -v 1.5 "$MNT/.tx/T/c"
+	[[ $stderr == *"Invalid argument"* ]]
+	grep -q "cannot set user.kv.expire_in on '.tx/T/c': expected a non-negative number of milliseconds" "$KVFS_LOG"
+	touch "$MNT/.tx/T/s"
+	setfattr -n user.kv.sum -v 1 "$MNT/.tx/T/s"
+	run -1 --separate-stderr t setfattr -n user.kv.expire_in -v 5000 "$MNT/.tx/T/s"
+	[[ $stderr == *"Operation not permitted"* ]]
+	grep -q "cannot set the expiry of '.tx/T/s': a sum, min or max stores none" "$KVFS_LOG"
+	run -1 --separate-stderr t setfattr -n user.kv.expire_in -v 5000 "$MNT/.tx/T/d2"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 t getfattr -n user.kv.expire_in "$MNT/.tx/T/c"
+	[ "$(rows)" = "$before" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	for k in '["a"]' '["acopy"]'; do
+		ttl=$(ttl_of "$k"); [ "$ttl" -gt 280 ] && [ "$ttl" -le 300 ]
+	done
+	for k in '["b2"]' '["d2","x"]'; do
+		ttl=$(ttl_of "$k"); [ "$ttl" -gt 580 ] && [ "$ttl" -le 600 ]
+	done
+	ttl=$(ttl_of '["n"]'); [ "$ttl" -gt 180 ] && [ "$ttl" -le 200 ]
+	[ "$(ttl_of '["c"]')" = none ] && [ "$(ttl_of '["s"]')" = none ]
+	[ "$(t cat "$MNT/a")" = 11 ] && [ "$(t cat "$MNT/n")" = 7 ]
+}
+
+@test "inside T removing the expiry stages the value without it; the stored value must still hold at the commit" {
+	echo 1 >"$MNT/a"
+	echo 2 >"$MNT/b"
+	setfattr -n user.kv.expire_in -v 600000 "$MNT/a"
+	mkdir "$MNT/.tx/T"
+	setfattr -x user.kv.expires_at "$MNT/.tx/T/a"
+	run -1 t getfattr -n user.kv.expire_in "$MNT/.tx/T/a"
+	run -1 t setfattr -x user.kv.expires_at "$MNT/.tx/T/b"       # ENODATA: it has none
+	[ "$(ttl_of '["a"]')" != none ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(ttl_of '["a"]')" = none ]
+	[ "$(t cat "$MNT/a")" = 1 ]
+	# a time-to-live on a stored value T did not read: the value is checked
+	mkdir "$MNT/.tx/U"
+	setfattr -n user.kv.expire_in -v 600000 "$MNT/.tx/U/b"
+	echo 3 >"$MNT/b"
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(rows)" = "$before" ]
+	[ "$(t cat "$MNT/b")" = 3 ] && [ "$(ttl_of '["b"]')" = none ]
+}
+
 @test "transactions of a mount that ends are dropped" {
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/k"
@@ -822,7 +900,7 @@ except OSError as e:
 	[ "$(cat "$MNT/a/.value")" = 7 ]
 }
 
-@test "inside T a key T did not change shows its stored expiry; one T set shows none" {
+@test "inside T a key shows its stored expiry; a rewrite keeps it, a key removed and written again has none" {
 	echo 1 >"$MNT/k"
 	setfattr -n user.kv.expire_in -v 100000 "$MNT/k"
 	echo 2 >"$MNT/j"
@@ -839,7 +917,10 @@ except OSError as e:
 		run -1 --separate-stderr getfattr -n user.kv.$x "$MNT/.tx/T/d"
 		[[ $stderr == *"No such attribute"* ]]
 	done
-	echo 4 >"$MNT/.tx/T/k"                         # Deno's set: no expiry
+	echo 4 >"$MNT/.tx/T/k"                         # an edit keeps it, as outside T
+	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/.tx/T/k")" = "$at" ]
+	rm "$MNT/.tx/T/k"
+	echo 5 >"$MNT/.tx/T/k"                         # a new value: none
 	run -1 --separate-stderr getfattr -n user.kv.expire_in "$MNT/.tx/T/k"
 	[[ $stderr == *"No such attribute"* ]]
 	run -1 getfattr -n user.kv.expires_at "$MNT/.tx/T/k"
