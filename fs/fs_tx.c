@@ -1152,10 +1152,16 @@ out:
 static int keep_dir(struct fs_data *fs, struct tx *t, const uint8_t *dir, size_t dir_len)
 {
 	struct view p = { 0 };
+	kv_entry *e = NULL;
 	int err;
 
 	if (!dir_len)
 		return 0;
+	/* the store holds it: the view shows it until rmdir (a stored prefix emptied) */
+	int rc = kv_lookup(fs->db, dir, dir_len, &e);
+	kv_free(e);
+	if (rc != KV_NOTFOUND)
+		return rc == KV_OK ? 0 : fs_errno(rc);
 	err = view_of(fs, t, dir, dir_len, &p);
 	if (!err && !p.dir && !p.value && !p.empty)
 		err = mark_add(t, dir, dir_len, 0);
