@@ -33,8 +33,6 @@
 #include <sqlite3.h>
 #include "kv_int.h"
 
-/* Deno's clock limit for expireIn (chrono's largest date, in Unix ms). */
-#define MAX_EXPIRY_MS 8210266876799999LL
 /* How long a commit waits for another process's write lock. */
 #define BUSY_WAIT_MS 30000
 
@@ -86,7 +84,7 @@ static int expiry(int64_t expire_in_ms, int64_t *at)
 		return KV_OK;
 	}
 	int64_t now = kv__now_ms();
-	if (expire_in_ms > MAX_EXPIRY_MS - now)
+	if (expire_in_ms > KV_MAX_EXPIRY_MS - now)
 		return kv__error(KV_INVALID, "Invalid mutation: expireIn is too large: %lld",
 		                 (long long) expire_in_ms);
 	*at = now + expire_in_ms;

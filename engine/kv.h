@@ -79,6 +79,7 @@ void kv_free(void *p);
 #define KV_MAX_COMMIT_BYTES   819200  /* keys + values of one commit */
 #define KV_MAX_COMMIT_KEYS    81920   /* keys of set/sum/min/max of one commit */
 #define KV_MAX_GET_MANY       10      /* keys per kv_get_many */
+#define KV_MAX_EXPIRY_MS      8210266876799999LL  /* latest expiry, Unix ms (Deno's clock limit) */
 #define KV_MAX_BATCH          1000    /* entries per list batch */
 /*
  * Nesting of values, the same for stored bytes and for JSON: values

@@ -395,7 +395,7 @@ int64_t fs_expire_in(int64_t expires_at);
 void fs_expiry_text(const char *name, int64_t expires, char *buf, size_t size);
 /*
  * A user.kv.expire_in value: milliseconds in digits, trailing blanks
- * allowed. 0 with *ms, or EINVAL.
+ * allowed, ending before Deno's latest date. 0 with *ms, or EINVAL.
  */
 int fs_parse_ms(const char *value, size_t size, int64_t *ms);
 

@@ -48,6 +48,9 @@ struct op {
 	uint8_t *value;
 	size_t value_len;
 	int64_t expires_at;     /* OP_SET: when the value expires, Unix ms; 0 never */
+	int stored_expiry;      /* OP_SET: a rewrite of a stored value, which keeps
+	                           the expiry stored when T commits (expires_at shows
+	                           the one T saw) */
 	uint64_t operand;       /* OP_SUM, OP_MIN, OP_MAX */
 };
 

@@ -57,7 +57,8 @@ double tree_timeout(const struct fs_data *fs, int64_t expires)
 {
 	double t = fs->opt.timeout;
 	if (expires >= 0 && t > 0) {
-		double left = (double) (expires - fs_now_ms()) / 1000;
+		/* the kernel rounds a timeout up to its clock tick (up to 10 ms) */
+		double left = (double) (expires - fs_now_ms() - 10) / 1000;
 		t = left < 0 ? 0 : left < t ? left : t;
 	}
 	return t;

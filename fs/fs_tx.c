@@ -1362,6 +1362,32 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	return 0;
 }
 
+/*
+ * A file T created and has not written yet: its name moves, with the
+ * expiry it will give its first value; as in the key tree, an empty file
+ * cannot replace a value (EBADMSG).
+ */
+static int move_empty(struct fs_data *fs, struct tx *t, const uint8_t *skey, size_t slen,
+                      const struct view *v, const uint8_t *dkey, size_t dlen,
+                      const struct view *w)
+{
+	if (fs_key_equal(skey, slen, dkey, dlen))
+		return 0;
+	if (w->value) {
+		log_tx(fs, "move", t->name, skey, slen, NULL, "an empty file is not a value");
+		return EBADMSG;
+	}
+	mark_remove(t, dkey, dlen, 0);
+	int err = mark_add(t, dkey, dlen, 1);
+	if (err)
+		return err;
+	for (size_t i = 0; i < t->nmarks; i++)
+		if (t->marks[i].file && fs_key_equal(t->marks[i].key, t->marks[i].key_len, dkey, dlen))
+			t->marks[i].expires_at = v->expires_at >= 0 ? v->expires_at : 0;
+	mark_remove(t, skey, slen, 0);
+	return 0;
+}
+
 /* A file inside T: stage its delete and its set. */
 static int move_file(struct fs_data *fs, struct tx *t, const uint8_t *skey, size_t slen,
                      const struct view *v, const uint8_t *dkey, size_t dlen)
@@ -1426,10 +1452,12 @@ static int move_in_tx(struct fs_data *fs, struct tx *t, const uint8_t *skey, siz
 		err = move_dir(fs, t, skey, slen, dkey, dlen, &w, flags);
 	else if (w.dir)
 		err = EISDIR;
-	else if (!v.value)
+	else if (!v.value && !v.empty)
 		err = ENOENT;
 	else if ((w.value || w.empty) && (flags & RENAME_NOREPLACE))
 		err = EEXIST;
+	else if (v.empty)
+		err = move_empty(fs, t, skey, slen, &v, dkey, dlen, &w);
 	else
 		err = move_file(fs, t, skey, slen, &v, dkey, dlen);
 	/* the kernel's names follow the move: so do the nodes they lead to */

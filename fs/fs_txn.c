@@ -194,6 +194,12 @@ static struct op *last_op(struct tx *t, const uint8_t *key, size_t len)
 	return last;
 }
 
+/* Does the op leave a value: not a delete, nor a set whose time-to-live ran out? */
+static int op_shows(const struct op *o, int64_t now)
+{
+	return o->kind != OP_DELETE && !(o->kind == OP_SET && o->expires_at && o->expires_at <= now);
+}
+
 static int replaceable(const struct op *last, enum op_kind kind)
 {
 	return last && (kind == OP_SET || kind == OP_DELETE) &&
@@ -247,7 +253,7 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
 		free(last->value);
 		/* a rewrite keeps the expiry T gave the key, as outside T */
 		if (kind != OP_SET || last->kind != OP_SET)
-			last->expires_at = 0;
+			last->expires_at = 0, last->stored_expiry = 0;
 		last->kind = kind;
 		last->enc = enc;
 		last->value = v;
@@ -325,7 +331,7 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 		if (k->implied) {
 			/* read now: a check of its own, counted (its bytes already are) */
 			if (t->nchecks - t->nimplied >= KV_MAX_CHECKS)
-				return t->failed = E2BIG;
+				return E2BIG;
 			k->implied = 0;
 			t->nimplied--;
 		}
@@ -337,8 +343,9 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 	}
 	if (t->failed)
 		return t->failed;
+	/* a read refused is not recorded, and T stays as it was: no mark */
 	if (t->nchecks - t->nimplied >= KV_MAX_CHECKS || t->bytes + len > KV_MAX_COMMIT_BYTES)
-		return t->failed = E2BIG;
+		return E2BIG;
 	return add_check(t, key, len, absent, version, 0);
 }
 
@@ -577,6 +584,39 @@ static void gone_drop(struct tx *t, const struct moves *ms)
 	t->ngone = o;
 }
 
+/* Does T show anything at or under `p`: a value it stages, or a mark? */
+static int shows_at_or_under(const struct tx *t, const uint8_t *p, size_t plen)
+{
+	int64_t now = fs_now_ms();
+	for (size_t i = 0; i < t->nops; i++)
+		if (at_or_under(t->ops[i].key, t->ops[i].key_len, p, plen) && op_shows(&t->ops[i], now))
+			return 1;
+	for (size_t i = 0; i < t->nmarks; i++)
+		if (at_or_under(t->marks[i].key, t->marks[i].key_len, p, plen))
+			return 1;
+	return 0;
+}
+
+/*
+ * The stored directories below dst whose keys T deleted, and that nothing
+ * moved there fills again, are removed too: they do not show as emptied
+ * directories under the one moved onto dst (a move is no rm -r).
+ */
+static int gone_emptied(struct tx *t, const struct moves *ms)
+{
+	int err = 0;
+	for (size_t i = 0; !err && i < t->nops; i++) {
+		const struct op *o = &t->ops[i];
+		if (o->kind != OP_DELETE || !under(o->key, o->key_len, ms->dst, ms->dst_len))
+			continue;
+		for (size_t plen = fs_parent_len(o->key, o->key_len); !err && plen > ms->dst_len;
+		     plen = fs_parent_len(o->key, plen))
+			if (!shows_at_or_under(t, o->key, plen))
+				err = gone_add(t, o->key, plen);
+	}
+	return err;
+}
+
 int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len,
             const uint8_t *dst, size_t dst_len)
 {
@@ -598,6 +638,8 @@ int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len
 			err = gone_add(t, src, src_len);    /* src is emptied, and removed */
 		if (!err)
 			gone_drop(t, &ms);              /* keys live there again */
+		if (!err)
+			err = gone_emptied(t, &ms);
 		if (err)
 			t->failed = err;
 	}
@@ -608,8 +650,10 @@ int tx_move(struct fs_data *fs, struct tx *t, const uint8_t *src, size_t src_len
 void tx_set_expiry(struct tx *t, const uint8_t *key, size_t len, int64_t expires_at)
 {
 	struct op *o = last_op(t, key, len);
-	if (o && o->kind == OP_SET)
+	if (o && o->kind == OP_SET) {
 		o->expires_at = expires_at >= 0 ? expires_at : 0;
+		o->stored_expiry = 0;
+	}
 }
 
 int tx_write(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
@@ -621,10 +665,16 @@ int tx_write(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	if (err)
 		return err;
 	int64_t keep = v.value || v.empty ? v.expires_at : -1;
+	int stored = v.value && v.stored && !v.staged;
 	view_free(&v);
+	struct op *last = last_op(t, key, len);
+	int was_stored = last && last->kind == OP_SET && last->stored_expiry;
 	err = tx_stage(t, OP_SET, key, len, enc, value, value_len, 0);
 	if (!err)
 		tx_set_expiry(t, key, len, keep);
+	/* the expiry of a stored value rewritten is the one stored at the commit */
+	if (!err && (stored || was_stored))
+		last_op(t, key, len)->stored_expiry = 1;
 	return err;
 }
 
@@ -648,6 +698,7 @@ int tx_expire(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len, 
 		err = EPERM;
 	} else if (last && last->kind == OP_SET) {
 		last->expires_at = at;
+		last->stored_expiry = 0;
 	} else {
 		/* the stored value, set again: the commit checks it still holds */
 		err = tx_imply(t, key, len, 0, v.version);
@@ -692,8 +743,9 @@ int view_has_children(struct fs_data *fs, struct tx *t, const uint8_t *key,
 	int found = 0, rc;
 
 	*err = 0;
+	int64_t now = fs_now_ms();
 	for (size_t k = 0; k < t->nops; k++)
-		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && t->ops[k].kind != OP_DELETE)
+		if (under(t->ops[k].key, t->ops[k].key_len, key, len) && op_shows(&t->ops[k], now))
 			return 1;
 	for (size_t k = 0; k < t->nmarks; k++)
 		if (under(t->marks[k].key, t->marks[k].key_len, key, len))
@@ -738,9 +790,10 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 	int stored_dir = len && e && (e->flags & KV_ENTRY_CHILDREN), deletes_under = 0;
 	v->dir = !len || stored_dir;
 	kv_free(e);
+	int64_t now = fs_now_ms();
 	for (size_t i = 0; t && i < t->nops; i++) {
 		struct op *o = &t->ops[i];
-		if (under(o->key, o->key_len, key, len) && o->kind != OP_DELETE)
+		if (under(o->key, o->key_len, key, len) && op_shows(o, now))
 			v->dir = 1, stored_dir = 0;
 		else if (under(o->key, o->key_len, key, len))
 			deletes_under = 1;
@@ -752,7 +805,10 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 			free(v->data);
 			v->data = NULL;
 			v->staged = 1;
-			v->value = o->kind == OP_SET;
+			/* a set whose time-to-live ran out is gone, as it will be once stored */
+			v->value = op_shows(o, now);
+			if (!v->value)
+				v->expires_at = -1;
 			v->enc = o->enc;
 			v->len = o->value_len;
 			if (v->value && !(v->data = dup_bytes(o->value, o->value_len)))
@@ -828,7 +884,12 @@ int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **
 		switch (o->kind) {
 		case OP_SET: {
 			int64_t in = -1;    /* the expiry T gave it, as a time to live from now */
-			if (o->expires_at) {
+			if (o->stored_expiry) {
+				kv_entry *e = NULL;
+				if (kv_get(fs->db, o->key, o->key_len, &e) == KV_OK)
+					in = fs_expire_in(e->expires_at);
+				kv_free(e);
+			} else if (o->expires_at) {
 				in = o->expires_at - fs_now_ms();
 				in = in > 0 ? in : 1;
 			}

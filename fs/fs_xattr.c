@@ -74,6 +74,18 @@ static int is_ours(const char *name)
 	       strcmp(name, X_IN) == 0 || strcmp(name, X_AT) == 0;
 }
 
+/* The expiry set on a file not stored yet, for its first value; -1 none. */
+static int64_t pending_expiry(struct fs_data *fs, fuse_ino_t ino)
+{
+	int64_t at = -1;
+	pthread_mutex_lock(&fs->lock);
+	struct fs_inode *in = fs_inode_get(fs, ino);
+	if (in && !in->detached && in->expire_pending)
+		at = in->expire_pending;
+	pthread_mutex_unlock(&fs->lock);
+	return at;
+}
+
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs_data *fs = fuse_req_userdata(req);
@@ -113,13 +125,9 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		} else if (kv_get(fs->db, key, key_len, &e) == KV_OK) {
 			version = e->version;
 			expires = e->expires_at;
-		} else if (strcmp(name, X_IN) == 0) {
+		} else if (strcmp(name, X_STAMP) != 0) {
 			/* not stored yet: the time-to-live its first value will get */
-			pthread_mutex_lock(&fs->lock);
-			struct fs_inode *in = fs_inode_get(fs, ino);
-			if (in && !in->detached && in->expire_pending)
-				expires = in->expire_pending;
-			pthread_mutex_unlock(&fs->lock);
+			expires = pending_expiry(fs, ino);
 		}
 		if (strcmp(name, X_STAMP) == 0 ? !version : expires < 0) {
 			err = ENODATA;
@@ -157,7 +165,11 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	 * own, read by name; cp -a, mv across directories, rsync -X and tar
 	 * --xattrs copy every listed name and would fail to set those.
 	 */
-	if (kind == FS_FILE && kv_get(fs->db, key, key_len, &e) == KV_OK && e->expires_at >= 0) {
+	int64_t expires = -1;
+	if (kind == FS_FILE)
+		expires = kv_get(fs->db, key, key_len, &e) == KV_OK ? e->expires_at
+		                                                     : pending_expiry(fs, ino);
+	if (expires >= 0) {
 		memcpy(list, X_IN, sizeof(X_IN));
 		len = sizeof(X_IN);
 	}
@@ -249,7 +261,7 @@ int fs_parse_ms(const char *value, size_t size, int64_t *ms)
 		text[--size] = '\0';
 	errno = 0;
 	long long v = strtoll(text, &end, 10);
-	if (errno || !isdigit((unsigned char) text[0]) || *end || v > INT64_MAX / 2)
+	if (errno || !isdigit((unsigned char) text[0]) || *end || v > KV_MAX_EXPIRY_MS - fs_now_ms())
 		return EINVAL;
 	*ms = v;
 	return 0;

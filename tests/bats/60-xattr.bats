@@ -157,6 +157,20 @@ print("gone")
 	[ "$output" = '["k"]' ]
 }
 
+@test "a time-to-live waiting for a file's first value reads, lists and moves like a stored one" {
+	touch "$MNT/e"
+	setfattr -n user.kv.expire_in -v 300000 "$MNT/e"
+	[ -n "$(getfattr --only-values -n user.kv.expires_at "$MNT/e")" ]
+	mv "$MNT/e" "$MNT/f"
+	run -0 t getfattr -d "$MNT/f"                 # listed, so a copy carries it
+	[[ $output == *'user.kv.expire_in="'* ]]
+	cp -a "$MNT/f" "$BATS_TEST_TMPDIR/copy"
+	[ -n "$(getfattr --only-values -n user.kv.expire_in "$BATS_TEST_TMPDIR/copy")" ]
+	[ -z "$(rows)" ]
+	echo 1 >"$MNT/f"
+	[ "$(dump | jq -r '.expires_at // "none"')" != none ]
+}
+
 @test "copies carry the time-to-live and nothing the store sets: cp -a, mv out of a directory too big to rename" {
 	mkdir "$MNT/d"
 	for i in $(seq 501); do echo "$i" >"$MNT/d/$i"; done

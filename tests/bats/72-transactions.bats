@@ -663,6 +663,110 @@ ttl_of() {
 	[ "$(t cat "$MNT/b")" = 3 ] && [ "$(ttl_of '["b"]')" = none ]
 }
 
+@test "inside T a staged time-to-live that ran out hides the key, as the commit will" {
+	echo 1 >"$MNT/e"
+	mkdir "$MNT/d"
+	echo 2 >"$MNT/d/x"
+	mkdir "$MNT/.tx/T"
+	setfattr -n user.kv.expire_in -v 300 "$MNT/.tx/T/e"
+	mv "$MNT/.tx/T/d/x" "$MNT/.tx/T/d/y"
+	setfattr -n user.kv.expire_in -v 300 "$MNT/.tx/T/d/y"
+	[ "$(t cat "$MNT/.tx/T/e")" = 1 ]
+	sleep 0.5
+	[ ! -e "$MNT/.tx/T/e" ] && [ ! -e "$MNT/.tx/T/d/y" ]
+	run -0 t ls "$MNT/.tx/T/d"
+	[ -z "$output" ]
+	run -0 t rmdir "$MNT/.tx/T/d"                # nothing left in it
+	[ -e "$MNT/e" ]                              # not committed yet
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ ! -e "$MNT/e" ] && [ ! -e "$MNT/d" ]
+}
+
+@test "inside T a too large expire_in is EINVAL at once and stages nothing" {
+	echo 1 >"$MNT/far"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	for ms in 100000000000000000 8630000000000000; do
+		run -1 --separate-stderr t setfattr -n user.kv.expire_in -v "$ms" "$MNT/.tx/T/far"
+		[[ $stderr == *"Invalid argument"* ]]
+	done
+	run -1 t getfattr -n user.kv.expire_in "$MNT/.tx/T/far"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(rows)" = "$before" ]
+}
+
+@test "a rewrite inside T keeps the expiry stored at the commit, not the one T saw when it wrote" {
+	echo 1 >"$MNT/had"
+	setfattr -n user.kv.expire_in -v 600000 "$MNT/had"
+	echo 2 >"$MNT/got"
+	mkdir "$MNT/.tx/T"
+	echo 11 >"$MNT/.tx/T/had"                     # written without a read: no check
+	echo 22 >"$MNT/.tx/T/got"
+	setfattr -x user.kv.expires_at "$MNT/had"     # meanwhile, outside T
+	setfattr -n user.kv.expire_in -v 300000 "$MNT/got"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(t cat "$MNT/had")" = 11 ] && [ "$(t cat "$MNT/got")" = 22 ]
+	[ "$(ttl_of '["had"]')" = none ]
+	ttl=$(ttl_of '["got"]'); [ "$ttl" -gt 280 ] && [ "$ttl" -le 300 ]
+}
+
+@test "a read inside T past the 100 checks is E2BIG but leaves T able to commit what it staged" {
+	load_big 105
+	mkdir "$MNT/.tx/T"
+	echo 1 >"$MNT/.tx/T/before"
+	n=0
+	for f in $(ls "$MNT/big" | head -100); do
+		t cat "$MNT/.tx/T/big/$f" >/dev/null
+		n=$((n + 1))
+	done
+	[ "$n" -eq 100 ]
+	last=$(ls "$MNT/big" | tail -1)
+	run -1 --separate-stderr t cat "$MNT/.tx/T/big/$last"
+	[[ $stderr == *"Argument list too long"* ]]
+	grep -q "cannot read '.tx/T/big/$last': more than 100 checks in one transaction" "$KVFS_LOG"
+	run -1 --separate-stderr t setfattr -n user.kv.check -v null "$MNT/.tx/T/big/$last"
+	[[ $stderr == *"Argument list too long"* ]]
+	echo 2 >"$MNT/.tx/T/after"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(t cat "$MNT/before")" = 1 ] && [ "$(t cat "$MNT/after")" = 2 ]
+}
+
+@test "inside T a directory moved away and back shows only what came back" {
+	mkdir -p "$MNT/q1/s"
+	echo 1 >"$MNT/q1/a"
+	echo 2 >"$MNT/q1/s/b"
+	mkdir "$MNT/.tx/T"
+	mv "$MNT/.tx/T/q1" "$MNT/.tx/T/q2"
+	mv "$MNT/.tx/T/q2/s" "$MNT/.tx/T/qs"
+	mv "$MNT/.tx/T/q2" "$MNT/.tx/T/q1"
+	run -0 t ls "$MNT/.tx/T/q1"
+	[ "$output" = a ]
+	run -0 t ls "$MNT/.tx/T/qs"
+	[ "$output" = b ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(dump | jq -c .key | tr '\n' ' ')" = '["q1","a"] ["qs","b"] ' ]
+}
+
+@test "inside T a file made with touch moves, with the expiry it will give its first value; not onto a value" {
+	echo 1 >"$MNT/v"
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	touch "$MNT/.tx/T/e1"
+	setfattr -n user.kv.expire_in -v 300000 "$MNT/.tx/T/e1"
+	run -0 t mv "$MNT/.tx/T/e1" "$MNT/.tx/T/e2"
+	[ ! -e "$MNT/.tx/T/e1" ] && [ -f "$MNT/.tx/T/e2" ]
+	touch "$MNT/.tx/T/e3"
+	run -1 --separate-stderr t mv "$MNT/.tx/T/e3" "$MNT/.tx/T/v"
+	[[ $stderr == *"Bad message"* ]]
+	[ "$(t cat "$MNT/.tx/T/v")" = 1 ]
+	echo 5 >"$MNT/.tx/T/e2"
+	[ "$(rows)" = "$before" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(t cat "$MNT/e2")" = 5 ]
+	ttl=$(ttl_of '["e2"]'); [ "$ttl" -gt 280 ] && [ "$ttl" -le 300 ]
+	[ ! -e "$MNT/e3" ]
+}
+
 @test "transactions of a mount that ends are dropped" {
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/k"
