@@ -808,6 +808,9 @@ static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 {
 	if (db->flags & KV_OPEN_READONLY)
 		return kv__error(KV_READONLY, "database is opened read-only");
+	int rc = kv__file_check(db);
+	if (rc)
+		return rc;
 
 	if (sem_init(&a->wake, 0, 0))
 		return kv__error(KV_NOMEM, "cannot create a semaphore");

@@ -69,8 +69,43 @@ static void reader_destroy(void *p)
  * another process's WAL recovery, 200 ms rather than 5 s; recovery after
  * a crash takes milliseconds.)
  */
+static void file_remember(kv_db *db)
+{
+	struct stat sb;
+	if (!db->memory && stat(db->path, &sb) == 0) {
+		db->file_dev = sb.st_dev;
+		db->file_ino = sb.st_ino;
+		db->file_known = 1;
+	}
+}
+
+int kv__file_check(kv_db *db)
+{
+	struct stat sb;
+
+	if (!db->file_known)
+		return KV_OK;
+	if (!__atomic_load_n(&db->file_gone, __ATOMIC_RELAXED)) {
+		if (stat(db->path, &sb) == 0 && sb.st_dev == db->file_dev && sb.st_ino == db->file_ino)
+			return KV_OK;
+		__atomic_store_n(&db->file_gone, 1, __ATOMIC_RELAXED);
+	}
+	return kv__error(KV_IOERR, "the database file '%s' was replaced or removed while open",
+	                 db->path);
+}
+
+int kv_check_file(kv_db *db)
+{
+	if (!db)
+		return kv__error(KV_MISUSE, "kv_check_file: no handle");
+	kv__clear_error();
+	return kv__file_check(db);
+}
+
 int kv__reader(kv_db *db, int point, kv__conn **out)
 {
+	if (__atomic_load_n(&db->file_gone, __ATOMIC_RELAXED))
+		return kv__file_check(db);
 	if (db->memory) {
 		pthread_mutex_lock(&db->mem_lock);
 		*out = db->writer;
@@ -85,7 +120,10 @@ int kv__reader(kv_db *db, int point, kv__conn **out)
 		*out = c;
 		return KV_OK;
 	}
-	int rc = kv__conn_open(db, 0, &c);
+	/* a new connection opens the path: it must still be the file opened */
+	int rc = kv__file_check(db);
+	if (!rc)
+		rc = kv__conn_open(db, 0, &c);
 	if (rc)
 		return rc;
 	if (pthread_setspecific(db->tls, c)) {
@@ -201,6 +239,7 @@ int kv_open(const char *path, int flags, kv_db **out)
 		goto fail;
 	if ((rc = kv__schema_check(c, path, readonly, &need_init)))
 		goto fail;
+	file_remember(db);
 	if (readonly) {
 		/* readers open their own connections; nothing writes */
 		kv__conn_close(c);

@@ -105,6 +105,13 @@ void kv_free(void *p);
  */
 int kv_open(const char *path, int flags, kv_db **out);
 
+/*
+ * KV_IOERR once the database's path names another file than the one
+ * opened, or none (replaced or removed): from then on every call fails
+ * that way, since new connections would open the other file.
+ */
+int kv_check_file(kv_db *db);
+
 /* Close: waits for commits in flight, stops background work. NULL is fine. */
 void kv_close(kv_db *db);
 

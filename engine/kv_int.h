@@ -109,6 +109,7 @@ int kv__regexp_check(const uint8_t *source, size_t len, unsigned flags, const ch
 /* ---- engine core (kv.c, store.c, atomic.c, list.c, expire.c) ---- */
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <semaphore.h>
 
 typedef struct sqlite3 sqlite3;
@@ -154,6 +155,17 @@ struct kv_db {
 	char *path;
 	int flags;                 /* KV_OPEN_* */
 	int memory;                /* ":memory:": one connection for everything */
+
+	/*
+	 * The file opened. Connections are opened by path as threads need
+	 * them, so once the path names another file, or none (the file
+	 * replaced or removed), every call fails (kv__file_check) rather than
+	 * reading one file and writing another.
+	 */
+	int file_known;
+	dev_t file_dev;
+	ino_t file_ino;
+	int file_gone;             /* seen replaced or removed (atomic) */
 
 	/*
 	 * Readers: one connection per thread (file databases). The
@@ -267,6 +279,8 @@ int kv__sqlite_error(kv__conn *c, int src, const char *what);
  * A connection for one read call; pair with kv__reader_done. `point`: a
  * short read that may borrow the writer connection (kv.c says when).
  */
+/* KV_IOERR once the database's path no longer names the file opened. */
+int kv__file_check(kv_db *db);
 int kv__reader(kv_db *db, int point, kv__conn **out);
 void kv__reader_done(kv_db *db, kv__conn *c);
 int kv__exec(kv__conn *c, enum kv__stmt_id id);

@@ -158,6 +158,7 @@ struct fs_data {
 	pthread_t thread;
 	uint64_t last_version;  /* kv_version_others at the last poll (notifier thread) */
 	int poll_due;           /* under qlock: poll at the next turn even if that did not move */
+	int file_gone;          /* notifier thread: the database file was replaced or removed */
 	uint64_t asked, done;   /* under qlock: requests queued, and those the notifier finished */
 	pthread_cond_t qdone;   /* done moved */
 

@@ -258,6 +258,11 @@ static void *notifier(void *arg)
 			free(n);
 			n = next;
 		}
+		/* the database file replaced or removed: every request fails now; say so once */
+		if (!fs->file_gone && kv_check_file(fs->db) != KV_OK) {
+			fs->file_gone = 1;
+			fs_log(fs, "%s; every request fails with EIO", kv_errmsg(NULL));
+		}
 		uint64_t v;
 		if (fs->opt.poll_ms && kv_version_others(fs->db, &v) == KV_OK &&
 		    (v != fs->last_version || due)) {

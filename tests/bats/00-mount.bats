@@ -220,3 +220,35 @@ time.sleep(60)
 	[ "$(sqlite3 "$BATS_TEST_TMPDIR/rel.sqlite3" 'select count(*) from kv')" -eq 1 ]
 	[ ! -e /rel.sqlite3 ]
 }
+
+@test "a database file replaced or removed while mounted: every request fails with EIO, said once in the log" {
+	kvfs_mount
+	echo '"a"' >"$MNT/app"
+	printf '%s\n' '{"key":["other"],"value":1}' | "$KVFS_BIN" load "$BATS_TEST_TMPDIR/new.sqlite3"
+	mv "$BATS_TEST_TMPDIR/new.sqlite3" "$DB"
+	rm -f "$DB-wal" "$DB-shm"
+	# the daemon notices at its next look (poll_ms), or when a request opens the file
+	sleep 0.5
+	for cmd in "cat $MNT/app" "cat $MNT/other" "ls $MNT"; do
+		run --separate-stderr t $cmd
+		[ "$status" -ne 0 ]
+		[[ $stderr == *"Input/output error"* ]]
+	done
+	run -1 --separate-stderr t bash -c "echo '\"w\"' > '$MNT/w'"
+	[[ $stderr == *"Input/output error"* ]]
+	[ "$(grep -c "the database file '.*' was replaced or removed while open" "$KVFS_LOG")" -eq 1 ]
+	# the file now there is left as it was
+	[ "$(dump | jq -c .key)" = '["other"]' ]
+}
+
+@test "a database file removed while mounted: writes fail with EIO instead of going nowhere" {
+	kvfs_mount
+	echo '"a"' >"$MNT/app"
+	rm -f "$DB" "$DB-wal" "$DB-shm"
+	sleep 0.5
+	run -1 --separate-stderr t bash -c "echo '\"w\"' > '$MNT/w'"
+	[[ $stderr == *"Input/output error"* ]]
+	run -1 t cat "$MNT/app"
+	grep -q "was replaced or removed while open" "$KVFS_LOG"
+	[ ! -e "$DB" ]
+}

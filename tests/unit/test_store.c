@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "test.h"
@@ -496,6 +498,63 @@ static void test_store__reads_do_not_wait_for_a_commit(void)
 	kv_close(db);
 }
 
+/* Reads from another thread: a connection opened after the file was replaced. */
+static void *get_in_thread(void *arg)
+{
+	kv_db *db = arg;
+	uint8_t k[16];
+	size_t kl = skey("k", k);
+	kv_entry *e = NULL;
+	int rc = kv_get(db, k, kl, &e);
+	if (rc == KV_OK && !(e->value_len == 1 && e->value[0] == 'a'))
+		rc = -1;                /* read from the other file */
+	kv_free(e);
+	return (void *) (intptr_t) rc;
+}
+
+static void test_store__file_replaced_fails_every_call(void)
+{
+	kv_db *db, *other;
+	uint8_t k[16];
+	size_t kl = skey("k", k);
+	pthread_t th;
+	void *res;
+
+	make_dir();
+	CHECK_RC(kv_open(path_in("mine.sqlite3"), 0, &db), KV_OK);
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_BYTES, "a", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_check_file(db), KV_OK);
+	CHECK_RC(kv_open(path_in("other.sqlite3"), 0, &other), KV_OK);
+	CHECK_RC(kv_set(other, k, kl, KV_ENCODING_BYTES, "b", 1, -1, NULL), KV_OK);
+	kv_close(other);
+	char from[256];
+	snprintf(from, sizeof(from), "%s", path_in("other.sqlite3"));
+	CHECK(rename(from, path_in("mine.sqlite3")) == 0);
+	unlink(path_in("mine.sqlite3-wal"));     /* the old file's, as a restore would */
+	unlink(path_in("mine.sqlite3-shm"));
+	/*
+	 * A read in another thread: served from the file opened, or refused
+	 * once it is seen replaced, never from the other file.
+	 */
+	CHECK(pthread_create(&th, NULL, get_in_thread, db) == 0);
+	pthread_join(th, &res);
+	CHECK((intptr_t) res == KV_OK || (intptr_t) res == KV_IOERR);
+	CHECK_RC(kv_check_file(db), KV_IOERR);
+	CHECK(strstr(kv_errmsg(db), "was replaced or removed while open") != NULL);
+	CHECK_RC(kv_set(db, k, kl, KV_ENCODING_BYTES, "c", 1, -1, NULL), KV_IOERR);
+	kv_entry *e = NULL;
+	CHECK_RC(kv_get(db, k, kl, &e), KV_IOERR);
+	kv_free(e);
+	kv_close(db);
+	/* the file there is left as the other handle wrote it */
+	CHECK_RC(kv_open(path_in("mine.sqlite3"), KV_OPEN_READONLY, &db), KV_OK);
+	CHECK_RC(kv_get(db, k, kl, &e), KV_OK);
+	if (e)
+		CHECK_MEM(e->value, e->value_len, "b", 1);
+	kv_free(e);
+	kv_close(db);
+}
+
 static void test_store__versionstamp_text(void)
 {
 	char s[21];
@@ -527,6 +586,7 @@ int main(void)
 	RUN(test_store__version_others_concurrent);
 	RUN(test_store__point_reads_see_other_writers);
 	RUN(test_store__reads_do_not_wait_for_a_commit);
+	RUN(test_store__file_replaced_fails_every_call);
 	RUN(test_store__versionstamp_text);
 	return DONE();
 }
