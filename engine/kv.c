@@ -237,6 +237,11 @@ int kv_open(const char *path, int flags, kv_db **out)
 		goto fail;
 	if ((rc = kv__conn_open(db, !readonly, &c)))
 		goto fail;
+	/* SQLite opens a file it may not write read-only, and every commit would fail */
+	if (!readonly && !db->memory && sqlite3_db_readonly(c->db, "main") == 1) {
+		rc = kv__error(KV_READONLY, "'%s' cannot be written", path);
+		goto fail;
+	}
 	if ((rc = kv__schema_check(c, path, readonly, &need_init)))
 		goto fail;
 	file_remember(db);

@@ -192,8 +192,9 @@ static int check_database(const char *path, int readonly)
 	rc = kv_open(path, readonly ? KV_OPEN_READONLY : 0, &db);
 	if (rc != KV_OK) {
 		const char *msg = kv_errmsg(NULL);
-		fprintf(stderr, "kvfs: cannot open database '%s': %s\n", path,
-		        *msg ? msg : kv_errstr(rc));
+		fprintf(stderr, "kvfs: cannot open database '%s': %s%s\n", path,
+		        *msg ? msg : kv_errstr(rc),
+		        rc == KV_READONLY && !readonly ? " (mount it with -o ro to read it)" : "");
 		return -1;
 	}
 	kv_close(db);
@@ -245,8 +246,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvfs: mountpoint '%s' is not a directory\n", opts.mountpoint);
 		goto err_out1;
 	}
-	if (cfg.timeout < 0) {
-		fprintf(stderr, "kvfs: timeout must not be negative (see '%s -h')\n", argv[0]);
+	if (!(cfg.timeout >= 0 && cfg.timeout <= 86400)) {     /* NaN fails both */
+		fprintf(stderr, "kvfs: timeout must be a number of seconds from 0 to 86400 (see '%s -h')\n",
+		        argv[0]);
 		goto err_out1;
 	}
 	if (cfg.poll_ms_text) {

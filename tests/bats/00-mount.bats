@@ -74,8 +74,12 @@ load helpers
 		run -1 --separate-stderr "$KVFS_BIN" -f -o "poll_ms=$v" "$DB" "$MNT"
 		[[ $stderr == "kvfs: poll_ms must be a number of milliseconds up to 86400000"* ]]
 	done
-	run -1 --separate-stderr "$KVFS_BIN" -f -o timeout=-5 "$DB" "$MNT"
-	[[ $stderr == "kvfs: timeout must not be negative"* ]]
+	for v in -5 nan inf 1e400 86401; do
+		run -1 --separate-stderr "$KVFS_BIN" -f -o "timeout=$v" "$DB" "$MNT"
+		[[ $stderr == "kvfs: timeout must be a number of seconds from 0 to 86400"* ]]
+	done
+	run -1 --separate-stderr "$KVFS_BIN" -f -o timeout=abc "$DB" "$MNT"
+	[[ $stderr == *"invalid parameter in option \`timeout=abc'"* ]]
 	# nothing was created by a refused start
 	[ ! -e "$DB" ]
 	! mountpoint -q "$MNT"
@@ -251,4 +255,19 @@ time.sleep(60)
 	run -1 t cat "$MNT/app"
 	grep -q "was replaced or removed while open" "$KVFS_LOG"
 	[ ! -e "$DB" ]
+}
+
+@test "a database file that cannot be written is refused read-write, with a hint; -o ro mounts it" {
+	printf '%s\n' '{"key":["a"],"value":1}' | "$KVFS_BIN" load "$DB"
+	before=$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')
+	chattr +i "$DB" || skip "chattr +i is not supported here"
+	mkdir -p "$MNT"
+	run -1 --separate-stderr t "$KVFS_BIN" -f "$DB" "$MNT"
+	[[ $stderr == "kvfs: cannot open database '$DB': '$DB' cannot be written (mount it with -o ro to read it)" ]]
+	! mountpoint -q "$MNT"
+	kvfs_mount -o ro
+	[ "$(t cat "$MNT/a")" = 1 ]
+	kvfs_unmount
+	chattr -i "$DB"
+	[ "$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')" = "$before" ]
 }
