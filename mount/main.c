@@ -201,6 +201,41 @@ static int check_database(const char *path, int readonly)
 	return 0;
 }
 
+/*
+ * Is a kvfs mount at `dir`? Mounting another on top would hide it, and
+ * every script using the directory would go on in the new database.
+ */
+static int kvfs_mounted_at(const char *dir)
+{
+	char real[PATH_MAX], line[3 * PATH_MAX];
+	int found = 0;
+
+	if (!realpath(dir, real))
+		return 0;
+	FILE *f = fopen("/proc/self/mounts", "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *src = strtok(line, " "), *at = strtok(NULL, " "), *type = strtok(NULL, " ");
+		if (!src || !at || !type || strcmp(type, "fuse.kvfs") != 0)
+			continue;
+		/* the mount point as /proc writes it: space, tab, newline, \ as octal escapes */
+		char *w = at;
+		for (char *r = at; *r; r++, w++) {
+			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+				*w = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+				r += 3;
+			} else {
+				*w = *r;
+			}
+		}
+		*w = '\0';
+		found = strcmp(at, real) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -244,6 +279,11 @@ int main(int argc, char **argv)
 	}
 	if (stat(opts.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "kvfs: mountpoint '%s' is not a directory\n", opts.mountpoint);
+		goto err_out1;
+	}
+	if (kvfs_mounted_at(opts.mountpoint)) {
+		fprintf(stderr, "kvfs: '%s' is already a kvfs mount (unmount it first)\n",
+		        opts.mountpoint);
 		goto err_out1;
 	}
 	if (!(cfg.timeout >= 0 && cfg.timeout <= 86400)) {     /* NaN fails both */

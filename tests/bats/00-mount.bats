@@ -271,3 +271,13 @@ time.sleep(60)
 	chattr -i "$DB"
 	[ "$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')" = "$before" ]
 }
+
+@test "a second kvfs mount on the same directory is refused, and creates nothing" {
+	kvfs_mount
+	echo 1 >"$MNT/k"
+	run -1 --separate-stderr t "$KVFS_BIN" -f "$BATS_TEST_TMPDIR/other.sqlite3" "$MNT"
+	[[ $stderr == "kvfs: '$MNT' is already a kvfs mount (unmount it first)" ]]
+	[ ! -e "$BATS_TEST_TMPDIR/other.sqlite3" ]
+	[ "$(t cat "$MNT/k")" = 1 ]
+	[ "$(grep -c " $MNT fuse.kvfs " /proc/self/mounts)" -eq 1 ]
+}
