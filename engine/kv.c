@@ -86,8 +86,10 @@ int kv__file_check(kv_db *db)
 	if (!db->file_known)
 		return KV_OK;
 	if (!__atomic_load_n(&db->file_gone, __ATOMIC_RELAXED)) {
-		if (stat(db->path, &sb) == 0 && sb.st_dev == db->file_dev && sb.st_ino == db->file_ino)
-			return KV_OK;
+		int rc = stat(db->path, &sb);
+		if (rc == 0 ? sb.st_dev == db->file_dev && sb.st_ino == db->file_ino
+		            : errno != ENOENT && errno != ENOTDIR)
+			return KV_OK;   /* the same file, or no telling (a search permission taken away) */
 		__atomic_store_n(&db->file_gone, 1, __ATOMIC_RELAXED);
 	}
 	return kv__error(KV_IOERR, "the database file '%s' was replaced or removed while open",
