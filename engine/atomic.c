@@ -717,7 +717,10 @@ static void run_group(kv_db *db, kv_atomic *batch)
 	pthread_mutex_lock(&db->write_lock);
 	if (db->memory)
 		pthread_mutex_lock(&db->mem_lock);
-	rc = begin_write(c);
+	/* once per group: the file written must still be the one opened */
+	rc = kv__file_check(db);
+	if (!rc)
+		rc = begin_write(c);
 	if (!rc)
 		rc = read_version(c, &cur);
 	if (rc)
@@ -808,9 +811,6 @@ static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 {
 	if (db->flags & KV_OPEN_READONLY)
 		return kv__error(KV_READONLY, "database is opened read-only");
-	int rc = kv__file_check(db);
-	if (rc)
-		return rc;
 
 	if (sem_init(&a->wake, 0, 0))
 		return kv__error(KV_NOMEM, "cannot create a semaphore");

@@ -223,23 +223,18 @@ static int array_index(const uint8_t *s, size_t len, uint32_t *out)
 	return 1;
 }
 
-static int cmp_key_then_pos(const void *pa, const void *pb)
+/* Members of an object by key: array indices (numerically) first, then names bytewise. */
+static int cmp_object_key(const struct member *a, const struct member *b)
 {
-	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
 	if (a->is_index != b->is_index)
 		return a->is_index ? -1 : 1;
-	if (a->is_index) {
-		if (a->index != b->index)
-			return a->index < b->index ? -1 : 1;
-	} else {
-		size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-		int c = memcmp(a->key, b->key, n);
-		if (c)
-			return c;
-		if (a->key_len != b->key_len)
-			return a->key_len < b->key_len ? -1 : 1;
-	}
-	return a->pos < b->pos ? -1 : a->pos > b->pos;
+	if (a->is_index)
+		return (a->index > b->index) - (a->index < b->index);
+	size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+	int c = memcmp(a->key, b->key, n);
+	if (c)
+		return c;
+	return (a->key_len > b->key_len) - (a->key_len < b->key_len);
 }
 
 static int cmp_js_order(const void *pa, const void *pb)
@@ -250,49 +245,6 @@ static int cmp_js_order(const void *pa, const void *pb)
 	if (a->is_index && a->index != b->index)
 		return a->index < b->index ? -1 : 1;
 	return a->pos < b->pos ? -1 : a->pos > b->pos;
-}
-
-/*
- * Put an object's or array's members in JavaScript's order: array-index
- * keys ascending, then the other keys in insertion order; a repeated key
- * keeps its first place and its last value.
- */
-static int normalise(struct node *n)
-{
-	if (n->count < 2) {
-		if (n->first)
-			n->first->pos = 0;
-		return KV_OK;
-	}
-	struct member **v = malloc(n->count * sizeof(*v));
-	if (!v)
-		return kv__error(KV_NOMEM, "out of memory");
-	size_t c = 0;
-	for (struct member *m = n->first; m; m = m->next)
-		v[c++] = m;
-	qsort(v, c, sizeof(*v), cmp_key_then_pos);
-	size_t w = 0;
-	for (size_t i = 0; i < c; ) {
-		size_t j = i + 1;
-		while (j < c && v[j]->is_index == v[i]->is_index &&
-		       (v[i]->is_index ? v[j]->index == v[i]->index :
-			v[j]->key_len == v[i]->key_len &&
-			memcmp(v[j]->key, v[i]->key, v[i]->key_len) == 0))
-			j++;
-		v[i]->v = v[j - 1]->v;
-		v[w++] = v[i];
-		i = j;
-	}
-	qsort(v, w, sizeof(*v), cmp_js_order);
-	for (size_t i = 0; i < w; i++) {
-		v[i]->next = i + 1 < w ? v[i + 1] : NULL;
-		v[i]->pos = i;
-	}
-	n->first = v[0];
-	n->last = v[w - 1];
-	n->count = w;
-	free(v);
-	return KV_OK;
 }
 
 /*
@@ -349,17 +301,76 @@ static int cmp_same_value_zero(const struct node *a, const struct node *b)
 	}
 }
 
-static int cmp_entry_then_pos(const void *pa, const void *pb)
+/* Members of a Map by key, of a Set by element. */
+static int cmp_entry(const struct member *a, const struct member *b)
 {
-	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
-	int c = cmp_same_value_zero(a->k ? a->k : a->v, b->k ? b->k : b->v);
-	return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
+	return cmp_same_value_zero(a->k ? a->k : a->v, b->k ? b->k : b->v);
 }
 
 static int cmp_pos(const void *pa, const void *pb)
 {
 	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
 	return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+typedef int (*member_cmp)(const struct member *, const struct member *);
+
+/* qsort_r order: by the key `ctx` compares, then insertion order. */
+static int cmp_key_then_pos(const void *pa, const void *pb, void *ctx)
+{
+	const struct member *a = *(struct member *const *) pa, *b = *(struct member *const *) pb;
+	int c = (*(const member_cmp *) ctx)(a, b);
+	return c ? c : cmp_pos(pa, pb);
+}
+
+/*
+ * Keep each key of n once, as `same` compares keys: in its first place,
+ * with its last value (for a Set, its last equal element); then put the
+ * members in `order` and number them again.
+ */
+static int dedupe(struct node *n, member_cmp same, int (*order)(const void *, const void *))
+{
+	if (n->count < 2) {
+		if (n->first)
+			n->first->pos = 0;
+		return KV_OK;
+	}
+	struct member **v = malloc(n->count * sizeof(*v));
+	if (!v)
+		return kv__error(KV_NOMEM, "out of memory");
+	size_t c = 0;
+	for (struct member *m = n->first; m; m = m->next)
+		v[c++] = m;
+	qsort_r(v, c, sizeof(*v), cmp_key_then_pos, &same);
+	size_t w = 0;
+	for (size_t i = 0; i < c; ) {
+		size_t j = i + 1;
+		while (j < c && same(v[j], v[i]) == 0)
+			j++;
+		v[i]->v = v[j - 1]->v;
+		v[w++] = v[i];
+		i = j;
+	}
+	qsort(v, w, sizeof(*v), order);
+	for (size_t i = 0; i < w; i++) {
+		v[i]->next = i + 1 < w ? v[i + 1] : NULL;
+		v[i]->pos = i;
+	}
+	n->first = v[0];
+	n->last = v[w - 1];
+	n->count = w;
+	free(v);
+	return KV_OK;
+}
+
+/*
+ * Put an object's or array's members in JavaScript's order: array-index
+ * keys ascending, then the other keys in insertion order; a repeated key
+ * keeps its first place and its last value.
+ */
+static int normalise(struct node *n)
+{
+	return dedupe(n, cmp_object_key, cmp_js_order);
 }
 
 /*
@@ -375,38 +386,7 @@ static int normalise_entries(struct node *n)
 		if (e->kind == N_NUM && e->num == 0)
 			e->num = 0;
 	}
-	if (n->count < 2)
-		return KV_OK;
-	struct member **v = malloc(n->count * sizeof(*v));
-	if (!v)
-		return kv__error(KV_NOMEM, "out of memory");
-	size_t c = 0;
-	for (struct member *m = n->first; m; m = m->next)
-		v[c++] = m;
-	qsort(v, c, sizeof(*v), cmp_entry_then_pos);
-	size_t w = 0;
-	for (size_t i = 0; i < c; ) {
-		size_t j = i + 1;
-		while (j < c && cmp_same_value_zero(v[j]->k ? v[j]->k : v[j]->v,
-		                                    v[i]->k ? v[i]->k : v[i]->v) == 0)
-			j++;
-		if (v[i]->k)
-			v[i]->v = v[j - 1]->v;
-		v[w++] = v[i];
-		i = j;
-	}
-	if (w < c) {
-		qsort(v, w, sizeof(*v), cmp_pos);
-		for (size_t i = 0; i < w; i++) {
-			v[i]->next = i + 1 < w ? v[i + 1] : NULL;
-			v[i]->pos = i;
-		}
-		n->first = v[0];
-		n->last = v[w - 1];
-		n->count = w;
-	}
-	free(v);
-	return KV_OK;
+	return dedupe(n, cmp_entry, cmp_pos);
 }
 
 /* ---- text helpers: WTF-8 ---- */

@@ -144,6 +144,8 @@ void result_forget(struct fs_ctl *c, const char *name);
 void result_add(struct fs_ctl *c, const char *name, const char *text);
 void mark_remove(struct tx *t, const uint8_t *key, size_t len, int tree);
 int mark_add(struct tx *t, const uint8_t *key, size_t len, int file);
+/* The mark of a file T created at `key` and has not written yet, or NULL. */
+struct mark *mark_file(struct tx *t, const uint8_t *key, size_t len);
 int gone_add(struct tx *t, const uint8_t *key, size_t len);
 int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
              int enc, const uint8_t *value, size_t value_len, uint64_t operand);

@@ -1381,9 +1381,7 @@ static int move_empty(struct fs_data *fs, struct tx *t, const uint8_t *skey, siz
 	int err = mark_add(t, dkey, dlen, 1);
 	if (err)
 		return err;
-	for (size_t i = 0; i < t->nmarks; i++)
-		if (t->marks[i].file && fs_key_equal(t->marks[i].key, t->marks[i].key_len, dkey, dlen))
-			t->marks[i].expires_at = v->expires_at >= 0 ? v->expires_at : 0;
+	mark_file(t, dkey, dlen)->expires_at = v->expires_at >= 0 ? v->expires_at : 0;
 	mark_remove(t, skey, slen, 0);
 	return 0;
 }

@@ -229,13 +229,19 @@ static int over_limits(size_t nops, size_t bytes, size_t keys)
 	return nops > KV_MAX_MUTATIONS || bytes > KV_MAX_COMMIT_BYTES || keys > KV_MAX_COMMIT_KEYS;
 }
 
-/* The expiry given to a file T created empty, for its first value; 0 none. */
-static int64_t created_expiry(const struct tx *t, const uint8_t *key, size_t len)
+struct mark *mark_file(struct tx *t, const uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < t->nmarks; i++)
 		if (t->marks[i].file && fs_key_equal(t->marks[i].key, t->marks[i].key_len, key, len))
-			return t->marks[i].expires_at;
-	return 0;
+			return &t->marks[i];
+	return NULL;
+}
+
+/* The expiry given to a file T created empty, for its first value; 0 none. */
+static int64_t created_expiry(struct tx *t, const uint8_t *key, size_t len)
+{
+	struct mark *m = mark_file(t, key, len);
+	return m ? m->expires_at : 0;
 }
 
 /* Stage one mutation whose cost was accounted for: 0 or ENOMEM. */
@@ -688,10 +694,9 @@ int tx_expire(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len, 
 	if ((err = view_of(fs, t, key, len, &v)))
 		return err;
 	struct op *last = last_op(t, key, len);
-	if (!v.value && v.empty) {
-		for (size_t i = 0; i < t->nmarks; i++)
-			if (t->marks[i].file && fs_key_equal(t->marks[i].key, t->marks[i].key_len, key, len))
-				t->marks[i].expires_at = at;
+	struct mark *m = mark_file(t, key, len);
+	if (!v.value && v.empty && m) {
+		m->expires_at = at;
 	} else if (!v.value) {
 		err = ENOENT;
 	} else if (last && last->kind != OP_SET && last->kind != OP_DELETE) {
