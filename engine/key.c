@@ -323,6 +323,13 @@ int kv_part_span(const void *key, size_t key_len, size_t pos, size_t *part_len)
 	return scan_part(key, key_len, pos, part_len, &body);
 }
 
+int kv_key_under(const void *key, size_t key_len, const void *prefix, size_t prefix_len)
+{
+	const uint8_t *k = key;
+	return key_len > prefix_len && (!prefix_len || memcmp(k, prefix, prefix_len) == 0) &&
+	       k[prefix_len] != 0xFF;
+}
+
 /* Fill *p from the checked part at k[pos..pos+span), body bytes into out. */
 static void fill_part(const uint8_t *k, size_t pos, size_t span, uint8_t *out, kv_part *p)
 {

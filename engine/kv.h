@@ -372,6 +372,14 @@ int kv_key_decode(const void *key, size_t key_len, kv_part **parts, size_t *n);
 /* Length of the encoded part starting at key[pos] (KV_INVALID if malformed). */
 int kv_part_span(const void *key, size_t key_len, size_t pos, size_t *part_len);
 
+/*
+ * Is `key` under `prefix` (both whole encoded keys): longer, starting with
+ * its bytes, and not just a longer last part? A string or byte part ends
+ * with 00, and a NUL inside one is 00 FF, so ["a\u0000b"] starts with the
+ * bytes of ["a"] without being under it (as for Deno's list: P+00 <= k < P+FF).
+ */
+int kv_key_under(const void *key, size_t key_len, const void *prefix, size_t prefix_len);
+
 /* ---- text forms: JSON ($-tagged, see DESIGN) and path names ---- */
 
 /* Key as a JSON array: ["a",1,{"$bigint":"7"},{"$bytes":"AQI="}] (heap). */

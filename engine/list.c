@@ -454,7 +454,7 @@ static int fetch_children(kv_iter *it)
 			if (cur_len && kl > cur_len) {
 				/* offsets until fix_pointers: the child's key is in rows */
 				kv_entry *last = &it->ents[it->nents - 1];
-				if (memcmp(k, it->rows.data + (uintptr_t) last->key, cur_len) == 0) {
+				if (kv_key_under(k, kl, it->rows.data + (uintptr_t) last->key, cur_len)) {
 					/* under the current child, which holds a value */
 					last->flags |= KV_ENTRY_CHILDREN;
 					seek = 1;

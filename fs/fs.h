@@ -290,6 +290,12 @@ static inline int fs_key_equal(const uint8_t *a, size_t alen, const uint8_t *b, 
 	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
 }
 
+/* Is `key` the key `prefix` or under it (kv_key_under)? */
+static inline int fs_key_within(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
+{
+	return fs_key_equal(key, len, prefix, plen) || kv_key_under(key, len, prefix, plen);
+}
+
 /* ---- fs_merge.c: a directory's children, stored and in memory, in key order ---- */
 
 /* A child that exists only in memory: its whole key, one part under the directory. */
@@ -344,6 +350,9 @@ struct fs_text {
 	kv_json_check *check;   /* incremental check of buf[0, fed) */
 	size_t fed;
 	size_t measured;        /* the text's length when its value was last measured */
+	uint8_t *parsed;        /* the value of buf[0, parsed_at), judged at write() */
+	size_t parsed_len, parsed_at;
+	int parsed_enc;
 	char why[96];           /* why write() refused it, for the log */
 };
 
@@ -352,8 +361,9 @@ void fs_text_free(struct fs_text *t);
 size_t fs_text_read(const struct fs_text *t, size_t size, off_t off, const char **p);
 /*
  * Write at `off` (at the end when `append`). 0, ENOMEM, or EINVAL / EFBIG
- * once the text can no longer be a value: that refusal is kept, and every
- * later write and the flush return it.
+ * once the text can no longer be a value, or is a whole document that is
+ * not one (an unknown `$` tag): that refusal is kept, and every later
+ * write and the flush return it.
  */
 int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, int append);
 /* Refuse what is being written with `err`, as a failed check would. */

@@ -123,7 +123,7 @@ struct view {
 
 static inline int under(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
 {
-	return len > plen && (!plen || memcmp(key, prefix, plen) == 0);
+	return kv_key_under(key, len, prefix, plen);
 }
 
 static inline uint8_t *dup_bytes(const void *p, size_t n)

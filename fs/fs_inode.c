@@ -325,7 +325,7 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 		for (struct fs_inode *in = fs->by_ino[b]; in; in = in->next_ino) {
 			if (in->detached || in->ino == FUSE_ROOT_ID)
 				continue;
-			int hit = tree ? in->key_len >= to_len && memcmp(in->key, to, to_len) == 0
+			int hit = tree ? fs_key_within(in->key, in->key_len, to, to_len)
 			               : in->kind == kind && in->key_len == to_len && memcmp(in->key, to, to_len) == 0;
 			if (hit && in->kind != FS_SCRATCH) {
 				unlink_id(fs, in);
@@ -337,7 +337,7 @@ void fs_inode_rekey(struct fs_data *fs, enum fs_kind kind,
 		for (struct fs_inode *in = fs->by_ino[b]; in; in = in->next_ino) {
 			if (in->detached || in->ino == FUSE_ROOT_ID)
 				continue;
-			int hit = tree ? in->key_len >= from_len && memcmp(in->key, from, from_len) == 0
+			int hit = tree ? fs_key_within(in->key, in->key_len, from, from_len)
 			               : in->kind == kind && in->key_len == from_len && memcmp(in->key, from, from_len) == 0;
 			if (!hit)
 				continue;
@@ -538,10 +538,10 @@ int fs_scratch_truncate(struct fs_scratch *s, size_t len)
 int fs_memory_below(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
-		if (m->key_len > key_len && memcmp(m->key, key, key_len) == 0)
+		if (kv_key_under(m->key, m->key_len, key, key_len))
 			return 1;
 	for (struct fs_scratch *s = fs->scratch; s; s = s->next)
-		if (s->dir_len >= key_len && memcmp(s->dir, key, key_len) == 0)
+		if (fs_key_within(s->dir, s->dir_len, key, key_len))
 			return 1;
 	return 0;
 }
@@ -549,7 +549,7 @@ int fs_memory_below(struct fs_data *fs, const uint8_t *key, size_t key_len)
 int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
-		if (m->key_len >= key_len && memcmp(m->key, key, key_len) == 0)
+		if (fs_key_within(m->key, m->key_len, key, key_len))
 			return 1;
 	return 0;
 }
@@ -566,7 +566,7 @@ int fs_memdir_type(struct fs_data *fs, const uint8_t *key, size_t key_len)
 {
 	int t = 0;
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next) {
-		if (m->key_len < key_len || memcmp(m->key, key, key_len) != 0)
+		if (!fs_key_within(m->key, m->key_len, key, key_len))
 			continue;
 		if (!m->file || m->key_len > key_len)
 			return 'd';
@@ -623,7 +623,7 @@ void fs_memdir_remove(struct fs_data *fs, const uint8_t *key, size_t key_len, in
 	struct fs_memdir **pp = &fs->memdirs;
 	while (*pp) {
 		struct fs_memdir *m = *pp;
-		int hit = tree ? m->key_len >= key_len && memcmp(m->key, key, key_len) == 0
+		int hit = tree ? fs_key_within(m->key, m->key_len, key, key_len)
 		               : m->key_len == key_len && memcmp(m->key, key, key_len) == 0;
 		if (hit) {
 			*pp = m->next;
@@ -640,7 +640,7 @@ void fs_memdir_stored(struct fs_data *fs, const uint8_t *key, size_t key_len)
 	struct fs_memdir **pp = &fs->memdirs;
 	while (*pp) {
 		struct fs_memdir *m = *pp;
-		if (m->key_len <= key_len && memcmp(m->key, key, m->key_len) == 0) {
+		if (fs_key_within(key, key_len, m->key, m->key_len)) {
 			*pp = m->next;
 			free(m->key);
 			free(m);
@@ -654,10 +654,10 @@ void fs_memdir_rename(struct fs_data *fs, const uint8_t *from, size_t from_len,
                       const uint8_t *to, size_t to_len)
 {
 	for (struct fs_memdir *m = fs->memdirs; m; m = m->next)
-		if (m->key_len >= from_len && memcmp(m->key, from, from_len) == 0)
+		if (fs_key_within(m->key, m->key_len, from, from_len))
 			swap_prefix(&m->key, &m->key_len, from_len, to, to_len);
 	for (struct fs_scratch *s = fs->scratch; s; s = s->next)
-		if (s->dir_len >= from_len && memcmp(s->dir, from, from_len) == 0)
+		if (fs_key_within(s->dir, s->dir_len, from, from_len))
 			swap_prefix(&s->dir, &s->dir_len, from_len, to, to_len);
 }
 

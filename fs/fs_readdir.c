@@ -106,7 +106,7 @@ static int dirh_memory_children(struct fs_data *fs, struct fs_dirh *d)
 	pthread_mutex_lock(&fs->lock);
 	for (struct fs_memdir *m = fs->memdirs; m && !err; m = m->next) {
 		size_t span;
-		if (m->key_len <= d->key_len || memcmp(m->key, d->key, d->key_len) != 0 ||
+		if (!kv_key_under(m->key, m->key_len, d->key, d->key_len) ||
 		    kv_part_span(m->key, m->key_len, d->key_len, &span) != KV_OK)
 			continue;
 		if (n == cap) {

@@ -309,7 +309,7 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 		return dst->kind == N_VALUE ? ENOTDIR : EPERM;
 	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
 		return 0;
-	if (dst->key_len > src->key_len && memcmp(dst->key, src->key, src->key_len) == 0)
+	if (kv_key_under(dst->key, dst->key_len, src->key, src->key_len))
 		return EINVAL;
 	t = tree_key_type(fs, dst->key, dst->key_len, NULL, &err);
 	if (err)

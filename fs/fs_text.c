@@ -11,8 +11,12 @@
  * write() in bash, which ignores close's errors), or once it is certainly
  * over Deno's value limit (EFBIG). Writes that go on where the last one
  * ended feed only their bytes to the incremental JSON check; any other
- * write starts it again from the first byte. A refused text is never
- * stored: every later write and the flush fail the same way.
+ * write starts it again from the first byte. A write that ends a whole
+ * document has it judged as the flush would (`$` tags, the value's size),
+ * so `echo '{"$bigInt":"5"}' > key` fails at write() too; the flush then
+ * takes that value as it is. A refused text is never stored: every later
+ * write and the flush fail the same way, so that a program going on after
+ * a refusal cannot store a mix of what it meant and what it fixed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,9 +49,18 @@ int fs_value_text(int enc, const uint8_t *value, size_t value_len, char **text, 
 	return 0;
 }
 
+/* The value judged at write() no longer holds for the text. */
+static void forget_parsed(struct fs_text *t)
+{
+	kv_free(t->parsed);
+	t->parsed = NULL;
+	t->parsed_len = t->parsed_at = 0;
+}
+
 void fs_text_free(struct fs_text *t)
 {
 	kv_json_check_free(t->check);
+	kv_free(t->parsed);
 	free(t->buf);
 	memset(t, 0, sizeof(*t));
 }
@@ -107,14 +120,33 @@ static int check(struct fs_text *t, off_t off, size_t end)
 	t->fed = end;
 	if (end > MAX_TEXT)
 		return too_large(t);
+	if (kv_json_check_finish(t->check) == KV_OK) {
+		/* only spaces after the document judged last: still that value */
+		if (t->parsed && (size_t) off == t->parsed_at &&
+		    strspn(t->buf + off, " \t\r\n") >= end - (size_t) off) {
+			t->parsed_at = end;
+			return 0;
+		}
+		/* a whole document: judged as the flush would judge it */
+		forget_parsed(t);
+		int err = fs_value_parse(t->buf, end, &t->parsed_enc, &t->parsed,
+		                         &t->parsed_len, t->why, sizeof(t->why));
+		if (err == EFBIG || (!err && t->parsed_len > KV_MAX_VALUE)) {
+			forget_parsed(t);
+			return too_large(t);
+		}
+		if (err)
+			return err;
+		t->parsed_at = end;
+		return 0;
+	}
 	/*
 	 * Long enough to matter: measure the value the text makes so far.
-	 * Measuring reads the whole text, so it is done for a complete
-	 * document, and else only once the text grew a quarter since the last
-	 * time: a value written in small pieces costs linear time, not square.
+	 * Measuring reads the whole text, so it is done only once the text
+	 * grew a quarter since the last time: a value written in small pieces
+	 * costs linear time, not square.
 	 */
-	if (end > KV_MAX_VALUE && (kv_json_check_finish(t->check) == KV_OK ||
-	                           end >= t->measured + t->measured / 4)) {
+	if (end > KV_MAX_VALUE && end >= t->measured + t->measured / 4) {
 		int enc;
 		uint8_t *v = NULL;
 		size_t vlen = 0;
@@ -136,6 +168,8 @@ int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, in
 	if (append)
 		off = (off_t) t->len;
 	size_t end = (size_t) off + size;
+	if (!t->parsed || (size_t) off != t->parsed_at)
+		forget_parsed(t);
 	if (end > MAX_TEXT + 1) {
 		err = too_large(t);
 	} else if (!(err = reserve(t, end))) {
@@ -168,6 +202,7 @@ int fs_text_truncate(struct fs_text *t, size_t len)
 		memset(t->buf + t->len, ' ', len - t->len);
 	t->len = len;
 	t->written = 1;
+	forget_parsed(t);
 	/* restart the content check at the next write */
 	kv_json_check_free(t->check);
 	t->check = NULL;
@@ -194,6 +229,14 @@ int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_le
 	if (i == t->len) {
 		snprintf(why, why_size, "empty file");
 		return EINVAL;
+	}
+	if (t->parsed && t->parsed_at == t->len) {
+		*enc = t->parsed_enc;
+		*value = t->parsed;
+		*value_len = t->parsed_len;
+		t->parsed = NULL;
+		forget_parsed(t);
+		return 0;
 	}
 	return fs_value_parse(t->buf, t->len, enc, value, value_len, why, why_size);
 }

@@ -39,6 +39,29 @@ setup() {
 	[ "$(rows)" = "$before" ]
 }
 
+@test "a whole document that is no value (a bad \$ tag) fails at write() in bash, in the key tree and in T" {
+	echo 1 >"$MNT/k"
+	before=$(rows)
+	for bad in '{"$bigInt":"5"}' '{"$u64":"18446744073709551616"}' '{"$date":"2024-13-01T00:00:00.000Z"}' '{"$bytes":"!!"}'; do
+		run -1 --separate-stderr t bash -c "echo '$bad' > '$MNT/k'"
+		[[ $stderr == *"write error: Invalid argument"* ]]
+		run -1 --separate-stderr t bash -c "echo '$bad' > '$MNT/new'"
+		[[ $stderr == *"write error: Invalid argument"* ]]
+	done
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot store 'k': .*\$u64" "$KVFS_LOG"
+	# a good tag written in pieces, ending in spaces, is stored once whole
+	run -0 t bash -c "{ printf '{\"\$bigint\"'; printf ':\"12\"}'; printf '  '; echo; } > '$MNT/k'"
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"$bigint":"12"}' ]
+	before=$(rows)
+	mkdir "$MNT/.tx/T"
+	run -1 --separate-stderr t bash -c "echo '{\"\$bigInt\":\"5\"}' > '$MNT/.tx/T/k'"
+	[[ $stderr == *"write error: Invalid argument"* ]]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(rows)" = "$before" ]
+}
+
 @test "an incomplete document fails at close: cp and tee report it, nothing stored" {
 	echo 1 >"$MNT/k"
 	before=$(rows)

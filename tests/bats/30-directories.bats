@@ -244,3 +244,33 @@ print("\n".join(names))
 	[ ! -e "$MNT/d" ]
 	[ -z "$(rows)" ]
 }
+
+@test "a key next to a sibling that is it and a NUL more stays a file in listings (key tree, memory, T)" {
+	# ["a\u0000b"] starts with the bytes of ["a"] (a NUL in a part is 00 FF), yet is its sibling
+	echo 1 >"$MNT/\"\""
+	echo 2 >"$MNT/\"\\u0000\""
+	echo 3 >"$MNT/0x01"
+	echo 4 >"$MNT/0x0100"
+	echo 5 >"$MNT/c"
+	mkdir "$MNT/\"c\\u0000d\""
+	run -0 t ls -l "$MNT"
+	types=$(printf '%s\n' "$output" | awk 'NR > 1 { print substr($1, 1, 1) $NF }' | sort)
+	[ "$types" = "$(printf '%s\n' '-""' '-"\u0000"' '-0x01' '-0x0100' '-c' 'd"c\u0000d"' | sort)" ]
+	# the kernel now has the listing's types: each file still reads as one
+	run -0 t cat "$MNT/\"\"" "$MNT/\"\\u0000\"" "$MNT/0x01" "$MNT/0x0100" "$MNT/c"
+	[ "$output" = "$(printf '1\n2\n3\n4\n5')" ]
+	run -0 t getfattr --absolute-names --only-values -n user.kv.key "$MNT/\"\""
+	[ "$output" = '[""]' ]
+	[ "$(t find "$MNT" -type f | wc -l)" -eq 5 ]
+	# inside a transaction, staged keys alike
+	mkdir "$MNT/.tx/T" "$MNT/.tx/T/d"
+	echo 6 >"$MNT/.tx/T/d/e"
+	echo 7 >"$MNT/.tx/T/d/\"e\\u0000f\""
+	run -0 t ls -l "$MNT/.tx/T/d"
+	[ "$(printf '%s\n' "$output" | awk 'NR > 1 { print substr($1, 1, 1) }' | tr -d '\n')" = "--" ]
+	run -0 t cat "$MNT/.tx/T/d/e"
+	[ "$output" = 6 ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t ls -l "$MNT/d"
+	[ "$(printf '%s\n' "$output" | awk 'NR > 1 { print substr($1, 1, 1) }' | tr -d '\n')" = "--" ]
+}

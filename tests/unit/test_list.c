@@ -346,6 +346,59 @@ static size_t key2(const char *a, const char *b, uint8_t *k)
 	return n;
 }
 
+/*
+ * A NUL in a string or byte part is 00 FF, so ["a\0b"] starts with the
+ * bytes of ["a"]: a sibling, not a child. Listings must not take it for
+ * one (a file shown as a directory).
+ */
+static void test_list__nul_sibling_is_not_a_child(void)
+{
+	static const uint8_t keys[][6] = {
+		{ 0x01, 0x01, 0x00 },                    /* [0x01] */
+		{ 0x01, 0x01, 0x00, 0xFF, 0x00 },        /* [0x0100] */
+		{ 0x02, 0x00 },                          /* [""] */
+		{ 0x02, 0x00, 0xFF, 0x00 },              /* ["\0"] */
+		{ 0x02, 'c', 0x00 },                     /* ["c"] */
+		{ 0x02, 'c', 0x00, 0xFF, 'd', 0x00 },    /* ["c\0d"] */
+	};
+	static const size_t lens[] = { 3, 5, 2, 4, 3, 6 };
+	kv_db *db;
+	kv_iter *it;
+	const kv_entry *c;
+
+	CHECK(!kv_key_under(keys[1], lens[1], keys[0], lens[0]));
+	CHECK(!kv_key_under(keys[3], lens[3], keys[2], lens[2]));
+	CHECK(!kv_key_under(keys[5], lens[5], keys[4], lens[4]));
+	static const uint8_t c_true[] = { 0x02, 'c', 0x00, 0x27 };   /* ["c", true] */
+	CHECK(kv_key_under(c_true, sizeof(c_true), keys[4], lens[4]));
+	CHECK(!kv_key_under(keys[4], lens[4], keys[4], lens[4]));
+	CHECK(kv_key_under(keys[4], lens[4], "", 0));
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	for (size_t i = 0; i < 6; i++)
+		CHECK_RC(kv_set(db, keys[i], lens[i], KV_ENCODING_BYTES, "1", 1, -1, NULL), KV_OK);
+	for (int names_only = 0; names_only < 2; names_only++) {
+		CHECK_RC(names_only ? kv_children_keys(db, "", 0, NULL, 0, &it)
+		                    : kv_children(db, "", 0, NULL, 0, &it), KV_OK);
+		size_t n = 0;
+		while (kv_iter_next(it, &c) == KV_OK && n < 6) {
+			CHECK_MEM(c->key, c->key_len, keys[n], lens[n]);
+			CHECK(c->flags == KV_ENTRY_VALUE);
+			n++;
+		}
+		CHECK(n == 6);
+		kv_iter_free(it);
+	}
+	kv_entry *e = NULL;
+	for (size_t i = 0; i < 6; i += 2) {
+		CHECK_RC(kv_lookup(db, keys[i], lens[i], &e), KV_OK);
+		if (e)
+			CHECK(e->flags == KV_ENTRY_VALUE);
+		kv_free(e);
+	}
+	kv_close(db);
+}
+
 static void test_list__lookup_and_children(void)
 {
 	kv_db *db;
@@ -666,6 +719,7 @@ int main(void)
 	RUN(test_list__batches_and_limits);
 	RUN(test_list__cursors_across_batches);
 	RUN(test_list__lookup_and_children);
+	RUN(test_list__nul_sibling_is_not_a_child);
 	RUN(test_list__children_in_batches);
 	return DONE();
 }
