@@ -662,9 +662,31 @@ struct ctl_handle {
 	size_t key_len;
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
 	int writable;
+	int counted;            /* in its T's `writing`: holds writes not staged yet */
 	pid_t opener;           /* stages at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
 };
+
+/*
+ * Bring T's count of handles with unstaged writes (which make its commit
+ * EBUSY) in step with h, after h's text changed; h->lock held. ENOENT when
+ * T is gone (committed or aborted): what h writes can land nowhere.
+ */
+static int handle_track(struct fs_ctl *c, struct ctl_handle *h)
+{
+	pthread_mutex_lock(&c->lock);
+	struct tx *t = tx_by_id(c, h->tx);
+	int dirty = h->text.written != 0;
+	if (t && dirty != h->counted) {
+		if (dirty)
+			t->writing++;
+		else
+			t->writing--;
+	}
+	pthread_mutex_unlock(&c->lock);
+	h->counted = t && dirty;
+	return t ? 0 : ENOENT;
+}
 
 static void handle_free(struct ctl_handle *h)
 {
@@ -871,9 +893,14 @@ static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	pthread_mutex_lock(&h->lock);
 	int refused = h->text.failed;
 	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
+	int gone = handle_track(fs->ctl, h);
 	pthread_mutex_unlock(&h->lock);
 	if (!refused && (err == EINVAL || err == EFBIG))
 		handle_log(fs, h, h->text.why);
+	if (gone && !err) {
+		err = gone;
+		handle_log(fs, h, "the transaction is gone (committed or aborted)");
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -881,7 +908,7 @@ static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 }
 
 /* Stage what a handle wrote as one set. Called with h->lock held. */
-static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
+static int stage_text(struct fs_data *fs, struct ctl_handle *h)
 {
 	struct fs_ctl *c = fs->ctl;
 	uint8_t *value = NULL;
@@ -930,6 +957,14 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	return err;
 }
 
+static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
+{
+	int err = stage_text(fs, h);
+	if (h->type == N_TXFILE)
+		handle_track(fs->ctl, h);
+	return err;
+}
+
 static void flush_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
@@ -974,6 +1009,9 @@ static void ctl_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (h) {
 		pthread_mutex_lock(&h->lock);
 		stage_handle(fs, h);   /* only the log can report a failure now */
+		h->text.written = 0;   /* what could not be staged goes with the handle */
+		if (h->type == N_TXFILE)
+			handle_track(fs->ctl, h);
 		pthread_mutex_unlock(&h->lock);
 		/* A file created and never written stays an empty file in T. */
 		handle_free(h);
@@ -1311,6 +1349,13 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 		pthread_mutex_unlock(&c->lock);
 		return ENOENT;
 	}
+	if (t->writing) {
+		/* a writer still busy: committing now would store part of its value, or none */
+		pthread_mutex_unlock(&c->lock);
+		fs_log(fs, "cannot commit '.tx/%s': a file in it is still open with writes "
+		       "not staged yet (close it first)", name);
+		return EBUSY;
+	}
 	err = tx_commit(fs, t, &version, &why);
 	if (err) {
 		/* Limits and unexpected failures carry the engine's detail. */
@@ -1477,8 +1522,16 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	size_t slen = 0, dlen = 0;
 	int err;
 
+	/*
+	 * Between the key tree and a control tree, EXDEV would make mv copy
+	 * and delete: a key moved into T would be deleted for everyone at
+	 * once, and T moved out would be copied empty and then aborted. So
+	 * those renames are refused; cp copies into or out of T.
+	 */
 	if (!is_ctl(parent) || !is_ctl(newparent)) {
-		err = EXDEV;
+		err = EPERM;
+		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
+		       "crosses into or out of a transaction (cp copies)", name, newname);
 		goto out;
 	}
 	if ((err = node_info(c, parent, &s)) || (err = node_info(c, newparent, &d)))
@@ -1513,8 +1566,12 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		struct tx *t = tx_by_id(c, s.tx);
 		err = t ? move_in_tx(fs, t, skey, slen, dkey, dlen, flags) : ENOENT;
 		pthread_mutex_unlock(&c->lock);
+	} else if (s.type == N_TXDIR && d.type == N_TXDIR) {
+		err = EXDEV;    /* another T, or .value: mv copies, staged in both */
 	} else {
-		err = EXDEV;
+		err = EPERM;
+		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
+		       "crosses into or out of a transaction (cp copies)", name, newname);
 	}
 out:
 	free(skey);
@@ -1810,7 +1867,9 @@ static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		} else {
 			pthread_mutex_lock(&h->lock);
 			err = fs_text_truncate(&h->text, (size_t) attr->st_size);
+			int gone = handle_track(fs->ctl, h);
 			pthread_mutex_unlock(&h->lock);
+			err = err ? err : gone;
 			st.st_size = attr->st_size;
 		}
 	}

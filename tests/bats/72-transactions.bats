@@ -1030,3 +1030,55 @@ except OSError as e:
 	run -1 getfattr -n user.kv.expires_at "$MNT/.tx/T/k"
 	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/k")" = "$at" ]
 }
+
+@test "a commit while a file in T holds writes not staged yet is EBUSY; a write after the commit fails" {
+	echo 0 >"$MNT/k"
+	mkdir "$MNT/.tx/T"
+	echo 1 >"$MNT/.tx/T/a"
+	before=$(rows)
+	# a writer still busy: half its value written, no close yet
+	python3 -c 'import sys, time
+f = open(sys.argv[1], "w"); f.write("[1,"); f.flush()
+open(sys.argv[2], "w").close()
+time.sleep(2); f.write("2]"); f.close()' "$MNT/.tx/T/k" "$BATS_TEST_TMPDIR/wrote" &
+	writer=$!
+	for i in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/wrote" ] && break; sleep 0.05; done
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Device or resource busy"* ]]
+	[ "$(rows)" = "$before" ]
+	[ -d "$MNT/.tx/T" ]
+	grep -q "cannot commit '.tx/T': a file in it is still open" "$KVFS_LOG"
+	wait "$writer"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/k" "$MNT/a"
+	[ "$output" = "$(printf '[1,2]\n1')" ]
+	# a handle whose T is committed cannot write anywhere: its write fails
+	mkdir "$MNT/.tx/U"
+	run -1 --separate-stderr t bash -c "exec 5>'$MNT/.tx/U/k'; printf 3 >&5 && mv '$MNT/.tx/U' '$MNT/.commit/U' && printf 4 >&5"
+	[[ $stderr == *"No such file or directory"* ]]
+	run -0 t cat "$MNT/k"
+	[ "$output" = 3 ]
+	grep -q "the transaction is gone" "$KVFS_LOG"
+}
+
+@test "mv between the key tree and a transaction is EPERM: nothing deleted, T kept" {
+	echo 1 >"$MNT/k"
+	mkdir "$MNT/.tx/T"
+	echo 2 >"$MNT/.tx/T/s"
+	before=$(rows)
+	run -1 --separate-stderr t mv "$MNT/k" "$MNT/.tx/T/k2"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 --separate-stderr t mv "$MNT/.tx/T/s" "$MNT/s"
+	[[ $stderr == *"Operation not permitted"* ]]
+	# a typo for .commit/T: T stays, with what it staged
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/T"
+	[[ $stderr == *"Operation not permitted"* ]]
+	[ "$(rows)" = "$before" ]
+	grep -q "only a rename of .tx/T into .commit" "$KVFS_LOG"
+	run -0 t cat "$MNT/k" "$MNT/.tx/T/s"
+	[ "$output" = "$(printf '1\n2')" ]
+	[ ! -e "$MNT/T" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/s"
+	[ "$output" = 2 ]
+}

@@ -16,8 +16,7 @@ and a newline), so the contents compare byte for byte. After each step the
 errno (or success) of both sides is compared, and every few steps the whole
 trees: names, types and contents. Prints the first difference and exits 1;
 prints "ok SEED STEPS" and exits 0 when there was none. With "tx" (for a
-directory inside a transaction) there are no renames, which are EXDEV
-there so that mv copies instead, and no dot-names, which are refused
+directory inside a transaction) there are no dot-names, which are refused
 there.
 """
 import errno
@@ -74,8 +73,7 @@ def main():
         sys.exit("usage: model_check.py MOUNT_DIR MODEL_DIR SEED STEPS [tx]")
     tx = len(sys.argv) == 6
     ops = ["write", "write", "write", "rm", "mkdir", "mkdir", "rmdir", "open", "close"]
-    if not tx:
-        ops += ["rename", "rename"]
+    ops += ["rename", "rename"]
     roots = [sys.argv[1], sys.argv[2]]
     seed, steps = int(sys.argv[3]), int(sys.argv[4])
     rng = random.Random(seed)
