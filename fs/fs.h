@@ -30,6 +30,7 @@ struct fs_options {
 	int foreground;         /* log to stderr instead of syslog */
 	int shared;             /* -o allow_other: other users come in, as the modes show */
 	const char *database;   /* statfs reports the space of its file system; NULL: none */
+	const char *mountpoint; /* absolute; the INIT handler asks the kernel's name limit through it */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -165,7 +166,23 @@ struct fs_data {
 	struct fs_handle *handles;  /* open file handles of the key tree (fs_ops.c), under lock */
 	struct fs_ctl *ctl;     /* the control trees .tx, .commit (fs_tx.c) */
 	struct fs_watch *watch; /* open .watch files and their thread (fs_watch.c) */
+	int name_max;           /* longest name a listing may send (atomic; fs_name_listable) */
 };
+
+/*
+ * The kernel fails a whole directory listing (EIO) that holds a name over
+ * its limit: 1024 bytes, or 4095 since it took names up to PATH_MAX. A
+ * lookup of a longer name shows the larger limit (fs_name_probe sends one at INIT);
+ * until then, listings keep to the smaller.
+ */
+#define FS_NAME_MAX_OLD 1024
+#define FS_NAME_MAX_NEW 4095
+void fs_name_seen(struct fs_data *fs, const char *name);
+/* Look up a long name through the mount, from a thread of its own (at INIT). */
+void fs_name_probe(struct fs_data *fs);
+/* Can a listing send `name`? When not, logs the first such name of a listing (*told). */
+int fs_name_listable(struct fs_data *fs, const char *name, const uint8_t *dir,
+                     size_t dir_len, int *told);
 
 /* ---- fs_inode.c ---- */
 

@@ -9,9 +9,83 @@
  * batch of the listing, whatever the directory's size.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "fs_tree.h"
+
+/* ---- the kernel's limit on names in a listing ---- */
+
+void fs_name_seen(struct fs_data *fs, const char *name)
+{
+	if (strlen(name) > FS_NAME_MAX_OLD)
+		__atomic_store_n(&fs->name_max, FS_NAME_MAX_NEW, __ATOMIC_RELAXED);
+}
+
+int fs_name_listable(struct fs_data *fs, const char *name, const uint8_t *dir,
+                     size_t dir_len, int *told)
+{
+	int max = __atomic_load_n(&fs->name_max, __ATOMIC_RELAXED);
+	size_t len = strlen(name);
+
+	if (len <= (size_t) (max ? max : FS_NAME_MAX_OLD))
+		return 1;
+	if (!*told) {
+		char start[48], why[160];
+		snprintf(start, sizeof(start), "%.40s...", name);
+		snprintf(why, sizeof(why), "a name of %zu bytes is more than this kernel takes in "
+		         "a listing (%d); the key is left out", len, max ? max : FS_NAME_MAX_OLD);
+		tree_log_path(fs, "list", dir, dir_len, start, why);
+		*told = 1;
+	}
+	return 0;
+}
+
+/*
+ * Look up one name longer than the old limit: the kernel passes it on
+ * only if it takes it. Started while the INIT reply is on its way, so a
+ * refusal is tried again a few times, in case the kernel judged the name
+ * before it took that reply.
+ */
+static void *probe_names(void *arg)
+{
+	char *path = arg;
+	struct stat st;
+	for (int i = 0; i < 5; i++) {
+		if (stat(path, &st) == 0 || errno != ENAMETOOLONG)
+			break;      /* ENOENT (a dot-name): passed on */
+		struct timespec ts = { 0, 20000000 };
+		nanosleep(&ts, NULL);
+	}
+	free(path);
+	return NULL;
+}
+
+void fs_name_probe(struct fs_data *fs)
+{
+	const char *mnt = fs->opt.mountpoint;
+	pthread_t t;
+	pthread_attr_t attr;
+
+	if (!mnt || mnt[0] != '/')
+		return;
+	size_t n = strlen(mnt);
+	char *path = malloc(n + 2 + FS_NAME_MAX_OLD + 2);
+	if (!path)
+		return;
+	memcpy(path, mnt, n);
+	path[n] = '/';
+	path[n + 1] = '.';      /* a dot-name: never a key */
+	memset(path + n + 2, 'n', FS_NAME_MAX_OLD + 1);
+	path[n + 2 + FS_NAME_MAX_OLD + 1] = '\0';
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, probe_names, path) != 0)
+		free(path);
+	pthread_attr_destroy(&attr);
+}
 
 struct fs_dirent_v {
 	char *name;
@@ -47,6 +121,7 @@ struct fs_dirh {
 	int kept;
 	off_t kept_off;
 	int kept_names;         /* that listing reads names only (plain readdir) */
+	int told;               /* a name too long to list was logged */
 };
 
 static void dirh_free(struct fs_dirh *d)
@@ -338,6 +413,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!m && kv_name_from_part(key + d->key_len, key_len - d->key_len, &owned) != KV_OK) {
 			fs_merge_take(&d->merge);
 			continue;       /* a key this mount cannot name */
+		}
+		if (owned && !fs_name_listable(fs, owned, d->key, d->key_len, &d->told)) {
+			kv_free(owned);
+			fs_merge_take(&d->merge);
+			continue;
 		}
 		if (skip) {
 			skip--;

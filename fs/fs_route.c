@@ -19,8 +19,16 @@ static struct fs_data *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The kernel's limit on names is known once it took the INIT reply. */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void) conn;
+	fs_name_probe(userdata);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	fs_name_seen(fs_of(req), name);
 	if (fs_ctl_owns(parent) || (parent == FUSE_ROOT_ID && fs_ctl_root_name(name)))
 		fs_ctl_ops.lookup(req, parent, name);
 	else
@@ -239,6 +247,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
+	.init         = op_init,
 	.lookup       = op_lookup,
 	.forget       = op_forget,
 	.forget_multi = op_forget_multi,

@@ -1894,6 +1894,7 @@ struct ctl_dirh {
 	struct fs_extra *over;  /* children that exist only through T (sorted, unique) */
 	size_t nover;
 	off_t last_off;         /* cookie of the last key entry sent */
+	int told;               /* a name too long to list was logged */
 	uint8_t *last_key;
 	size_t last_len;
 	pthread_mutex_t lock;
@@ -2130,6 +2131,8 @@ static void ctl_readdir_plus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 		}
 		char *name = NULL;
 		if (shown && kv_name_from_part(key + d->key_len, len - d->key_len, &name) != KV_OK)
+			shown = 0;
+		if (shown && !fs_name_listable(fs, name, d->key, d->key_len, &d->told))
 			shown = 0;
 		if (shown && skip) {
 			skip--;

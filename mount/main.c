@@ -277,6 +277,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvfs: cannot find the current directory for '%s'\n", cfg.database);
 		goto err_out1;
 	}
+	if (stat(opts.mountpoint, &st) != 0 && errno == ENOTCONN) {
+		fprintf(stderr, "kvfs: mountpoint '%s' is a mount whose daemon is gone (%s); "
+		        "unmount it first: fusermount3 -u '%s'\n", opts.mountpoint,
+		        strerror(ENOTCONN), opts.mountpoint);
+		goto err_out1;
+	}
 	if (stat(opts.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "kvfs: mountpoint '%s' is not a directory\n", opts.mountpoint);
 		goto err_out1;
@@ -321,6 +327,7 @@ int main(int argc, char **argv)
 		.foreground = opts.foreground,
 		.shared = cfg.allow_other,
 		.database = strcmp(cfg.database, ":memory:") ? cfg.database : NULL,
+		.mountpoint = opts.mountpoint,
 	};
 	/* fs_new needs no database yet: it is attached after the fork. */
 	fs = fs_new(NULL, &fopt);
