@@ -281,3 +281,18 @@ time.sleep(60)
 	[ "$(t cat "$MNT/k")" = 1 ]
 	[ "$(grep -c " $MNT fuse.kvfs " /proc/self/mounts)" -eq 1 ]
 }
+
+@test "a mount whose daemon was killed is named as such when mounting over it; after fusermount3 -u it mounts" {
+	kvfs_mount
+	echo 1 >"$MNT/k"
+	kill -9 "$KVFS_PID"
+	wait "$KVFS_PID" 2>/dev/null || true
+	KVFS_PID=
+	run --separate-stderr t "$KVFS_BIN" -f "$DB" "$MNT"
+	fusermount3 -u "$MNT"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"is a mount whose daemon is gone (Transport endpoint is not connected); unmount it first: fusermount3 -u '$MNT'"* ]]
+	kvfs_mount
+	run -0 t cat "$MNT/k"
+	[ "$output" = 1 ]
+}
