@@ -254,7 +254,7 @@ int fs_memdir_has(struct fs_data *fs, const uint8_t *key, size_t key_len);      
 /* Directory `key` holds something in memory: a memory-only entry below it, or a scratch file. */
 int fs_memory_below(struct fs_data *fs, const uint8_t *key, size_t key_len);
 int fs_memdir_exact(struct fs_data *fs, const uint8_t *key, size_t key_len);    /* directories only */
-/* 'd' a directory (marked, or holding memory entries), 'f' an empty file, 0 neither. */
+/* 'd' a directory (marked, or holding memory entries or scratch files), 'f' an empty file, 0 neither. */
 int fs_memdir_type(struct fs_data *fs, const uint8_t *key, size_t key_len);
 int fs_memdir_add(struct fs_data *fs, const uint8_t *key, size_t key_len);
 int fs_memfile_add(struct fs_data *fs, const uint8_t *key, size_t key_len);

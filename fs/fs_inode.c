@@ -572,6 +572,10 @@ int fs_memdir_type(struct fs_data *fs, const uint8_t *key, size_t key_len)
 			return 'd';
 		t = 'f';
 	}
+	/* a scratch file (an editor's swap file) in it, or deeper, makes it a directory */
+	for (struct fs_scratch *s = fs->scratch; s; s = s->next)
+		if (fs_key_within(s->dir, s->dir_len, key, key_len))
+			return 'd';
 	return t;
 }
 

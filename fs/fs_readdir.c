@@ -428,6 +428,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		const char *name = m ? m->name : owned;
 		int isdir = m ? m->dir : (e->flags & KV_ENTRY_CHILDREN) != 0;
+		/* a value with only memory entries below it is a directory, as a lookup says */
+		if (!isdir && e && (__atomic_load_n(&fs->memdirs, __ATOMIC_RELAXED) ||
+		                    __atomic_load_n(&fs->scratch, __ATOMIC_RELAXED))) {
+			pthread_mutex_lock(&fs->lock);
+			isdir = fs_memdir_type(fs, key, key_len) == 'd';
+			pthread_mutex_unlock(&fs->lock);
+		}
 		struct stat st;
 		size_t n;
 		if (plus) {

@@ -304,3 +304,18 @@ print("\n".join(names))
 	fi
 	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 4 ]
 }
+
+@test "a key with a value and only memory-only entries below it lists as a directory, as its lookup says" {
+	mkdir -p "$MNT/app/cache" "$MNT/q"
+	echo '"v"' >"$MNT/app/.value"
+	touch "$MNT/q/.swp"
+	echo 1 >"$MNT/q/.value"
+	run -0 t ls -l "$MNT"
+	[ "$(printf '%s\n' "$output" | awk 'NR > 1 { print substr($1, 1, 1) $NF }' | tr '\n' ' ')" = "dapp dq " ]
+	# the kernel now has the listing's types: both still open as directories
+	run -0 t ls -A "$MNT/app" "$MNT/q"
+	[[ $output == *".value"*"cache"*".swp"*".value"* ]]
+	run -0 t cat "$MNT/app/.value" "$MNT/q/.value"
+	[ "$output" = "$(printf '"v"\n1')" ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 2 ]
+}
