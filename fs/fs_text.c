@@ -25,8 +25,13 @@
 #include <strings.h>
 #include "fs.h"
 
-/* No JSON text this long can hold a value under KV_MAX_VALUE. */
-#define MAX_TEXT (8 * (size_t) KV_MAX_VALUE)
+/*
+ * The longest text a file takes, so that a handle's memory stays bounded.
+ * kvfs prints a value Deno stores in 64 KiB in at most about 20 times that
+ * (`{"$undefined":true},` for each one-byte element of an array), and a
+ * pretty-printed copy may take more: 32 times leaves room for both.
+ */
+#define MAX_TEXT (32 * (size_t) KV_MAX_VALUE)
 
 int fs_value_text(int enc, const uint8_t *value, size_t value_len, char **text, size_t *len)
 {
@@ -96,6 +101,12 @@ static int too_large(struct fs_text *t)
 	return EFBIG;
 }
 
+static int too_long(struct fs_text *t)
+{
+	snprintf(t->why, sizeof(t->why), "text too long (max %zu bytes of JSON)", MAX_TEXT);
+	return EFBIG;
+}
+
 /*
  * After a write of the bytes [off, end): can the text up to `end` still
  * begin a value? Only that much is judged: bytes beyond it are older text
@@ -119,7 +130,7 @@ static int check(struct fs_text *t, off_t off, size_t end)
 	}
 	t->fed = end;
 	if (end > MAX_TEXT)
-		return too_large(t);
+		return too_long(t);
 	if (kv_json_check_finish(t->check) == KV_OK) {
 		/* only spaces after the document judged last: still that value */
 		if (t->parsed && (size_t) off == t->parsed_at &&
@@ -171,7 +182,7 @@ int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, in
 	if (!t->parsed || (size_t) off != t->parsed_at)
 		forget_parsed(t);
 	if (end > MAX_TEXT + 1) {
-		err = too_large(t);
+		err = too_long(t);
 	} else if (!(err = reserve(t, end))) {
 		if ((size_t) off > t->len)
 			memset(t->buf + t->len, ' ', (size_t) off - t->len);

@@ -98,6 +98,25 @@ setup() {
 	[ "$(rows)" = "$before" ]
 }
 
+@test "a value whose text is many times its stored size round-trips; past 2 MiB of text is EFBIG, said so" {
+	# 40000 boxed booleans: 40 KB stored, 680 KB of text
+	python3 -c 'import sys; sys.stdout.write("[" + ",".join(["{\"$boxed\":false}"] * 40000) + "]\n")' \
+		>"$BATS_TEST_TMPDIR/boxed.json"
+	run -0 t cp "$BATS_TEST_TMPDIR/boxed.json" "$MNT/b"
+	[ "$(sqlite3 "$DB" 'select length(v) < 65536 from kv')" = 1 ]
+	stored=$(sqlite3 "$DB" 'select hex(k), hex(v) from kv')
+	t cat "$MNT/b" >"$BATS_TEST_TMPDIR/out.json"
+	cmp "$BATS_TEST_TMPDIR/out.json" "$BATS_TEST_TMPDIR/boxed.json"
+	run -0 t cp "$BATS_TEST_TMPDIR/out.json" "$MNT/b"
+	[ "$(sqlite3 "$DB" 'select hex(k), hex(v) from kv')" = "$stored" ]
+	# spaces count as text: over 2 MiB is refused at write(), nothing stored
+	before=$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')
+	run ! --separate-stderr t bash -c "{ printf '['; head -c 2200000 /dev/zero | tr '\\0' ' '; printf '1]'; } > '$MNT/b'"
+	[[ $stderr == *"File too large"* ]]
+	[ "$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')" = "$before" ]
+	grep -q "cannot store 'b': text too long (max 2097152 bytes of JSON)" "$KVFS_LOG"
+}
+
 @test "truncate via setattr: to a still-valid length stores, to 0 is EINVAL" {
 	echo '12345' >"$MNT/k"
 	before=$(rows)
