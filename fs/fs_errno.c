@@ -36,10 +36,24 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/*
+	 * One refusal, one line: a control character in a name the kernel
+	 * passed (a newline, a tab) is written as \xNN, so no name can add a
+	 * line of its own to the log.
+	 */
+	char out[4 * sizeof(line)];
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *) line; *p && o + 5 < sizeof(out); p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t) snprintf(out + o, sizeof(out) - o, "\\x%02x", *p);
+		else
+			out[o++] = (char) *p;
+	}
+	out[o] = '\0';
 	if (!fs || fs->opt.foreground)
-		fprintf(stderr, "kvfs: %s\n", line);
+		fprintf(stderr, "kvfs: %s\n", out);
 	else
-		syslog(LOG_NOTICE, "%s", line);
+		syslog(LOG_NOTICE, "%s", out);
 }
 
 char *fs_path(const uint8_t *key, size_t key_len, const char *name)

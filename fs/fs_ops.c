@@ -107,10 +107,8 @@ int tree_resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
 		return 0;
 	}
 	int rc = kv_name_to_part(name, strlen(name), &part, &part_len);
-	if (rc != KV_OK) {
-		tree_name_free(n);
+	if (rc != KV_OK)    /* n->dir stays, for the log line; the caller frees it */
 		return rc == KV_NOMEM ? ENOMEM : creating ? EINVAL : ENOENT;
-	}
 	n->kind = N_KEY;
 	n->key_len = n->dir_len + part_len;
 	if (n->key_len > KV_MAX_KEY_WRITE) {
@@ -356,6 +354,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err = tree_resolve(fs, parent, name, 0, &n);
 
 	if (err) {
+		tree_name_free(&n);
 		fuse_reply_err(req, err);
 		return;
 	}
@@ -694,8 +693,14 @@ static void handle_free(struct fs_data *fs, struct fs_handle *h)
 int tree_value_text(struct fs_data *fs, const kv_entry *e, char **text, size_t *len)
 {
 	int err = fs_value_text(e->encoding, e->value, e->value_len, text, len);
-	if (err && err != ENOMEM)
-		fs_log(fs, "cannot read a value: %s", kv_errmsg(fs->db));
+	if (err && err != ENOMEM) {
+		char why[300];
+		snprintf(why, sizeof(why), "%s", kv_errmsg(fs->db));
+		if (e->key)
+			tree_log_path(fs, "read", e->key, e->key_len, NULL, why);
+		else
+			fs_log(fs, "cannot read a value: %s", why);
+	}
 	return err;
 }
 

@@ -44,7 +44,8 @@ void tree_forget_alias(struct fs_data *fs, fuse_ino_t parent, const struct fs_na
 /*
  * Resolve `name` in directory `parent`. Errors: ENOENT (unknown parent, or
  * an undecodable name when !creating), EINVAL (undecodable when creating),
- * ENOTDIR, ENAMETOOLONG.
+ * ENOTDIR, ENAMETOOLONG. After ENOENT or EINVAL for the name, n->dir is
+ * still the directory's key, for a log line: tree_name_free it.
  */
 int tree_resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
                  int creating, struct fs_name *n);

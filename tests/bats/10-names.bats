@@ -111,3 +111,19 @@ key_of() {
 	cd "$BATS_TEST_TMPDIR"
 	[ "$(dump al | jq -c '[.key[1], .value]' | tr -d '\n')" = '["abc","t"]["x",5][8,3]' ]
 }
+
+@test "a refusal is one log line naming the whole path: control characters in a name are escaped" {
+	mkdir "$MNT/memd"
+	before=$(rows)
+	run -1 t bash -c "echo 1 > \$'$MNT/memd/a\\nkvfs: forged'"
+	run -1 t mkdir "$MNT/memd/0x123"
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot create 'memd/a\\\\x0akvfs: forged': not a valid key name" "$KVFS_LOG"
+	! grep -q "^kvfs: forged" "$KVFS_LOG"
+	grep -q "cannot mkdir 'memd/0x123': not a valid key name" "$KVFS_LOG"
+	# a value this mount cannot show (a Deno host object): EIO, and the log names its key
+	sqlite3 "$DB" "insert into kv (k, v, v_encoding, version, expiration_ms) values (X'026800026200', X'FF0F5C00', 1, 1, -1)"
+	run -1 --separate-stderr t cat "$MNT/h/b"
+	[[ $stderr == *"Input/output error"* ]]
+	grep -q "cannot read 'h/b': .*host object" "$KVFS_LOG"
+}
