@@ -198,11 +198,11 @@ int kv_atomic_allow_checks(kv_atomic *a, size_t max)
 	return rc;
 }
 
-int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
-                   const void *to, size_t to_len)
+static int add_move(kv_atomic *a, const void *from, size_t from_len,
+                    const void *to, size_t to_len, int some)
 {
 	kv__mut m = { .op = KV__M_MOVE, .key = from, .key_len = from_len,
-	              .value = to, .value_len = to_len, .expire_ms = -1 };
+	              .value = to, .value_len = to_len, .expire_ms = -1, .some = some };
 	int rc;
 
 	if ((rc = usable(a)))
@@ -211,6 +211,18 @@ int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
 	if (memcmp(from, to, common) == 0)
 		return fail(a, kv__error(KV_INVALID, "a key cannot move into itself or its parent"));
 	return add_mut(a, &m);
+}
+
+int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
+                   const void *to, size_t to_len)
+{
+	return add_move(a, from, from_len, to, to_len, 0);
+}
+
+int kv_atomic_move_some(kv_atomic *a, const void *from, size_t from_len,
+                        const void *to, size_t to_len)
+{
+	return add_move(a, from, from_len, to, to_len, 1);
 }
 
 int kv_atomic_check(kv_atomic *a, const void *key, size_t key_len,
@@ -491,12 +503,31 @@ static int moving_take(struct moving *r, const void *key, size_t key_len, const 
 	return KV_OK;
 }
 
+/* Is a visible value stored at exactly `key`? */
+static int stored_at(kv__conn *c, const uint8_t *key, size_t len, int64_t now, int *yes)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = kv__stmt(c, KV__S_GET, &st);
+
+	*yes = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_blob(st, 1, len ? (const void *) key : "", (int) len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	int src = sqlite3_step(st);
+	sqlite3_reset(st);
+	*yes = src == SQLITE_ROW;
+	return src == SQLITE_ROW || src == SQLITE_DONE ? KV_OK : kv__sqlite_error(c, src, "cannot read");
+}
+
 /*
  * A move inside the write transaction: read what is at and under the
  * source now, check the destination is empty and the limits, then write
  * every row under the destination and delete it at the source. `room`
  * is how many mutations the commit has left for it. Fails only this
  * commit (KV_CONFLICT, KV_TOOBIG, KV_TOOBIG_KEY) before writing anything.
+ * A move of some (m->some) stops reading where the limits would be passed
+ * and checks each new key alone.
  */
 static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
                       uint64_t version, size_t room)
@@ -505,9 +536,9 @@ static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
 	struct moving *rows = NULL;
 	size_t n = 0, cap = 0, bytes = a->total_bytes;
 	sqlite3_stmt *st = NULL;
-	int yes = 0, rc = occupied(c, m->value, m->value_len, now, &yes), src = SQLITE_DONE;
+	int yes = 0, rc = KV_OK, src = SQLITE_DONE;
 
-	if (rc)
+	if (!m->some && (rc = occupied(c, m->value, m->value_len, now, &yes)))
 		return rc;
 	if (yes)
 		return kv__error(KV_CONFLICT, "the destination of the move is not empty");
@@ -516,6 +547,19 @@ static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
 	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!row_visible(st, now))
 			continue;       /* expired: gone for every reader; the collector deletes it */
+		if (m->some) {
+			/* Deno's accounting for this row, as below: room for it? */
+			size_t kl = (size_t) sqlite3_column_bytes(st, 0);
+			size_t nlen = m->value_len + kl - m->key_len;
+			size_t more = kl + nlen + nlen + (size_t) sqlite3_column_bytes(st, 1);
+			if ((n + 1) * 2 > room || bytes + more > KV_MAX_COMMIT_BYTES) {
+				if (!n)
+					rc = kv__error(KV_TOOBIG, "no room left in the commit for a move");
+				src = SQLITE_DONE;
+				break;
+			}
+			bytes += more;
+		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
 			struct moving *p = realloc(rows, ncap * sizeof(*p));
@@ -541,13 +585,23 @@ static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
 	/* Deno's accounting, as if each had been a delete and a set */
 	for (size_t i = 0; !rc && i < n; i++) {
 		size_t nlen = m->value_len + rows[i].key_len - m->key_len;
-		bytes += rows[i].key_len + nlen + nlen + rows[i].value_len;
+		if (!m->some)
+			bytes += rows[i].key_len + nlen + nlen + rows[i].value_len;
 		if (nlen > KV_MAX_KEY_WRITE)
 			rc = kv__error(KV_TOOBIG_KEY, "Key too large for write (max %d bytes)",
 			               KV_MAX_KEY_WRITE);
 		else if (bytes > KV_MAX_COMMIT_BYTES)
 			rc = kv__error(KV_TOOBIG, "Total mutation size too large (max %d bytes)",
 			               KV_MAX_COMMIT_BYTES);
+	}
+	/* moving some: each new key must be free (earlier commits filled others) */
+	for (size_t i = 0; !rc && m->some && i < n; i++) {
+		size_t nlen = m->value_len + rows[i].key_len - m->key_len;
+		uint8_t nk[KV_MAX_KEY_WRITE];
+		memcpy(nk, m->value, m->value_len);
+		memcpy(nk + m->value_len, rows[i].key + m->key_len, rows[i].key_len - m->key_len);
+		if (!(rc = stored_at(c, nk, nlen, now, &yes)) && yes)
+			rc = kv__error(KV_CONFLICT, "a key is already at the destination of the move");
 	}
 	for (size_t i = 0; !rc && i < n; i++) {
 		size_t nlen = m->value_len + rows[i].key_len - m->key_len;

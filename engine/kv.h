@@ -316,6 +316,19 @@ int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
                    const void *to, size_t to_len);
 
 /*
+ * A move of a subtree too large for one commit, one commit at a time: the
+ * keys at and under `from` go in key order, as many as the commit's limits
+ * leave room for, and the destination may already hold keys (those earlier
+ * commits of the same move put there): only each key moved must be absent
+ * at its new place (KV_CONFLICT otherwise, applying nothing). Commit again
+ * until nothing is left at or under `from`. Each commit reads what it moves
+ * inside its write transaction, so a key another process sets meanwhile
+ * moves with its newest value, or is left for the next commit: never lost.
+ */
+int kv_atomic_move_some(kv_atomic *a, const void *from, size_t from_len,
+                        const void *to, size_t to_len);
+
+/*
  * Commit and free `a`. KV_OK with *version (may be NULL) set; KV_CONFLICT
  * when a check failed; KV_TYPE, KV_TOOBIG, KV_BUSY, KV_FULL, KV_IOERR... otherwise.
  * Nothing is applied unless KV_OK is returned.

@@ -230,6 +230,7 @@ typedef struct kv__mut {
 	size_t value_len;
 	int64_t expire_ms;         /* absolute Unix ms, -1 = never */
 	uint64_t operand;          /* sum/min/max */
+	int some;                  /* KV__M_MOVE: as many as fit (kv_atomic_move_some) */
 } kv__mut;
 
 typedef struct kv__check {

@@ -2,8 +2,8 @@
  * fs_rename.c - rename in the key tree: a file (one commit of delete and
  * set, checked against the source), a scratch file (in memory, or stored
  * onto a key in one commit), an empty memory-only file, and a directory
- * (every key under it in one commit, or EXDEV past the commit limit so
- * that mv copies). The kernel's inodes follow (fs_inode_move, _rekey).
+ * (every key under it in one commit, or in several past the commit
+ * limit). The kernel's inodes follow (fs_inode_move, _rekey).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -290,13 +290,49 @@ static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	return 0;
 }
 
+/* Most commits one directory move may take (a writer filling it forever). */
+#define MOVE_COMMITS_MAX 100000
+
+/*
+ * A directory too large to move in one commit moves in several, each of
+ * as many keys as fit (kv_atomic_move_some), until nothing is left at or
+ * under `from`. Not atomic, but nothing another writer does meanwhile is
+ * lost: each commit reads what it moves inside its write transaction.
+ */
+static int move_in_parts(struct fs_data *fs, const uint8_t *from, size_t from_len,
+                         const uint8_t *to, size_t to_len, int *moved)
+{
+	for (int i = 0; i < MOVE_COMMITS_MAX; i++) {
+		kv_entry *e = NULL;
+		kv_atomic *a = NULL;
+		int rc = kv_lookup(fs->db, from, from_len, &e);
+		kv_free(e);
+		if (rc == KV_NOTFOUND)
+			return KV_OK;
+		if (rc == KV_OK)
+			rc = kv_atomic_begin(fs->db, &a);
+		if (rc == KV_OK)
+			rc = kv_atomic_move_some(a, from, from_len, to, to_len);
+		if (rc == KV_OK) {
+			rc = kv_atomic_commit(a, NULL);
+			a = NULL;
+		}
+		kv_atomic_abort(a);
+		if (rc != KV_OK)
+			return rc;
+		*moved = 1;
+	}
+	return KV_BUSY;         /* another writer kept adding keys under it */
+}
+
 /*
  * A directory renamed: every key under it (and its own value) moves in one
  * commit. The engine reads what to move inside the commit's write
  * transaction (kv_atomic_move), so a key another process sets meanwhile
  * moves with its newest value, never left behind or overwritten. Over the
- * engine's limits that cannot be one commit, so EXDEV lets mv fall back to
- * copy and delete.
+ * engine's limits that cannot be one commit: it moves in several
+ * (move_in_parts). EXDEV, which makes mv copy and then delete, would lose
+ * what another writer changes between the two.
  */
 static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *dst,
                       unsigned flags)
@@ -345,15 +381,25 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 		a = NULL;
 	}
 	kv_atomic_abort(a);
-	if (rc == KV_CONFLICT)
-		return ENOTEMPTY;      /* keys at the destination */
+	int parts = 0;
 	if (rc == KV_TOOBIG || rc == KV_TOOBIG_VALUE) {
 		tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
-		         "too many keys for one commit; copying instead");
-		return EXDEV;
+		         "too many keys for one commit; moving them in several");
+		rc = move_in_parts(fs, src->key, src->key_len, dst->key, dst->key_len, &parts);
 	}
+	if (rc != KV_OK && parts) {
+		/* part of it moved: the kernel must forget what it knew of both */
+		tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
+		         rc == KV_CONFLICT ? "stopped part way: another writer made a key at the destination"
+		         : rc == KV_BUSY ? "stopped part way: another writer kept adding keys under it"
+		         : kv_errmsg(fs->db));
+		fs_notify_poll(fs);
+	}
+	if (rc == KV_CONFLICT)
+		return ENOTEMPTY;      /* keys at the destination */
 	if (rc != KV_OK) {
-		tree_log_path(fs, "move", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
+		if (!parts)
+			tree_log_path(fs, "move", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
 		return rc == KV_TOOBIG_KEY ? ENAMETOOLONG : fs_errno(rc);
 	}
 	/* whether any key moved: the destination holds keys now */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Renames: one commit per file or directory; EXDEV over the transaction limit.
+# Renames: one commit per file or directory; several for a directory over the transaction limit.
 
 load helpers
 
@@ -53,14 +53,39 @@ setup() {
 	[ "$(sqlite3 "$DB" "select count(*) from kv where hex(k) like '026E00%'")" -eq 2 ]
 }
 
-@test "mv of a directory over the transaction limit falls back to copy and delete (EXDEV)" {
+@test "mv of a directory over the transaction limit moves it in several commits" {
 	mkdir "$MNT/many"
 	for i in $(seq 600); do echo "$i" >"$MNT/many/$i"; done
-	t mv "$MNT/many" "$MNT/moved"
+	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/many/7"
+	run -0 --separate-stderr t mv "$MNT/many" "$MNT/moved"
+	[ -z "$stderr" ]
 	[ "$(ls "$MNT/moved" | wc -l)" -eq 600 ]
 	[ ! -e "$MNT/many" ]
 	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 600 ]
-	grep -q "too many keys for one commit" "$KVFS_LOG"
+	[ "$(sqlite3 "$DB" 'select count(distinct version) from kv')" -ge 2 ]
+	[ "$(getfattr --only-values -n user.kv.expire_in "$MNT/moved/7")" -gt 3500000 ]
+	run -0 t cat "$MNT/moved/600"
+	[ "$output" = 600 ]
+	grep -q "too many keys for one commit; moving them in several" "$KVFS_LOG"
+}
+
+@test "mv of a large directory while another writer adds keys to it loses none of them" {
+	printf '{"key":["many",%d],"value":%d}\n' $(for i in $(seq 600); do echo "$i $i"; done) |
+		"$KVFS_BIN" load "$DB"
+	sleep 0.5
+	# another process adds 300 keys, one commit each, while the directory moves
+	(for i in $(seq 1001 1300); do
+		printf '{"key":["many",%d],"value":%d}\n' "$i" "$i" | "$KVFS_BIN" load "$DB" || exit 1
+	done) &
+	writer=$!
+	sleep 0.2
+	run -0 t mv "$MNT/many" "$MNT/moved"
+	wait "$writer"
+	# every key once, at the new place or (written after the move ended) the old
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 900 ]
+	[ "$(dump | jq -c '.key[1]' | sort -n | uniq | wc -l)" -eq 900 ]
+	[ "$(dump | jq -r '.key[0]' | sort -u | grep -vx -e moved -e many | wc -l)" -eq 0 ]
+	[ "$(dump moved | wc -l)" -ge 600 ]
 }
 
 @test "a scratch file renamed onto a key stores its content in one commit" {

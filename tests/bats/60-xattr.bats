@@ -171,7 +171,7 @@ print("gone")
 	[ "$(dump | jq -r '.expires_at // "none"')" != none ]
 }
 
-@test "copies carry the time-to-live and nothing the store sets: cp -a, mv out of a directory too big to rename" {
+@test "copies carry the time-to-live and nothing the store sets: cp -a, mv of a directory too big for one commit" {
 	mkdir "$MNT/d"
 	for i in $(seq 501); do echo "$i" >"$MNT/d/$i"; done
 	t setfattr -n user.kv.expire_in -v 3600000 "$MNT/d/7"
@@ -179,7 +179,7 @@ print("gone")
 	[ -z "$stderr" ]
 	left=$(getfattr --only-values -n user.kv.expire_in "$MNT/seven")
 	[ "$left" -gt 3500000 ] && [ "$left" -le 3600000 ]
-	run -0 --separate-stderr t mv "$MNT/d" "$MNT/e"    # EXDEV: mv copies and removes
+	run -0 --separate-stderr t mv "$MNT/d" "$MNT/e"    # in several commits
 	[ -z "$stderr" ]
 	[ "$(dump e | wc -l)" = 501 ]
 	[ "$(getfattr --only-values -n user.kv.expire_in "$MNT/e/7")" -gt 3500000 ]

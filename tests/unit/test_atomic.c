@@ -431,6 +431,61 @@ static void test_atomic__move(void)
 	kv_close(db);
 }
 
+/*
+ * kv_atomic_move_some moves as many keys as one commit takes, in key
+ * order; the destination may hold what earlier commits moved, but a key
+ * already at a new place fails the commit, moving nothing of it.
+ */
+static void test_atomic__move_some(void)
+{
+	kv_db *db;
+	kv_atomic *a;
+	uint8_t big[16], to[16], k[32];
+	size_t bl = skey("big", big), tl = skey("to", to);
+	char n[16];
+
+	CHECK_RC(kv_open(":memory:", 0, &db), KV_OK);
+	for (int i = 0; i < 1200; i++) {
+		snprintf(n, sizeof(n), "k%04d", i);
+		CHECK_RC(kv_set(db, k, skey2("big", n, k), KV_ENCODING_BYTES, n, 5, -1, NULL), KV_OK);
+	}
+	int commits = 0, left = 1;
+	while (left && commits < 10) {
+		CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+		CHECK_RC(kv_atomic_move_some(a, big, bl, to, tl), KV_OK);
+		CHECK_RC(kv_atomic_commit(a, NULL), KV_OK);
+		commits++;
+		kv_entry *e = NULL;
+		left = kv_lookup(db, big, bl, &e) == KV_OK;
+		kv_free(e);
+		if (commits == 1) {
+			/* 500 keys, the first 500 in key order: 1000 mutations */
+			CHECK(value_is(db, k, skey2("to", "k0499", k), "k0499", NULL));
+			CHECK(!value_is(db, k, skey2("to", "k0500", k), "k0500", NULL));
+			CHECK(value_is(db, k, skey2("big", "k0500", k), "k0500", NULL));
+		}
+	}
+	CHECK(commits == 3);
+	int all = 1;
+	for (int i = 0; i < 1200; i++) {
+		snprintf(n, sizeof(n), "k%04d", i);
+		all &= value_is(db, k, skey2("to", n, k), n, NULL);
+	}
+	CHECK(all);
+
+	/* a key already at one of the new places: that commit moves nothing */
+	CHECK_RC(kv_set(db, k, skey2("big", "a", k), KV_ENCODING_BYTES, "1", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(db, k, skey2("big", "b", k), KV_ENCODING_BYTES, "2", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_set(db, k, skey2("to", "b", k), KV_ENCODING_BYTES, "3", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_atomic_begin(db, &a), KV_OK);
+	CHECK_RC(kv_atomic_move_some(a, big, bl, to, tl), KV_OK);
+	CHECK_RC(kv_atomic_commit(a, NULL), KV_CONFLICT);
+	CHECK(value_is(db, k, skey2("big", "a", k), "1", NULL));
+	CHECK(!value_is(db, k, skey2("to", "a", k), "1", NULL));
+	CHECK(value_is(db, k, skey2("to", "b", k), "3", NULL));
+	kv_close(db);
+}
+
 int main(void)
 {
 	RUN(test_atomic__checks);
@@ -441,5 +496,6 @@ int main(void)
 	RUN(test_atomic__sticky_failure);
 	RUN(test_atomic__change_observer);
 	RUN(test_atomic__move);
+	RUN(test_atomic__move_some);
 	return DONE();
 }
