@@ -318,12 +318,14 @@ int kv_atomic_move(kv_atomic *a, const void *from, size_t from_len,
 /*
  * A move of a subtree too large for one commit, one commit at a time: the
  * keys at and under `from` go in key order, as many as the commit's limits
- * leave room for, and the destination may already hold keys (those earlier
- * commits of the same move put there): only each key moved must be absent
- * at its new place (KV_CONFLICT otherwise, applying nothing). Commit again
- * until nothing is left at or under `from`. Each commit reads what it moves
- * inside its write transaction, so a key another process sets meanwhile
- * moves with its newest value, or is left for the next commit: never lost.
+ * leave room for. The destination may hold keys already (earlier commits
+ * of the same move put them there): a key moved replaces what is at its
+ * new place, so a key written again under `from` after it moved moves
+ * again, with its newest value. Commit again until nothing is left at or
+ * under `from` (check that the destination is empty before the first).
+ * Each commit reads what it moves inside its write transaction, so a key
+ * another process sets meanwhile moves with its newest value, or is left
+ * for the next commit: never lost.
  */
 int kv_atomic_move_some(kv_atomic *a, const void *from, size_t from_len,
                         const void *to, size_t to_len);

@@ -38,16 +38,22 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	va_end(ap);
 	/*
 	 * One refusal, one line: a control character in a name the kernel
-	 * passed (a newline, a tab) is written as \xNN, so no name can add a
-	 * line of its own to the log.
+	 * passed (C0 as a newline or a tab, DEL, C1 as U+0085) is written as
+	 * \xNN for each byte, so no name can add a line of its own to the log.
+	 * (A backslash stays as it is: names spell keys with it, `"a\u002fb"`.)
 	 */
 	char out[4 * sizeof(line)];
 	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *) line; *p && o + 5 < sizeof(out); p++) {
-		if (*p < 0x20 || *p == 0x7f)
+	for (const unsigned char *p = (const unsigned char *) line; *p && o + 9 < sizeof(out); p++) {
+		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		if (c1) {
+			o += (size_t) snprintf(out + o, sizeof(out) - o, "\\x%02x\\x%02x", p[0], p[1]);
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
 			o += (size_t) snprintf(out + o, sizeof(out) - o, "\\x%02x", *p);
-		else
+		} else {
 			out[o++] = (char) *p;
+		}
 	}
 	out[o] = '\0';
 	if (!fs || fs->opt.foreground)

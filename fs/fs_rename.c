@@ -383,15 +383,16 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	kv_atomic_abort(a);
 	int parts = 0;
 	if (rc == KV_TOOBIG || rc == KV_TOOBIG_VALUE) {
-		tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
-		         "too many keys for one commit; moving them in several");
+		char *path = fs_path(src->dir, src->dir_len, src->name);
+		fs_log(fs, "moving '%s' in several commits: too many keys for one",
+		       path ? path : src->name);
+		free(path);
 		rc = move_in_parts(fs, src->key, src->key_len, dst->key, dst->key_len, &parts);
 	}
 	if (rc != KV_OK && parts) {
 		/* part of it moved: the kernel must forget what it knew of both */
 		tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
-		         rc == KV_CONFLICT ? "stopped part way: another writer made a key at the destination"
-		         : rc == KV_BUSY ? "stopped part way: another writer kept adding keys under it"
+		         rc == KV_BUSY ? "stopped part way: another writer kept adding keys under it"
 		         : kv_errmsg(fs->db));
 		fs_notify_poll(fs);
 	}

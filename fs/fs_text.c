@@ -54,6 +54,15 @@ int fs_value_text(int enc, const uint8_t *value, size_t value_len, char **text, 
 	return 0;
 }
 
+/* How many of the first n bytes of p are JSON whitespace. */
+static size_t spaces(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i;
+}
+
 /* The value judged at write() no longer holds for the text. */
 static void forget_parsed(struct fs_text *t)
 {
@@ -131,14 +140,21 @@ static int check(struct fs_text *t, off_t off, size_t end)
 	t->fed = end;
 	if (end > MAX_TEXT)
 		return too_long(t);
-	if (kv_json_check_finish(t->check) == KV_OK) {
+	/*
+	 * A whole object or array is judged as the flush would judge it, for
+	 * its `$` tags; other documents hold none, and a number may still grow
+	 * (judging each digit of one written a digit at a time would cost
+	 * square time).
+	 */
+	size_t lead = spaces(t->buf, end);
+	if (lead < end && (t->buf[lead] == '{' || t->buf[lead] == '[') &&
+	    kv_json_check_finish(t->check) == KV_OK) {
 		/* only spaces after the document judged last: still that value */
 		if (t->parsed && (size_t) off == t->parsed_at &&
-		    strspn(t->buf + off, " \t\r\n") >= end - (size_t) off) {
+		    spaces(t->buf + off, end - (size_t) off) == end - (size_t) off) {
 			t->parsed_at = end;
 			return 0;
 		}
-		/* a whole document: judged as the flush would judge it */
 		forget_parsed(t);
 		int err = fs_value_parse(t->buf, end, &t->parsed_enc, &t->parsed,
 		                         &t->parsed_len, t->why, sizeof(t->why));
@@ -205,14 +221,18 @@ void fs_text_refuse(struct fs_text *t, int err)
 
 int fs_text_truncate(struct fs_text *t, size_t len)
 {
+	if (len > MAX_TEXT)
+		return EFBIG;       /* refused, the text as it was */
 	int err = reserve(t, len);
 
 	if (err)
 		return err;
-	if (len > t->len)
+	/* only spaces added: the value stays what it was, nothing to store for it */
+	if (len < t->len)
+		t->written = 1;
+	else
 		memset(t->buf + t->len, ' ', len - t->len);
 	t->len = len;
-	t->written = 1;
 	forget_parsed(t);
 	/* restart the content check at the next write */
 	kv_json_check_free(t->check);
@@ -225,8 +245,6 @@ int fs_text_truncate(struct fs_text *t, size_t len)
 int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_len,
                   char *why, size_t why_size)
 {
-	size_t i;
-
 	*value = NULL;
 	*value_len = 0;
 	why[0] = '\0';
@@ -235,9 +253,7 @@ int fs_text_flush(struct fs_text *t, int *enc, uint8_t **value, size_t *value_le
 	t->written = 0;
 	if (t->failed)
 		return t->failed;   /* write() said why */
-	for (i = 0; i < t->len && strchr(" \t\r\n", t->buf[i]); i++)
-		;
-	if (i == t->len) {
+	if (spaces(t->buf, t->len) == t->len) {
 		snprintf(why, why_size, "empty file");
 		return EINVAL;
 	}

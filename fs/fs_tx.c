@@ -669,14 +669,17 @@ struct ctl_handle {
 
 /*
  * Bring T's count of handles with unstaged writes (which make its commit
- * EBUSY) in step with h, after h's text changed; h->lock held. ENOENT when
- * T is gone (committed or aborted): what h writes can land nowhere.
+ * EBUSY) in step with h, after h's text changed; h->lock held. A text
+ * already refused, or of a file removed inside T, will never be staged
+ * and does not count. ENOENT when T is gone (committed or aborted): what
+ * h writes can land nowhere.
  */
 static int handle_track(struct fs_ctl *c, struct ctl_handle *h)
 {
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, h->tx);
-	int dirty = h->text.written != 0;
+	struct node *n = node_get(c, h->ino);
+	int dirty = h->text.written && !h->text.failed && n && !n->removed;
 	if (t && dirty != h->counted) {
 		if (dirty)
 			t->writing++;

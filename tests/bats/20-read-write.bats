@@ -115,6 +115,12 @@ setup() {
 	[[ $stderr == *"File too large"* ]]
 	[ "$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')" = "$before" ]
 	grep -q "cannot store 'b': text too long (max 2097152 bytes of JSON)" "$KVFS_LOG"
+	# nor can ftruncate make a text that long; a longer size adds only spaces: no commit
+	run -1 --separate-stderr t python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR); os.ftruncate(fd, 1 << 30)' "$MNT/b"
+	[[ $stderr == *"File too large"* ]]
+	run -0 t truncate -s 700000 "$MNT/b"
+	[ "$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')" = "$before" ]
 }
 
 @test "truncate via setattr: to a still-valid length stores, to 0 is EINVAL" {

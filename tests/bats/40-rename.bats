@@ -66,24 +66,27 @@ setup() {
 	[ "$(getfattr --only-values -n user.kv.expire_in "$MNT/moved/7")" -gt 3500000 ]
 	run -0 t cat "$MNT/moved/600"
 	[ "$output" = 600 ]
-	grep -q "too many keys for one commit; moving them in several" "$KVFS_LOG"
+	grep -q "moving 'many' in several commits: too many keys for one" "$KVFS_LOG"
+	! grep -q "cannot move" "$KVFS_LOG"
 }
 
-@test "mv of a large directory while another writer adds keys to it loses none of them" {
+@test "mv of a large directory while another writer adds and rewrites keys in it loses none of them" {
 	printf '{"key":["many",%d],"value":%d}\n' $(for i in $(seq 600); do echo "$i $i"; done) |
 		"$KVFS_BIN" load "$DB"
 	sleep 0.5
-	# another process adds 300 keys, one commit each, while the directory moves
+	# another process adds 300 keys and rewrites 300, one commit each, while the directory moves
 	(for i in $(seq 1001 1300); do
-		printf '{"key":["many",%d],"value":%d}\n' "$i" "$i" | "$KVFS_BIN" load "$DB" || exit 1
+		printf '{"key":["many",%d],"value":%d}\n{"key":["many",%d],"value":-1}\n' \
+			"$i" "$i" $(( (i - 1000) * 2 )) | "$KVFS_BIN" load "$DB" || exit 1
 	done) &
 	writer=$!
 	sleep 0.2
 	run -0 t mv "$MNT/many" "$MNT/moved"
 	wait "$writer"
-	# every key once, at the new place or (written after the move ended) the old
-	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 900 ]
+	# every key, at the new place or (written after the move ended) the old
+	# one too; every rewrite kept, wherever its key was then
 	[ "$(dump | jq -c '.key[1]' | sort -n | uniq | wc -l)" -eq 900 ]
+	[ "$(dump | jq -c 'select(.value == -1) | .key[1]' | sort -n | uniq | wc -l)" -eq 300 ]
 	[ "$(dump | jq -r '.key[0]' | sort -u | grep -vx -e moved -e many | wc -l)" -eq 0 ]
 	[ "$(dump moved | wc -l)" -ge 600 ]
 }
@@ -267,4 +270,17 @@ print(os.pread(b, 99, 0), os.pread(b2, 99, 0), repr(open(".b").read()))' "$MNT"
 	[ "${lines[1]}" = "b'HELLO\n' new" ]
 	[ "${lines[2]}" = "b'bee\n' b'sea\n' ''" ]
 	[ -z "$(dump)" ]
+}
+
+@test "a directory moves onto a sibling named as it with a NUL more, and back" {
+	mkdir -p "$MNT/R/a"
+	echo 1 >"$MNT/R/a/k"
+	run -0 --separate-stderr t mv -T "$MNT/R/a" "$MNT/R/\"a\\u0000\""
+	run -0 t cat "$MNT/R/\"a\\u0000\"/k"
+	[ "$output" = 1 ]
+	[ ! -e "$MNT/R/a" ]
+	run -0 --separate-stderr t mv -T "$MNT/R/\"a\\u0000\"" "$MNT/R/a"
+	run -0 t cat "$MNT/R/a/k"
+	[ "$output" = 1 ]
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" -eq 1 ]
 }

@@ -1059,6 +1059,24 @@ time.sleep(2); f.write("2]"); f.close()' "$MNT/.tx/T/k" "$BATS_TEST_TMPDIR/wrote
 	run -0 t cat "$MNT/k"
 	[ "$output" = 3 ]
 	grep -q "the transaction is gone" "$KVFS_LOG"
+	# a handle whose text was refused will never stage anything: it does not hold T up
+	mkdir "$MNT/.tx/V"
+	run -0 t python3 -c 'import os, sys
+fd = os.open(sys.argv[1] + "/.tx/V/k", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+try:
+    os.write(fd, b"{\"$bigInt\":\"5\"}")
+    sys.exit("the write was taken")
+except OSError:
+    pass
+echo = os.open(sys.argv[1] + "/.tx/V/j", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(echo, b"7"); os.close(echo)
+os.rename(sys.argv[1] + "/.tx/V", sys.argv[1] + "/.commit/V")
+try:
+    os.close(fd)      # the refusal again
+except OSError:
+    pass' "$MNT"
+	run -0 t cat "$MNT/j" "$MNT/k"
+	[ "$output" = "$(printf '7\n3')" ]
 }
 
 @test "mv between the key tree and a transaction is EPERM: nothing deleted, T kept" {
