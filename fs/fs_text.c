@@ -169,11 +169,14 @@ static int check(struct fs_text *t, off_t off, size_t end)
 	}
 	/*
 	 * Long enough to matter: measure the value the text makes so far.
-	 * Measuring reads the whole text, so it is done only once the text
-	 * grew a quarter since the last time: a value written in small pieces
-	 * costs linear time, not square.
+	 * Measuring reads the whole text, so it is done for a whole string
+	 * (which cannot grow any more), and else only once the text grew a
+	 * quarter since the last time: a value written in small pieces costs
+	 * linear time, not square.
 	 */
-	if (end > KV_MAX_VALUE && end >= t->measured + t->measured / 4) {
+	int whole_string = lead < end && t->buf[lead] == '"' &&
+	                   kv_json_check_finish(t->check) == KV_OK;
+	if (end > KV_MAX_VALUE && (whole_string || end >= t->measured + t->measured / 4)) {
 		int enc;
 		uint8_t *v = NULL;
 		size_t vlen = 0;

@@ -96,6 +96,23 @@ setup() {
 	run ! --separate-stderr t bash -c "head -c 70000 /dev/zero | tr '\\0' a | sed 's/.*/\"&\"/' > '$MNT/k'"
 	[[ $stderr == *"File too large"* ]]
 	[ "$(rows)" = "$before" ]
+	# written in pieces: the write that ends the string is refused
+	run -0 t python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b"\"")
+for i in range(20):
+    os.write(fd, b"a" * 4000)
+try:
+    os.write(fd, b"\"\n")
+    sys.exit("the last write was taken")
+except OSError as e:
+    print(e.strerror)
+try:
+    os.close(fd)
+except OSError:
+    pass' "$MNT/k"
+	[ "$output" = "File too large" ]
+	[ "$(rows)" = "$before" ]
 }
 
 @test "a value whose text is many times its stored size round-trips; past 2 MiB of text is EFBIG, said so" {
