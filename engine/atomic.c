@@ -888,7 +888,7 @@ static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 done:
 	sem_destroy(&a->wake);
 	if (a->rc)
-		return kv__error(a->rc, "%s", a->errmsg ? a->errmsg : kv_errstr(a->rc));
+		return kv__error(a->rc, "%s", a->errmsg && *a->errmsg ? a->errmsg : kv_errstr(a->rc));
 	kv__clear_error();
 	if (version)
 		*version = a->version;

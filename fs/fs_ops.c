@@ -324,6 +324,7 @@ int tree_key_type(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	}
 	if (rc != KV_OK) {
 		*err = fs_errno(rc);
+		tree_log_failure(fs, "read", key, key_len);
 		return 0;
 	}
 	int t = (e->flags & KV_ENTRY_CHILDREN) || mem == 'd' ? 'd' : 'f';
@@ -800,6 +801,7 @@ static int open_handle(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info
 		h->version = e->version;
 	} else if (rc != KV_OK && rc != KV_NOTFOUND) {
 		err = fs_errno(rc);
+		tree_log_failure(fs, "read", key, key_len);
 	} else if (rc == KV_NOTFOUND && !h->writable && !is_memfile(fs, key, key_len)) {
 		err = ENOENT;
 	}
@@ -1622,6 +1624,15 @@ void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
 	char *path = fs_path(dir, dir_len, name);
 	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name, reason);
 	free(path);
+}
+
+void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, size_t key_len)
+{
+	char why[300];
+	snprintf(why, sizeof(why), "%s", kv_errmsg(fs->db));
+	/* a database file replaced or removed was logged once (fs_notify.c) */
+	if (kv_check_file(fs->db) == KV_OK)
+		tree_log_path(fs, what, key, key_len, NULL, why);
 }
 
 /*

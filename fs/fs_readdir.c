@@ -395,6 +395,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		                    after_len, d->mem, d->nmem, !plus);
 		if (rc != KV_OK) {
 			err = fs_errno(rc);
+			tree_log_failure(fs, "list", d->key, d->key_len);
 			goto done;
 		}
 		d->kept_names = !plus;
@@ -488,8 +489,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		fs_merge_take(&d->merge);
 	}
-	if (rc != KV_OK && rc != KV_DONE && !err)
+	if (rc != KV_OK && rc != KV_DONE && !err) {
 		err = fs_errno(rc);
+		tree_log_failure(fs, "list", d->key, d->key_len);
+	}
 	/* keep the listing for the request that resumes after this reply */
 	if (full && !err && d->nbatch && cleared) {
 		d->kept = 1;

@@ -62,6 +62,8 @@ void tree_after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len);
 /* "cannot WHAT 'PATH': REASON" on the daemon's log. */
 void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
                    size_t dir_len, const char *name, const char *reason);
+/* The same for an engine call on `key` that failed (its message), unless the file is gone. */
+void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, size_t key_len);
 
 /* ---- attributes (fs_ops.c) ---- */
 

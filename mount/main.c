@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 #include "commands.h"
@@ -192,9 +193,14 @@ static int check_database(const char *path, int readonly)
 	rc = kv_open(path, readonly ? KV_OPEN_READONLY : 0, &db);
 	if (rc != KV_OK) {
 		const char *msg = kv_errmsg(NULL);
+		/* on a read-only file system -o ro cannot help: SQLite writes its -shm beside it */
+		struct statvfs vfs;
+		int ro_fs = statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
 		fprintf(stderr, "kvfs: cannot open database '%s': %s%s\n", path,
 		        *msg ? msg : kv_errstr(rc),
-		        rc == KV_READONLY && !readonly ? " (mount it with -o ro to read it)" : "");
+		        ro_fs ? " (its file system is read-only; like Deno, kvfs needs to write the"
+		                " database's -shm file beside it: copy the file elsewhere)"
+		        : rc == KV_READONLY && !readonly ? " (mount it with -o ro to read it)" : "");
 		return -1;
 	}
 	kv_close(db);

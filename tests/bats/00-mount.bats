@@ -296,3 +296,31 @@ time.sleep(60)
 	run -0 t cat "$MNT/k"
 	[ "$output" = 1 ]
 }
+
+@test "a database damaged on disk: a listing that meets the damage is EIO, and the log says why" {
+	for i in $(seq 5000); do printf '{"key":["d",%d],"value":"xxxxxxxxxxxxxxxxxxxx"}\n' "$i"; done |
+		"$KVFS_BIN" load "$DB"
+	sqlite3 "$DB" 'pragma wal_checkpoint(truncate)' >/dev/null
+	python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); f.seek(4096 * 30); f.write(b"\xff" * 4096 * 5)' "$DB"
+	kvfs_mount
+	run ! --separate-stderr t ls "$MNT/d"
+	[[ $stderr == *"Input/output error"* ]]
+	grep -q "cannot list 'd': .*malformed" "$KVFS_LOG"
+}
+
+@test "a database on a read-only file system: the refusal says -o ro cannot help" {
+	mkdir -p "$BATS_TEST_TMPDIR/src" "$BATS_TEST_TMPDIR/ro" "$MNT"
+	printf '%s\n' '{"key":["a"],"value":1}' | "$KVFS_BIN" load "$BATS_TEST_TMPDIR/src/db.sqlite3"
+	mount --bind "$BATS_TEST_TMPDIR/src" "$BATS_TEST_TMPDIR/ro"
+	mount -o remount,bind,ro "$BATS_TEST_TMPDIR/ro" || { umount "$BATS_TEST_TMPDIR/ro"; skip "no read-only bind mounts here"; }
+	run --separate-stderr t "$KVFS_BIN" -f "$BATS_TEST_TMPDIR/ro/db.sqlite3" "$MNT"
+	rw=$status rw_err=$stderr
+	run --separate-stderr t "$KVFS_BIN" -f -o ro "$BATS_TEST_TMPDIR/ro/db.sqlite3" "$MNT"
+	umount "$BATS_TEST_TMPDIR/ro"
+	[ "$rw" -eq 1 ] && [ "$status" -eq 1 ]
+	[[ $rw_err == *"its file system is read-only"*"copy the file elsewhere"* ]]
+	[[ $rw_err != *"mount it with -o ro"* ]]
+	[[ $stderr == *"its file system is read-only"* ]]
+	! mountpoint -q "$MNT"
+}

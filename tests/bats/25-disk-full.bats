@@ -36,6 +36,8 @@ teardown() {
 	[[ $stderr == *"No space left on device"* ]]
 	[ "$(rows)" = "$before" ]
 	grep -q "cannot store 'c': the disk holding the database is full" "$KVFS_LOG"
+	# the commit's refusal carries a reason into the log, also for rm
+	grep "cannot remove 'b'" "$KVFS_LOG" | grep -q ': [^ ]'
 	run -0 t cat "$MNT/a"
 	[ "$output" = 1 ]
 	rm "$SMALL/fill"
