@@ -87,7 +87,7 @@ struct tx {
 	size_t bytes;           /* keys and values staged, as Deno counts a commit */
 	size_t keys;            /* keys of the sets, sums, mins and maxes staged */
 	int failed;             /* a limit was hit: the errno every commit gets */
-	size_t writing;         /* open handles holding writes not staged yet */
+	size_t writing;         /* handles open for writing (fs_tx.c: handle_track) */
 	struct tx *next;
 };
 

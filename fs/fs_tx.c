@@ -662,32 +662,33 @@ struct ctl_handle {
 	size_t key_len;
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
 	int writable;
-	int counted;            /* in its T's `writing`: holds writes not staged yet */
+	int counted;            /* in its T's `writing`: open for writing, may still stage */
 	pid_t opener;           /* stages at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
 };
 
 /*
- * Bring T's count of handles with unstaged writes (which make its commit
- * EBUSY) in step with h, after h's text changed; h->lock held. A text
- * already refused, or of a file removed inside T, will never be staged
- * and does not count. ENOENT when T is gone (committed or aborted): what
- * h writes can land nowhere.
+ * Bring T's count of handles open for writing (which make its commit
+ * EBUSY: it would store part of a value, or none) in step with h, after
+ * it opened, wrote, staged or closed; h->lock held. A text already
+ * refused, or of a file removed inside T, can never be staged and does not
+ * count. ENOENT when T is gone (committed or aborted): what h writes can
+ * land nowhere.
  */
 static int handle_track(struct fs_ctl *c, struct ctl_handle *h)
 {
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, h->tx);
 	struct node *n = node_get(c, h->ino);
-	int dirty = h->text.written && !h->text.failed && n && !n->removed;
-	if (t && dirty != h->counted) {
-		if (dirty)
+	int holds = h->writable && !h->text.failed && n && !n->removed;
+	if (t && holds != h->counted) {
+		if (holds)
 			t->writing++;
 		else
 			t->writing--;
 	}
 	pthread_mutex_unlock(&c->lock);
-	h->counted = t && dirty;
+	h->counted = t && holds;
 	return t ? 0 : ENOENT;
 }
 
@@ -699,6 +700,16 @@ static void handle_free(struct ctl_handle *h)
 	fs_text_free(&h->text);
 	free(h->key);
 	free(h);
+}
+
+/* A handle closed: it holds its T no longer. */
+static void handle_close(struct fs_ctl *c, struct ctl_handle *h)
+{
+	if (h && h->type == N_TXFILE) {
+		h->writable = 0;
+		handle_track(c, h);
+	}
+	handle_free(h);
 }
 
 static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse_file_info *fi,
@@ -820,6 +831,8 @@ static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *
 		return err;
 	}
 	node_open(c, ino, 1);
+	if (h->type == N_TXFILE)
+		handle_track(c, h);     /* a handle open for writing holds T's commit */
 	*out = h;
 	return 0;
 }
@@ -840,7 +853,7 @@ static void ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (fuse_reply_open(req, fi) != 0 && h) {
 		node_open(fs->ctl, ino, -1);
-		handle_free(h);
+		handle_close(fs->ctl, h);
 	}
 }
 
@@ -1012,12 +1025,9 @@ static void ctl_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (h) {
 		pthread_mutex_lock(&h->lock);
 		stage_handle(fs, h);   /* only the log can report a failure now */
-		h->text.written = 0;   /* what could not be staged goes with the handle */
-		if (h->type == N_TXFILE)
-			handle_track(fs->ctl, h);
 		pthread_mutex_unlock(&h->lock);
 		/* A file created and never written stays an empty file in T. */
-		handle_free(h);
+		handle_close(fs->ctl, h);
 	}
 	node_open(fs->ctl, ino, -1);
 	fuse_reply_err(req, 0);
@@ -1106,7 +1116,7 @@ static void ctl_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ep.attr.st_ino = ino;
 	if (fuse_reply_create(req, &ep, fi) != 0) {
 		node_open(fs->ctl, ino, -1);
-		handle_free(h);
+		handle_close(fs->ctl, h);
 		node_forget(fs->ctl, ino, 1);
 	}
 	return;
@@ -1355,8 +1365,8 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	if (t->writing) {
 		/* a writer still busy: committing now would store part of its value, or none */
 		pthread_mutex_unlock(&c->lock);
-		fs_log(fs, "cannot commit '.tx/%s': a file in it is still open with writes "
-		       "not staged yet (close it first)", name);
+		fs_log(fs, "cannot commit '.tx/%s': a file in it is still open for writing "
+		       "(close it first)", name);
 		return EBUSY;
 	}
 	err = tx_commit(fs, t, &version, &why);

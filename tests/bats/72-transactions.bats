@@ -1031,7 +1031,7 @@ except OSError as e:
 	[ "$(getfattr --only-values -n user.kv.expires_at "$MNT/k")" = "$at" ]
 }
 
-@test "a commit while a file in T holds writes not staged yet is EBUSY; a write after the commit fails" {
+@test "a commit while a file in T is open for writing is EBUSY; a write after T is gone fails" {
 	echo 0 >"$MNT/k"
 	mkdir "$MNT/.tx/T"
 	echo 1 >"$MNT/.tx/T/a"
@@ -1052,9 +1052,19 @@ time.sleep(2); f.write("2]"); f.close()' "$MNT/.tx/T/k" "$BATS_TEST_TMPDIR/wrote
 	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
 	run -0 t cat "$MNT/k" "$MNT/a"
 	[ "$output" = "$(printf '[1,2]\n1')" ]
-	# a handle whose T is committed cannot write anywhere: its write fails
+	# open for writing holds T, written or not: the opener may write yet
+	mkdir "$MNT/.tx/W"
+	run -0 t bash -c "exec 5>'$MNT/.tx/W/k'
+		mv '$MNT/.tx/W' '$MNT/.commit/W' 2>/dev/null && exit 1
+		printf 3 >&5      # stages 3: bash closes its copy of the descriptor
+		mv '$MNT/.tx/W' '$MNT/.commit/W' 2>/dev/null && exit 1
+		exec 5>&-
+		mv '$MNT/.tx/W' '$MNT/.commit/W'"
+	run -0 t cat "$MNT/k"
+	[ "$output" = 3 ]
+	# a handle whose T was aborted cannot write anywhere: its write fails
 	mkdir "$MNT/.tx/U"
-	run -1 --separate-stderr t bash -c "exec 5>'$MNT/.tx/U/k'; printf 3 >&5 && mv '$MNT/.tx/U' '$MNT/.commit/U' && printf 4 >&5"
+	run -1 --separate-stderr t bash -c "exec 5>'$MNT/.tx/U/k'; printf 4 >&5 && rm -r '$MNT/.tx/U' && printf 5 >&5"
 	[[ $stderr == *"No such file or directory"* ]]
 	run -0 t cat "$MNT/k"
 	[ "$output" = 3 ]
