@@ -233,7 +233,7 @@ int fs_text_truncate(struct fs_text *t, size_t len)
 	/* only spaces added: the value stays what it was, nothing to store for it */
 	if (len < t->len)
 		t->written = 1;
-	else
+	else if (len > t->len)
 		memset(t->buf + t->len, ' ', len - t->len);
 	t->len = len;
 	forget_parsed(t);
