@@ -285,6 +285,11 @@ int fs_flush_is_ours(fuse_req_t req, pid_t opener);
 void fs_version_time(uint64_t version, struct timespec *ts);
 /* Length of the parent prefix of a key: the offset of its last part. */
 size_t fs_parent_len(const uint8_t *key, size_t key_len);
+/*
+ * A key left directory `dir` (a remove, a move, a commit): keep it as it
+ * should show, an empty directory in memory or a file again (fs_ops.c).
+ */
+void fs_after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len);
 
 /* ---- encoded keys: byte order is key order ---- */
 

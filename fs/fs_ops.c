@@ -1642,7 +1642,7 @@ void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, 
  * as a file again, and the kernel must forget that it was a directory.
  * Scratch files left in it keep it a directory.
  */
-void tree_after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len)
+void fs_after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len)
 {
 	kv_entry *e = NULL;
 	int rc;
@@ -1725,7 +1725,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = s ? 0 : ENOENT;
 		if (s) {
 			fs_inode_detach(fs, FS_SCRATCH, n.dir, n.dir_len, name);
-			tree_after_remove(fs, n.dir, n.dir_len);
+			fs_after_remove(fs, n.dir, n.dir_len);
 		}
 	} else {
 		int t = n.kind == N_VALUE ? 'f' : tree_key_type(fs, n.key, n.key_len, &e, &err);
@@ -1740,7 +1740,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fs_memfile_remove(fs, n.key, n.key_len);
 			pthread_mutex_unlock(&fs->lock);
 			fs_inode_detach(fs, FS_FILE, n.key, n.key_len, NULL);
-			tree_after_remove(fs, n.dir, n.dir_len);
+			fs_after_remove(fs, n.dir, n.dir_len);
 		} else if (!err) {
 			int rc = kv_delete(fs->db, n.key, n.key_len, NULL);
 			err = fs_errno(rc);
@@ -1749,7 +1749,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			else
 				fs_inode_detach(fs, FS_FILE, n.key, n.key_len, NULL);
 			if (!err && n.kind == N_KEY)
-				tree_after_remove(fs, n.dir, n.dir_len);
+				fs_after_remove(fs, n.dir, n.dir_len);
 		}
 	}
 	if (!err)
@@ -1795,7 +1795,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_memdir_remove(fs, n.key, n.key_len, 0);
 	pthread_mutex_unlock(&fs->lock);
 	if (!err) {
-		tree_after_remove(fs, n.dir, n.dir_len);
+		fs_after_remove(fs, n.dir, n.dir_len);
 		tree_forget_alias(fs, parent, &n);
 	}
 out:

@@ -48,7 +48,7 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 			fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,
 			              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
 			if (src->kind == N_KEY)
-				tree_after_remove(fs, src->dir, src->dir_len);
+				fs_after_remove(fs, src->dir, src->dir_len);
 		}
 		free(text);
 		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
@@ -97,7 +97,7 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 	/* A key stored in the same directory keeps it non-empty: nothing to check. */
 	if (src->kind == N_KEY &&
 	    !(dst->kind == N_KEY && fs_key_equal(src->dir, src->dir_len, dst->dir, dst->dir_len)))
-		tree_after_remove(fs, src->dir, src->dir_len);
+		fs_after_remove(fs, src->dir, src->dir_len);
 	return 0;
 }
 
@@ -150,7 +150,7 @@ static int rename_scratch(struct fs_data *fs, struct fs_name *src, struct fs_nam
 		fs_inode_move(fs, FS_SCRATCH, src->dir, src->dir_len, src->name,
 		              FS_SCRATCH, dst->dir, dst->dir_len, dst->name);
 		if (!fs_key_equal(src->dir, src->dir_len, dst->dir, dst->dir_len))
-			tree_after_remove(fs, src->dir, src->dir_len);
+			fs_after_remove(fs, src->dir, src->dir_len);
 		goto out;
 	}
 	if (dst->kind == N_KEY) {
@@ -286,7 +286,7 @@ static int rename_memfile(struct fs_data *fs, struct fs_name *src, struct fs_nam
 	              dst->kind == N_SCRATCH ? dst->dir : dst->key,
 	              dst->kind == N_SCRATCH ? dst->dir_len : dst->key_len,
 	              dst->kind == N_SCRATCH ? dst->name : NULL);
-	tree_after_remove(fs, src->dir, src->dir_len);
+	fs_after_remove(fs, src->dir, src->dir_len);
 	return 0;
 }
 
@@ -415,7 +415,7 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 		fs_memdir_add(fs, dst->key, dst->key_len);
 	pthread_mutex_unlock(&fs->lock);
 	fs_inode_rekey(fs, FS_DIR, src->key, src->key_len, dst->key, dst->key_len, 1);
-	tree_after_remove(fs, src->dir, src->dir_len);
+	fs_after_remove(fs, src->dir, src->dir_len);
 	/* Every moved value has a new version: the kernel's files below need it. */
 	if (moved)
 		fs_notify_poll(fs);

@@ -57,8 +57,6 @@ void tree_name_free(struct fs_name *n);
  */
 int tree_key_type(struct fs_data *fs, const uint8_t *key, size_t key_len,
                   kv_entry **ep, int *err);
-/* A key left directory `dir`: keep it as it should show (fs_ops.c says how). */
-void tree_after_remove(struct fs_data *fs, const uint8_t *dir, size_t dir_len);
 /* "cannot WHAT 'PATH': REASON" on the daemon's log. */
 void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
                    size_t dir_len, const char *name, const char *reason);

@@ -1410,8 +1410,22 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 			fs_memdir_remove(fs, keys[i], lens[i], 1);
 		pthread_mutex_unlock(&fs->lock);
 		fs_notify_key(fs, keys[i], lens[i]);
-		free(keys[i]);
 	}
+	/*
+	 * As `rm` of a directory's last key keeps the directory, so does a
+	 * commit that deleted it, unless T removed the directory itself.
+	 */
+	for (size_t i = 0; i < nops && i < nkeys; i++) {
+		size_t plen = fs_parent_len(keys[i], lens[i]);
+		int gone = 0;
+		for (size_t g = nops; g < nkeys && !gone; g++)
+			gone = fs_key_within(keys[i], plen, keys[g], lens[g]);
+		if (!gone && (i == 0 || !fs_key_equal(keys[i], plen, keys[i - 1],
+		                                      fs_parent_len(keys[i - 1], lens[i - 1]))))
+			fs_after_remove(fs, keys[i], plen);
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i]);
 	free(keys);
 	free(lens);
 	fs_watch_poke(fs);

@@ -1110,3 +1110,20 @@ except OSError:
 	run -0 t cat "$MNT/s"
 	[ "$output" = 2 ]
 }
+
+@test "a commit that deletes a directory's last key keeps the directory, as rm does; one T removed goes" {
+	mkdir "$MNT/v2" "$MNT/v3"
+	echo 1 >"$MNT/v2/a"
+	echo 2 >"$MNT/v3/b"
+	mkdir "$MNT/.tx/T"
+	rm "$MNT/.tx/T/v2/a"
+	rm -r "$MNT/.tx/T/v3"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ -z "$(rows)" ]
+	[ -d "$MNT/v2" ]
+	run -0 t ls -A "$MNT/v2"
+	[ -z "$output" ]
+	[ ! -e "$MNT/v3" ]
+	run -0 t ls "$MNT"
+	[ "$output" = v2 ]
+}
