@@ -1369,6 +1369,14 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 		       "(close it first)", name);
 		return EBUSY;
 	}
+	/* which deletes remove a stored key (their directories stay, as after rm) */
+	uint8_t *stored = calloc(t->nops + 1, 1);
+	for (size_t i = 0; stored && i < t->nops; i++) {
+		kv_entry *e = NULL;
+		stored[i] = t->ops[i].kind == OP_DELETE &&
+		            kv_get(fs->db, t->ops[i].key, t->ops[i].key_len, &e) == KV_OK;
+		kv_free(e);
+	}
 	err = tx_commit(fs, t, &version, &why);
 	if (err) {
 		/* Limits and unexpected failures carry the engine's detail. */
@@ -1376,6 +1384,7 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 		snprintf(msg, sizeof(msg), "%s%s%s", why, *detail ? ": " : "", detail);
 		pthread_mutex_unlock(&c->lock);
 		fs_log(fs, "cannot commit '.tx/%s': %s", name, msg);
+		free(stored);
 		return err;
 	}
 	char stamp[21], text[80];
@@ -1415,7 +1424,9 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	 * As `rm` of a directory's last key keeps the directory, so does a
 	 * commit that deleted it, unless T removed the directory itself.
 	 */
-	for (size_t i = 0; i < nops && i < nkeys; i++) {
+	for (size_t i = 0; stored && i < nops && i < nkeys; i++) {
+		if (!stored[i])
+			continue;
 		size_t plen = fs_parent_len(keys[i], lens[i]);
 		int gone = 0;
 		for (size_t g = nops; g < nkeys && !gone; g++)
@@ -1426,6 +1437,7 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	}
 	for (size_t i = 0; i < nkeys; i++)
 		free(keys[i]);
+	free(stored);
 	free(keys);
 	free(lens);
 	fs_watch_poke(fs);
