@@ -663,6 +663,7 @@ struct ctl_handle {
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
 	int writable;
 	int counted;            /* in its T's `writing`: open for writing, may still stage */
+	char *txname;           /* T's name at the open, for logs once T is gone */
 	pid_t opener;           /* stages at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
 };
@@ -699,6 +700,7 @@ static void handle_free(struct ctl_handle *h)
 	pthread_mutex_destroy(&h->lock);
 	fs_text_free(&h->text);
 	free(h->key);
+	free(h->txname);
 	free(h);
 }
 
@@ -831,8 +833,12 @@ static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *
 		return err;
 	}
 	node_open(c, ino, 1);
-	if (h->type == N_TXFILE)
+	if (h->type == N_TXFILE) {
 		handle_track(c, h);     /* a handle open for writing holds T's commit */
+		pthread_mutex_lock(&c->lock);
+		h->txname = strdup(tx_name(c, h->tx));
+		pthread_mutex_unlock(&c->lock);
+	}
 	*out = h;
 	return 0;
 }
@@ -888,7 +894,8 @@ static void handle_log(struct fs_data *fs, struct ctl_handle *h, const char *rea
 {
 	struct fs_ctl *c = fs->ctl;
 	pthread_mutex_lock(&c->lock);
-	char *name = strdup(tx_name(c, h->tx));
+	struct tx *t = tx_by_id(c, h->tx);
+	char *name = strdup(t ? t->name : h->txname ? h->txname : "?");
 	pthread_mutex_unlock(&c->lock);
 	log_tx(fs, "stage", name, h->key, h->key_len, NULL, reason);
 	free(name);

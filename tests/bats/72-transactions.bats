@@ -1068,7 +1068,7 @@ time.sleep(2); f.write("2]"); f.close()' "$MNT/.tx/T/k" "$BATS_TEST_TMPDIR/wrote
 	[[ $stderr == *"No such file or directory"* ]]
 	run -0 t cat "$MNT/k"
 	[ "$output" = 3 ]
-	grep -q "the transaction is gone" "$KVFS_LOG"
+	grep -q "cannot stage '.tx/U/k': the transaction is gone" "$KVFS_LOG"
 	# a handle whose text was refused will never stage anything: it does not hold T up
 	mkdir "$MNT/.tx/V"
 	run -0 t python3 -c 'import os, sys
