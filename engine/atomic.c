@@ -578,7 +578,6 @@ static int apply_move(kv__conn *c, kv_atomic *a, const kv__mut *m, int64_t now,
 			rc = kv__error(KV_TOOBIG, "Total mutation size too large (max %d bytes)",
 			               KV_MAX_COMMIT_BYTES);
 	}
-
 	for (size_t i = 0; !rc && i < n; i++) {
 		size_t nlen = m->value_len + rows[i].key_len - m->key_len;
 		uint8_t nk[KV_MAX_KEY_WRITE];

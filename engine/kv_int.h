@@ -276,12 +276,12 @@ int kv__conn_open(kv_db *db, int writer, kv__conn **out);
 void kv__conn_close(kv__conn *c);
 int kv__stmt(kv__conn *c, enum kv__stmt_id id, sqlite3_stmt **out);
 int kv__sqlite_error(kv__conn *c, int src, const char *what);
+/* KV_IOERR once the database's path no longer names the file opened. */
+int kv__file_check(kv_db *db);
 /*
  * A connection for one read call; pair with kv__reader_done. `point`: a
  * short read that may borrow the writer connection (kv.c says when).
  */
-/* KV_IOERR once the database's path no longer names the file opened. */
-int kv__file_check(kv_db *db);
 int kv__reader(kv_db *db, int point, kv__conn **out);
 void kv__reader_done(kv_db *db, kv__conn *c);
 int kv__exec(kv__conn *c, enum kv__stmt_id id);

@@ -1896,6 +1896,7 @@ struct fs_data *fs_new(kv_db *db, const struct fs_options *opt)
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->start);
 	fs->next_ino = FUSE_ROOT_ID;
+	fs->name_max = FS_NAME_MAX_OLD;    /* until the kernel shows it takes more */
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->qlock, NULL);
 	pthread_cond_init(&fs->qcond, NULL);

@@ -30,13 +30,13 @@ int fs_name_listable(struct fs_data *fs, const char *name, const uint8_t *dir,
 	int max = __atomic_load_n(&fs->name_max, __ATOMIC_RELAXED);
 	size_t len = strlen(name);
 
-	if (len <= (size_t) (max ? max : FS_NAME_MAX_OLD))
+	if (len <= (size_t) max)
 		return 1;
 	if (!*told) {
 		char start[48], why[160];
 		snprintf(start, sizeof(start), "%.40s...", name);
 		snprintf(why, sizeof(why), "a name of %zu bytes is more than this kernel takes in "
-		         "a listing (%d); the key is left out", len, max ? max : FS_NAME_MAX_OLD);
+		         "a listing (%d); the key is left out", len, max);
 		tree_log_path(fs, "list", dir, dir_len, start, why);
 		*told = 1;
 	}

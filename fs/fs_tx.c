@@ -1574,10 +1574,9 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 * once, and T moved out would be copied empty and then aborted. So
 	 * those renames are refused; cp copies into or out of T.
 	 */
-	if (!is_ctl(parent) || !is_ctl(newparent)) {
+	int across = !is_ctl(parent) || !is_ctl(newparent);
+	if (across) {
 		err = EPERM;
-		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
-		       "crosses into or out of a transaction (cp copies)", name, newname);
 		goto out;
 	}
 	if ((err = node_info(c, parent, &s)) || (err = node_info(c, newparent, &d)))
@@ -1616,10 +1615,12 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = EXDEV;    /* another T, or .value: mv copies, staged in both */
 	} else {
 		err = EPERM;
-		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
-		       "crosses into or out of a transaction (cp copies)", name, newname);
+		across = 1;
 	}
 out:
+	if (across)
+		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
+		       "crosses into or out of a transaction (cp copies)", name, newname);
 	free(skey);
 	free(dkey);
 	info_free(&s);
