@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1596,6 +1597,17 @@ out:
  * The space the database can still grow into is its file system's, so df
  * shows that; names are limited as the kernel limits them.
  */
+/* Like a file on disk: always ready, nothing to wait for. */
+static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                    struct fuse_pollhandle *ph)
+{
+	(void) ino;
+	(void) fi;
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	const char *db = fs_of(req)->opt.database;
@@ -1862,6 +1874,7 @@ const struct fuse_lowlevel_ops fs_key_ops = {
 	.setattr      = fs_setattr,
 	.open         = fs_open,
 	.read         = fs_read,
+	.poll         = fs_poll,
 	.write        = fs_write,
 	.flush        = fs_flush,
 	.fsync        = fs_fsync,

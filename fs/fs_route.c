@@ -198,6 +198,12 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	(fs_ctl_owns(parent) ? fs_ctl_ops.symlink : fs_key_ops.symlink)(req, link, parent, name);
 }
 
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                    struct fuse_pollhandle *ph)
+{
+	(fs_ctl_owns(ino) ? fs_ctl_ops.poll : fs_key_ops.poll)(req, ino, fi, ph);
+}
+
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	if (fs_ctl_owns(ino) || fs_ctl_owns(newparent))
@@ -255,6 +261,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.setattr      = op_setattr,
 	.open         = op_open,
 	.read         = op_read,
+	.poll         = op_poll,
 	.write        = op_write,
 	.flush        = op_flush,
 	.fsync        = op_fsync,

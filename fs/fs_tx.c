@@ -1013,6 +1013,16 @@ static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	flush_now(req, ino, fi);
 }
 
+/* A watch file is readable when lines wait; other files always are. */
+static void ctl_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                     struct fuse_pollhandle *ph)
+{
+	if (is_watch_node(fs_of(req), ino))
+		fs_watch_poll(req, fi, ph);
+	else
+		fs_key_ops.poll(req, ino, fi, ph);
+}
+
 static void ctl_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void) datasync;
@@ -2377,6 +2387,7 @@ const struct fuse_lowlevel_ops fs_ctl_ops = {
 	.setattr      = ctl_setattr,
 	.open         = ctl_open,
 	.read         = ctl_read,
+	.poll         = ctl_poll,
 	.write        = ctl_write,
 	.flush        = ctl_flush,
 	.fsync        = ctl_fsync,

@@ -25,6 +25,12 @@
  * the oldest lines it has not started to read (whole lines: the stream
  * stays line by line); the newest line is always kept.
  *
+ * poll/select/epoll: a handle is readable when its buffer holds bytes past
+ * the end of the last reply (a reader that seeks back is served from the
+ * buffer, but poll judges by what it has not been sent yet). A poller that
+ * waits leaves a poll handle, notified when the next lines arrive. A read
+ * at the end with O_NONBLOCK fails with EAGAIN instead of parking.
+ *
  * The watch thread wakes every poll_ms (the mount's bound for other
  * writers) and at once when this mount commits (fs_watch_poke from the op
  * table, and from a transaction's commit). It reads kv_version; each
@@ -42,6 +48,8 @@
  * taking w->lock, and then checks fuse_req_interrupted under it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +94,7 @@ struct whandle {
 	uint64_t base;          /* stream offset of buf[0] */
 	uint64_t hwm;           /* end of the bytes already replied */
 	struct parked *parked;
+	struct fuse_pollhandle *ph;  /* a poller waiting for the next lines */
 	int released;
 	unsigned refs;          /* the open file, and the scanner while it works */
 	struct whandle *next;
@@ -380,6 +389,28 @@ static void trim(struct whandle *h, uint64_t off)
 	h->base += drop;
 }
 
+/* Bytes the reader has not been sent yet. */
+static int readable(const struct whandle *h)
+{
+	return h->base + h->len > h->hwm;
+}
+
+/* Take the handle's waiting poller, to notify once w->lock is released. */
+static struct fuse_pollhandle *take_poller(struct whandle *h)
+{
+	struct fuse_pollhandle *ph = h->ph;
+	h->ph = NULL;
+	return ph;
+}
+
+static void notify_poller(struct fuse_pollhandle *ph)
+{
+	if (ph) {
+		fuse_lowlevel_notify_poll(ph);
+		fuse_pollhandle_destroy(ph);
+	}
+}
+
 /* Answer a read from the buffer, or return NULL when nothing is there yet. */
 static struct answer *serve(struct whandle *h, fuse_req_t req, size_t size, off_t off)
 {
@@ -460,6 +491,7 @@ static void scan_all(struct fs_watch *w)
 		struct whandle *h = list[i];
 		struct text t = { 0 };
 		struct answer *ans = NULL;
+		struct fuse_pollhandle *ph = NULL;
 		uint64_t now;
 		if (kv_version(fs->db, &now) != KV_OK)
 			now = v;
@@ -469,11 +501,14 @@ static void scan_all(struct fs_watch *w)
 			scan_key(fs, h, &t, 0);
 		h->seen = now;
 		pthread_mutex_lock(&w->lock);
-		if (t.len && !h->released && append(h, t.s, t.len) == 0)
+		if (t.len && !h->released && append(h, t.s, t.len) == 0) {
 			ans = wake_parked(h, NULL);
+			ph = take_poller(h);
+		}
 		unref(w, h);
 		pthread_mutex_unlock(&w->lock);
 		send_answers(ans);
+		notify_poller(ph);
 		free(t.s);
 	}
 	free(list);
@@ -556,6 +591,8 @@ void fs_watch_stop(struct fs_data *fs)
 			}
 			free(p);
 		}
+		if (h->ph)
+			fuse_pollhandle_destroy(h->ph);
 		handle_free(h);
 	}
 	send_answers(ans);
@@ -656,6 +693,8 @@ void fs_watch_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
 	if (!(a = serve(h, req, size, off))) {
 		if (fuse_req_interrupted(req)) {
 			err = EINTR;
+		} else if (fi->flags & O_NONBLOCK) {
+			err = EAGAIN;
 		} else if (size == 0) {
 			err = -1;
 		} else {
@@ -691,6 +730,8 @@ void fs_watch_release(fuse_req_t req, struct fuse_file_info *fi)
 			break;
 		}
 	h->released = 1;
+	if (h->ph)
+		fuse_pollhandle_destroy(take_poller(h));
 	/* The kernel releases only when no read is in flight; answer any anyway. */
 	while (h->parked) {
 		struct parked *p = h->parked;
@@ -707,4 +748,27 @@ void fs_watch_release(fuse_req_t req, struct fuse_file_info *fi)
 	pthread_mutex_unlock(&w->lock);
 	send_answers(ans);
 	fuse_reply_err(req, 0);
+}
+
+void fs_watch_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct fs_data *fs = fuse_req_userdata(req);
+	struct fs_watch *w = fs->watch;
+	struct whandle *h = (struct whandle *) (uintptr_t) fi->fh;
+	struct fuse_pollhandle *old = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	int ready = readable(h);
+	if (ph && !ready) {
+		/* under w->lock: the next lines appended find it */
+		old = h->ph;
+		h->ph = ph;
+		ph = NULL;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (old)
+		fuse_pollhandle_destroy(old);
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, ready ? POLLIN | POLLRDNORM : 0);
 }

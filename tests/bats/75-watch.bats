@@ -208,3 +208,37 @@ for i in range(12000): print(json.dumps({"key": ["big", i], "value": i}))' | loa
 	run -0 t ls "$MNT/.watch"
 	[ "$output" = k ]
 }
+
+@test "poll, select and epoll: a watch file is ready only when a line waits for its reader" {
+	echo 1 >"$MNT/a"
+	echo 2 >"$MNT/b"
+	run -0 t python3 "$ROOT/tests/tools/watch_poll.py" "$MNT" select
+	vb=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/b")
+	[ "${lines[0]}" = "select before reading: a b" ]
+	[ "${lines[1]}" = "first a: "'{"key":["a"],"value":1,"versionstamp":"'"$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/a")"'"}' ]
+	[ "${lines[3]}" = "select after the first lines: 0" ]
+	[ "${lines[4]}" = "epoll after the first lines: []" ]
+	[ "${lines[5]}" = "epoll after a write of b: ['b']" ]
+	[ "${lines[6]}" = "b: "'{"key":["b"],"value":22,"versionstamp":"'"$vb"'"}' ]
+	[ "${lines[7]}" = "epoll after reading b: []" ]
+	[ "${lines[8]}" = "key file: 1 1" ]
+	[ "$(cat "$MNT/a")" = 1 ]
+}
+
+@test "O_NONBLOCK: a read at the end fails with EAGAIN; another process's change wakes poll" {
+	echo 1 >"$MNT/a"
+	vs1=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/a")
+	printf '#!/bin/sh\necho %s | exec "%s" load "%s"\n' \
+		"'{\"key\":[\"a\"],\"value\":\"from another process\"}'" "$KVFS_BIN" "$DB" \
+		>"$BATS_TEST_TMPDIR/loader"
+	chmod +x "$BATS_TEST_TMPDIR/loader"
+	run -0 t python3 "$ROOT/tests/tools/watch_poll.py" "$MNT" nonblock "$BATS_TEST_TMPDIR/loader"
+	[ "${lines[0]}" = 'first a: {"key":["a"],"value":1,"versionstamp":"'"$vs1"'"}' ]
+	[ "${lines[1]}" = "read at the end: EAGAIN" ]
+	[ "${lines[2]}" = ".all at the end: EAGAIN" ]
+	[ "${lines[3]}" = "poll before the change: []" ]
+	[ "${lines[4]}" = "poll after the change: a .all" ]
+	vs=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/a")
+	[ "${lines[5]}" = 'a: {"key":["a"],"value":"from another process","versionstamp":"'"$vs"'"}' ]
+	[ "${lines[6]}" = '.all: {"key":["a"],"value":"from another process","versionstamp":"'"$vs"'"}' ]
+}
