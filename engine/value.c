@@ -2868,7 +2868,7 @@ members_done:
 		goto out;
 	}
 	if (*value_len > KV_MAX_VALUE) {
-		rc = kv__error(KV_TOOBIG_VALUE, "value too large (max %d bytes)", KV_MAX_VALUE);
+		rc = kv__error(KV_TOOBIG_VALUE, "Value too large (max %d bytes)", KV_MAX_VALUE);
 		goto out;
 	}
 	goto done;

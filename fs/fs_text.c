@@ -106,7 +106,7 @@ static int reserve(struct fs_text *t, size_t n)
 
 static int too_large(struct fs_text *t)
 {
-	snprintf(t->why, sizeof(t->why), "value too large (max %d bytes)", KV_MAX_VALUE);
+	snprintf(t->why, sizeof(t->why), "Value too large (max %d bytes)", KV_MAX_VALUE);
 	return EFBIG;
 }
 
@@ -142,12 +142,14 @@ static int check(struct fs_text *t, off_t off, size_t end)
 		return too_long(t);
 	/*
 	 * A whole object or array is judged as the flush would judge it, for
-	 * its `$` tags; other documents hold none, and a number may still grow
-	 * (judging each digit of one written a digit at a time would cost
-	 * square time).
+	 * its `$` tags and its size, and so is a whole string: its stored size
+	 * is not its text's (one character past Latin-1 makes every character
+	 * two bytes). Other documents are a few bytes stored, and a number may
+	 * still grow (judging each digit of one written a digit at a time
+	 * would cost square time).
 	 */
 	size_t lead = spaces(t->buf, end);
-	if (lead < end && (t->buf[lead] == '{' || t->buf[lead] == '[') &&
+	if (lead < end && (t->buf[lead] == '{' || t->buf[lead] == '[' || t->buf[lead] == '"') &&
 	    kv_json_check_finish(t->check) == KV_OK) {
 		/* only spaces after the document judged last: still that value */
 		if (t->parsed && (size_t) off == t->parsed_at &&
@@ -168,15 +170,12 @@ static int check(struct fs_text *t, off_t off, size_t end)
 		return 0;
 	}
 	/*
-	 * Long enough to matter: measure the value the text makes so far.
-	 * Measuring reads the whole text, so it is done for a whole string
-	 * (which cannot grow any more), and else only once the text grew a
-	 * quarter since the last time: a value written in small pieces costs
-	 * linear time, not square.
+	 * Long enough to matter: measure the value the unfinished text makes
+	 * so far. Measuring reads the whole text, so it is done only once the
+	 * text grew a quarter since the last time: a value written in small
+	 * pieces costs linear time, not square.
 	 */
-	int whole_string = lead < end && t->buf[lead] == '"' &&
-	                   kv_json_check_finish(t->check) == KV_OK;
-	if (end > KV_MAX_VALUE && (whole_string || end >= t->measured + t->measured / 4)) {
+	if (end > KV_MAX_VALUE && end >= t->measured + t->measured / 4) {
 		int enc;
 		uint8_t *v = NULL;
 		size_t vlen = 0;

@@ -260,7 +260,7 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	grep -q "cannot stage '.tx/T/k': empty file" "$KVFS_LOG"
 	run ! --separate-stderr t bash -c "head -c 70000 /dev/zero | tr '\\0' a | sed 's/.*/\"&\"/' > '$MNT/.tx/T/k'"
 	[[ $stderr == *"File too large"* ]]
-	grep -q "cannot stage '.tx/T/k': value too large" "$KVFS_LOG"
+	grep -q "cannot stage '.tx/T/k': Value too large" "$KVFS_LOG"
 	# T still shows the stored value, and its commit changes nothing
 	run -0 t cat "$MNT/.tx/T/k"
 	[ "$output" = 1 ]

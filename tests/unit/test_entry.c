@@ -212,7 +212,7 @@ static void test_entry__limits(void)
 	p = line + sprintf(line, "{\"key\":[\"k\"],\"value\":\"");
 	memset(p, 'a', 70000);
 	strcpy(p + 70000, "\"}");
-	check_refused(line, KV_TOOBIG_VALUE, "value too large (max 65536 bytes)");
+	check_refused(line, KV_TOOBIG_VALUE, "Value too large (max 65536 bytes)");
 	/* Nesting: a member is read as deep as a value's text may be, not deeper. */
 	for (int depth = KV_MAX_JSON_DEPTH; depth <= KV_MAX_JSON_DEPTH + 1; depth++) {
 		p = line + sprintf(line, "{\"versionstamp\":");
