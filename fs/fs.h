@@ -390,6 +390,8 @@ size_t fs_text_read(const struct fs_text *t, size_t size, off_t off, const char 
 int fs_text_write(struct fs_text *t, const char *buf, size_t size, off_t off, int append);
 /* Refuse what is being written with `err`, as a failed check would. */
 void fs_text_refuse(struct fs_text *t, int err);
+/* 1 when the whole text was judged a value at write(), of *value_len bytes. */
+int fs_text_judged(const struct fs_text *t, size_t *value_len);
 /* Cut or extend (with spaces) to `len`, as ftruncate on an open handle. */
 int fs_text_truncate(struct fs_text *t, size_t len);
 /*

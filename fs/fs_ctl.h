@@ -148,6 +148,14 @@ int mark_add(struct tx *t, const uint8_t *key, size_t len, int file);
 /* The mark of a file T created at `key` and has not written yet, or NULL. */
 struct mark *mark_file(struct tx *t, const uint8_t *key, size_t len);
 int gone_add(struct tx *t, const uint8_t *key, size_t len);
+/*
+ * Would staging `kind` of `key` (with a value of value_len bytes, or at
+ * least that many) keep T within Deno's limits? 0; or E2BIG, T poisoned
+ * and *why naming the limit: the step that crosses a limit fails, not a
+ * later one.
+ */
+int tx_fits(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
+            size_t value_len, const char **why);
 int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
              int enc, const uint8_t *value, size_t value_len, uint64_t operand);
 int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,

@@ -221,6 +221,14 @@ void fs_text_refuse(struct fs_text *t, int err)
 	t->written = 1;
 }
 
+int fs_text_judged(const struct fs_text *t, size_t *value_len)
+{
+	if (t->failed || !t->parsed || t->parsed_at != t->len)
+		return 0;
+	*value_len = t->parsed_len;
+	return 1;
+}
+
 int fs_text_truncate(struct fs_text *t, size_t len)
 {
 	if (len > MAX_TEXT)

@@ -736,17 +736,11 @@ static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse
 		       "the transaction already exceeded a limit");
 		goto out;
 	}
-	if (h->writable && t->nops >= KV_MAX_MUTATIONS) {
-		int staged = 0;
-		for (size_t k = 0; k < t->nops && !staged; k++)
-			staged = fs_key_equal(t->ops[k].key, t->ops[k].key_len, h->key, h->key_len) &&
-			         t->ops[k].kind <= OP_DELETE;
-		if (!staged) {
-			err = t->failed = E2BIG;
-			log_tx(fs, "write", t->name, h->key, h->key_len, NULL,
-			       "more than 1000 mutations in one transaction");
-			goto out;
-		}
+	/* the set this handle will stage costs a mutation and its key at least */
+	const char *why;
+	if (h->writable && (err = tx_fits(t, OP_SET, h->key, h->key_len, 0, &why))) {
+		log_tx(fs, "write", t->name, h->key, h->key_len, NULL, why);
+		goto out;
 	}
 	if (!v.value && !v.empty && !created && !h->writable) {
 		err = ENOENT;
@@ -915,11 +909,23 @@ static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	}
 	pthread_mutex_lock(&h->lock);
 	int refused = h->text.failed;
+	const char *over = NULL;
+	size_t vlen;
 	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
+	if (!err && fs_text_judged(&h->text, &vlen)) {
+		/* a whole value: the write that takes T past a limit fails, not the close */
+		pthread_mutex_lock(&fs->ctl->lock);
+		struct tx *t = tx_by_id(fs->ctl, h->tx);
+		if (t && (err = tx_fits(t, OP_SET, h->key, h->key_len, vlen, &over)))
+			fs_text_refuse(&h->text, err);
+		pthread_mutex_unlock(&fs->ctl->lock);
+	}
 	int gone = handle_track(fs->ctl, h);
 	pthread_mutex_unlock(&h->lock);
 	if (!refused && (err == EINVAL || err == EFBIG))
 		handle_log(fs, h, h->text.why);
+	else if (over)
+		handle_log(fs, h, over);
 	if (gone && !err) {
 		err = gone;
 		handle_log(fs, h, "the transaction is gone (committed or aborted)");

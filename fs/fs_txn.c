@@ -287,6 +287,21 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
 	return 0;
 }
 
+int tx_fits(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
+            size_t value_len, const char **why)
+{
+	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
+
+	*why = "the transaction already exceeded a limit";
+	if (t->failed)
+		return t->failed;
+	stage_cost(last_op(t, key, len), kind, len, value_len, &nops, &bytes, &keys);
+	*why = nops > KV_MAX_MUTATIONS ? "more than 1000 mutations in one transaction" :
+	       bytes > KV_MAX_COMMIT_BYTES ? "more than 800 KiB in one transaction" :
+	       keys > KV_MAX_COMMIT_KEYS ? "more than 80 KiB of keys set in one transaction" : NULL;
+	return *why ? (t->failed = E2BIG) : 0;
+}
+
 /*
  * Stage one mutation. A set or delete replaces the key's last set or
  * delete; anything else is appended. E2BIG poisons the transaction.
@@ -294,14 +309,12 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
 int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
              int enc, const uint8_t *value, size_t value_len, uint64_t operand)
 {
-	if (t->failed)
-		return t->failed;
-	struct op *last = last_op(t, key, len);
-	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
-	stage_cost(last, kind, len, value_len, &nops, &bytes, &keys);
-	if (over_limits(nops, bytes, keys))
-		return t->failed = E2BIG;
-	return stage_op(t, last, kind, key, len, enc, value, value_len, operand);
+	const char *why;
+	int err = tx_fits(t, kind, key, len, value_len, &why);
+
+	if (err)
+		return err;
+	return stage_op(t, last_op(t, key, len), kind, key, len, enc, value, value_len, operand);
 }
 
 static struct check *find_check(struct tx *t, const uint8_t *key, size_t len)

@@ -414,15 +414,38 @@ os.close(fd)')
 @test "80 KiB of keys set is reached while staging, not first at the commit: E2BIG, nothing stored" {
 	mkdir "$MNT/.tx/T"
 	long=$(printf 'n%.0s' $(seq 100))
+	# the first name whose key (a string part: 1 + bytes + 1) passes 80 KiB in all
+	sum=0 first=0
+	for i in $(seq 900); do
+		sum=$((sum + ${#long} + ${#i} + 2))
+		[ "$sum" -gt 81920 ] && { first=$i; break; }
+	done
 	run -1 --separate-stderr timeout 120 bash -c "
 		for i in \$(seq 900); do
-			echo \$i > '$MNT/.tx/T/$long'\$i || exit 1
+			echo \$i > '$MNT/.tx/T/$long'\$i || { echo \"failed at \$i\" >&2; exit 1; }
 		done"
 	[[ $stderr == *"Argument list too long"* ]]
-	grep -q "the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys" "$KVFS_LOG"
+	[[ $stderr == *"failed at $first"* ]]
+	grep -q "cannot write '.tx/T/$long$first': more than 80 KiB of keys set in one transaction" "$KVFS_LOG"
 	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
 	[[ $stderr == *"Argument list too long"* ]]
 	grep -q "exceeded a limit while staging" "$KVFS_LOG"
+	[ -z "$(rows)" ]
+	run -0 t rm -rf "$MNT/.tx/T"
+}
+
+@test "800 KiB in one transaction: the echo whose value crosses it fails, not the next one" {
+	mkdir -p "$MNT/.tx/T/bg"
+	s=$(head -c 65000 /dev/zero | tr '\0' a)
+	run -1 --separate-stderr timeout 120 bash -c "
+		for i in \$(seq 14); do
+			echo '[\"$s\"]' > '$MNT/.tx/T/bg/k'\$i || { echo \"failed at \$i\" >&2; exit 1; }
+		done"
+	[[ $stderr == *"write error: Argument list too long"* ]]
+	[[ $stderr == *"failed at 13"* ]]
+	grep -q "cannot stage '.tx/T/bg/k13': more than 800 KiB in one transaction" "$KVFS_LOG"
+	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[[ $stderr == *"Argument list too long"* ]]
 	[ -z "$(rows)" ]
 	run -0 t rm -rf "$MNT/.tx/T"
 }
