@@ -103,7 +103,7 @@ EOF
 	   | (if $vs == "raw" then $kr else $kd end) as $got
 	   | "| \($p) | \($what) | \(($s["kvfs/" + $p] // $s["sqlite/" + $p] // $s["deno/" + $p]).n // "–") | \(cell("kvfs/" + $p)) | \(cell("deno/" + $p)) | \(cell("sqlite/" + $p)) | \($kd | ratio) | \($kr | ratio) | ≥ \($t)× \($vs) | \(if $got == null then "–" elif $got >= $t then "yes" else "**no**" end) |"),
 	  "",
-	  "Runs per figure: \($all | group_by(.impl + "/" + .phase) | map(length) | min). Each run measures kvfs, Deno and raw SQLite one after the other; the ratios are the medians of each run'"'"'s own ratio, so a slow spell of the machine counts against both sides of it."
+	  "Runs per figure: \($all | group_by(.impl + "/" + .phase) | map(length) | min). Each run measures kvfs and raw SQLite one after the other (kvfs first in odd runs, raw SQLite in even ones), then Deno; the ratios are the medians of each run'"'"'s own ratio, so a slow spell of the machine counts against both sides of it."
 	' "$OUT/engine.jsonl"
 	echo
 fi

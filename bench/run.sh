@@ -130,7 +130,11 @@ if [ "$ONLY" = all ] || [ "$ONLY" = engine ]; then
 	[ -x "$DENO" ] || { say "'$DENO' is missing (npm install)"; exit 1; }
 	run=1
 	while [ $run -le "$RUNS" ]; do
-		for impl in kvfs sqlite deno; do
+		# kvfs and raw SQLite side by side, each first in every other run
+		# (so that neither always follows Deno's run or the other's)
+		order="kvfs sqlite deno"
+		[ $((run % 2)) = 0 ] && order="sqlite kvfs deno"
+		for impl in $order; do
 			say "engine $impl, run $run of $RUNS (N=$N)"
 			db=$WORK/engine-$impl.sqlite3
 			rm -f "$db" "$db-wal" "$db-shm"
