@@ -87,6 +87,7 @@ struct tx {
 	size_t bytes;           /* keys and values staged, as Deno counts a commit */
 	size_t keys;            /* keys of the sets, sums, mins and maxes staged */
 	int failed;             /* a limit was hit: the errno every commit gets */
+	const char *over;       /* ... and Deno's message for that limit */
 	size_t writing;         /* handles open for writing (fs_tx.c: handle_track) */
 	struct tx *next;
 };
@@ -151,11 +152,15 @@ int gone_add(struct tx *t, const uint8_t *key, size_t len);
 /*
  * Would staging `kind` of `key` (with a value of value_len bytes, or at
  * least that many) keep T within Deno's limits? 0; or E2BIG, T poisoned
- * and *why naming the limit: the step that crosses a limit fails, not a
- * later one.
+ * and *why naming the limit (or that T had passed one already): the step
+ * that crosses a limit fails, not a later one.
  */
 int tx_fits(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
             size_t value_len, const char **why);
+/* Why T cannot commit any more: Deno's message for the limit it passed. */
+const char *tx_over(const struct tx *t);
+/* Why a check of a key of `len` bytes would pass a limit, or NULL. */
+const char *tx_check_over(const struct tx *t, size_t len);
 int tx_stage(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
              int enc, const uint8_t *value, size_t value_len, uint64_t operand);
 int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,

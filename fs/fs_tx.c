@@ -748,10 +748,11 @@ static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse
 	}
 	if (acc != O_WRONLY && !created && !v.staged) {
 		/* A read inside T: the commit checks that what was read still holds. */
+		const char *over = tx_check_over(t, h->key_len);
 		err = tx_check(t, h->key, h->key_len, !v.stored, v.version, 0);
 		if (err) {
 			log_tx(fs, "read", t->name, h->key, h->key_len, NULL,
-			       "more than 100 checks in one transaction");
+			       err == E2BIG && over ? over : "cannot record a check");
 			goto out;
 		}
 	}
@@ -975,12 +976,13 @@ static int stage_text(struct fs_data *fs, struct ctl_handle *h)
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, h->tx);
 	err = t ? tx_write(fs, t, h->key, h->key_len, enc, value, value_len) : ENOENT;
+	const char *over = err == E2BIG ? tx_over(t) : NULL;
 	pthread_mutex_unlock(&c->lock);
 	kv_free(value);
 	/* the view shows the staged value as kvfs writes it, maybe not as written */
 	fs_notify_inode(fs, h->ino);
 	if (err == E2BIG)
-		handle_log(fs, h, "the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys");
+		handle_log(fs, h, over);
 	else if (err == ENOENT)
 		handle_log(fs, h, "the transaction is gone");
 	return err;
@@ -1293,8 +1295,7 @@ static void ctl_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!err) {
 		err = tx_stage(t, OP_DELETE, key, len, 0, NULL, 0, 0);
 		if (err == E2BIG)
-			log_tx(fs, "remove", t->name, key, len, NULL,
-			       "the transaction exceeds 1000 mutations");
+			log_tx(fs, "remove", t->name, key, len, NULL, tx_over(t));
 	}
 	if (!err)
 		node_remove(c, i.tx, key, len);
@@ -1511,8 +1512,7 @@ static int move_file(struct fs_data *fs, struct tx *t, const uint8_t *skey, size
 	if (!err)
 		err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
 	if (err == E2BIG)
-		log_tx(fs, "move", t->name, skey, slen, NULL,
-		       "the transaction exceeds 1000 mutations");
+		log_tx(fs, "move", t->name, skey, slen, NULL, tx_over(t));
 	return err;
 }
 
@@ -1537,8 +1537,7 @@ static int move_dir(struct fs_data *fs, struct tx *t, const uint8_t *skey, size_
 		return err ? err : ENOTEMPTY;
 	err = tx_move(fs, t, skey, slen, dkey, dlen);
 	if (err == E2BIG)
-		log_tx(fs, "move", t->name, skey, slen, NULL,
-		       "the transaction exceeds 1000 mutations, 800 KiB or 80 KiB of keys");
+		log_tx(fs, "move", t->name, skey, slen, NULL, tx_over(t));
 	else if (err == ENAMETOOLONG)
 		log_tx(fs, "move", t->name, skey, slen, NULL, "a key moved would be too long");
 	return err;
@@ -1675,11 +1674,12 @@ static int expire_node(struct fs_data *fs, fuse_ino_t ino, const struct nodeinfo
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, i->tx);
 	int err = t ? tx_expire(fs, t, i->key, i->key_len, at) : ENOENT;
+	const char *over = err == E2BIG ? tx_over(t) : NULL;
 	pthread_mutex_unlock(&c->lock);
 	if (err == EPERM)
 		log_node(fs, i, "set the expiry of", NULL, "a sum, min or max stores none");
 	else if (err == E2BIG)
-		log_node(fs, i, "set the expiry of", NULL, "the transaction exceeds a limit");
+		log_node(fs, i, "set the expiry of", NULL, over);
 	if (!err)
 		fs_notify_inode(fs, ino);
 	return err;
@@ -1742,11 +1742,13 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		err = ENOENT;
 	else if (kind)
 		err = tx_stage(t, kind, i.key, i.key_len, 0, NULL, 0, x);
-	else
-		err = tx_check(t, i.key, i.key_len, absent, x, 1);
-	if (err == E2BIG)
-		log_tx(fs, kind ? "stage" : "check", t->name, i.key, i.key_len, NULL,
-		       "the transaction exceeds 1000 mutations or 100 checks");
+	else if (!(err = tx_check(t, i.key, i.key_len, absent, x, 1)))
+		;
+	else if (err == E2BIG)
+		log_tx(fs, "check", t->name, i.key, i.key_len, NULL,
+		       tx_check_over(t, i.key_len) ? tx_check_over(t, i.key_len) : tx_over(t));
+	if (err == E2BIG && kind)
+		log_tx(fs, "stage", t->name, i.key, i.key_len, NULL, tx_over(t));
 	pthread_mutex_unlock(&c->lock);
 	if (!err && kind)
 		fs_notify_inode(fs, ino);   /* the view's value changed */

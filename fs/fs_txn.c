@@ -224,9 +224,24 @@ static void stage_cost(const struct op *last, enum op_kind kind, size_t len, siz
 	*keys += op_keys(kind, len);
 }
 
-static int over_limits(size_t nops, size_t bytes, size_t keys)
+/* The limit that counts past Deno's, in Deno's words; NULL within them. */
+static const char *over_limits(size_t nops, size_t bytes, size_t keys)
 {
-	return nops > KV_MAX_MUTATIONS || bytes > KV_MAX_COMMIT_BYTES || keys > KV_MAX_COMMIT_KEYS;
+	return nops > KV_MAX_MUTATIONS ? "Too many mutations (max 1000)" :
+	       bytes > KV_MAX_COMMIT_BYTES ? "Total mutation size too large (max 819200 bytes)" :
+	       keys > KV_MAX_COMMIT_KEYS ? "Total key size too large (max 81920 bytes)" : NULL;
+}
+
+const char *tx_over(const struct tx *t)
+{
+	return t->over ? t->over : "the transaction exceeded a limit";
+}
+
+const char *tx_check_over(const struct tx *t, size_t len)
+{
+	return t->nchecks - t->nimplied >= KV_MAX_CHECKS ? "Too many checks (max 100)" :
+	       t->bytes + len > KV_MAX_COMMIT_BYTES ?
+	       "Total mutation size too large (max 819200 bytes)" : NULL;
 }
 
 struct mark *mark_file(struct tx *t, const uint8_t *key, size_t len)
@@ -296,10 +311,10 @@ int tx_fits(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 	if (t->failed)
 		return t->failed;
 	stage_cost(last_op(t, key, len), kind, len, value_len, &nops, &bytes, &keys);
-	*why = nops > KV_MAX_MUTATIONS ? "more than 1000 mutations in one transaction" :
-	       bytes > KV_MAX_COMMIT_BYTES ? "more than 800 KiB in one transaction" :
-	       keys > KV_MAX_COMMIT_KEYS ? "more than 80 KiB of keys set in one transaction" : NULL;
-	return *why ? (t->failed = E2BIG) : 0;
+	if (!(*why = over_limits(nops, bytes, keys)))
+		return 0;
+	t->over = *why;
+	return t->failed = E2BIG;
 }
 
 /*
@@ -363,7 +378,7 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 	if (t->failed)
 		return t->failed;
 	/* a read refused is not recorded, and T stays as it was: no mark */
-	if (t->nchecks - t->nimplied >= KV_MAX_CHECKS || t->bytes + len > KV_MAX_COMMIT_BYTES)
+	if (tx_check_over(t, len))
 		return E2BIG;
 	return add_check(t, key, len, absent, version, 0);
 }
@@ -453,9 +468,8 @@ static int move_add(struct fs_data *fs, struct tx *t, struct moves *ms,
 	else if (to_len > KV_MAX_KEY_WRITE)
 		err = ENAMETOOLONG;
 	/* each key moved is at least a set and a delete in the commit */
-	else if (ms->n >= KV_MAX_MUTATIONS / 2 ||
-	         ms->bytes + op_bytes(OP_SET, to_len, v.len) > KV_MAX_COMMIT_BYTES ||
-	         ms->keys + to_len > KV_MAX_COMMIT_KEYS)
+	else if ((t->over = over_limits(2 * (ms->n + 1), ms->bytes + op_bytes(OP_SET, to_len, v.len),
+	                                ms->keys + to_len)))
 		err = E2BIG;
 	else if (grow((void **) &ms->m, &ms->cap, ms->n, sizeof(*ms->m)))
 		err = ENOMEM;
@@ -524,7 +538,9 @@ static int move_fits(struct tx *t, const struct moves *ms)
 		if (!replaces(t, m->to, m->to_len) && !find_check(t, m->to, m->to_len))
 			bytes += m->to_len;
 	}
-	return over_limits(nops, bytes, keys) ? E2BIG : 0;
+	if (!(t->over = over_limits(nops, bytes, keys)))
+		return 0;
+	return E2BIG;
 }
 
 /*
