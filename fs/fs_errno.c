@@ -28,6 +28,21 @@ int fs_errno(int rc)
 	}
 }
 
+/* The length of the UTF-8 sequence at p (1 to 4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
+	           p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+	for (size_t k = 1; k < n; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	/* no overlong forms, no surrogates, nothing past U+10FFFF */
+	if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] > 0x9f) ||
+	    (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
 void fs_log(struct fs_data *fs, const char *fmt, ...)
 {
 	char line[1024];
@@ -39,20 +54,22 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 	/*
 	 * One refusal, one line: a control character in a name the kernel
 	 * passed (C0 as a newline or a tab, DEL, C1 as U+0085) is written as
-	 * \xNN for each byte, so no name can add a line of its own to the log.
+	 * \xNN for each byte, so no name can add a line of its own to the log,
+	 * and so is each byte that is not UTF-8, so the log stays text.
 	 * (A backslash stays as it is: names spell keys with it, `"a\u002fb"`.)
 	 */
 	char out[4 * sizeof(line)];
 	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *) line; *p && o + 9 < sizeof(out); p++) {
-		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
-		if (c1) {
-			o += (size_t) snprintf(out + o, sizeof(out) - o, "\\x%02x\\x%02x", p[0], p[1]);
-			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			o += (size_t) snprintf(out + o, sizeof(out) - o, "\\x%02x", *p);
+	for (const unsigned char *p = (const unsigned char *) line; *p && o + 9 < sizeof(out); ) {
+		size_t n = utf8_len(p);
+		int c1 = n == 2 && p[0] == 0xc2 && p[1] <= 0x9f;
+		if (n == 0 || c1 || *p < 0x20 || *p == 0x7f) {
+			for (size_t k = 0; k < (n ? n : 1); k++)
+				o += (size_t) snprintf(out + o, sizeof(out) - o, "\\x%02x", p[k]);
+			p += n ? n : 1;
 		} else {
-			out[o++] = (char) *p;
+			while (n--)
+				out[o++] = (char) *p++;
 		}
 	}
 	out[o] = '\0';

@@ -123,6 +123,9 @@ key_of() {
 	grep -q "cannot mkdir 'memd/0x123': not a valid key name" "$KVFS_LOG"
 	run -1 t touch "$MNT/memd/0x$(printf '\302\205')"     # a raw C1 control (U+0085) in a bad name
 	grep -q "cannot create 'memd/0x\\\\xc2\\\\x85': not a valid key name" "$KVFS_LOG"
+	run -1 t touch "$MNT/memd/a$(printf '\377')b$(printf '\355\240\200')c"   # not UTF-8: a byte, a surrogate
+	grep -q "cannot create 'memd/a\\\\xffb\\\\xed\\\\xa0\\\\x80c': not a valid key name" "$KVFS_LOG"
+	[ "$(rows)" = "$before" ]
 	# a value this mount cannot show (a Deno host object): EIO, and the log names its key
 	sqlite3 "$DB" "insert into kv (k, v, v_encoding, version, expiration_ms) values (X'026800026200', X'FF0F5C00', 1, 1, -1)"
 	run -1 --separate-stderr t cat "$MNT/h/b"
