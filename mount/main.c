@@ -242,6 +242,31 @@ static int kvfs_mounted_at(const char *dir)
 	return found;
 }
 
+/*
+ * Is the database at or below the mount point? The mount would hide its
+ * file, from other programs and from the daemon itself: SQLite opens the
+ * file and its -wal and -shm by name, and each lookup would wait for the
+ * daemon that makes it.
+ */
+static int database_below(const char *db, const char *mountpoint)
+{
+	char dir[PATH_MAX], real_dir[PATH_MAX], real_mnt[PATH_MAX];
+
+	if (strcmp(db, ":memory:") == 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", db);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (!realpath(dir, real_dir) || !realpath(mountpoint, real_mnt))
+		return 0;       /* a missing directory is reported when the database opens */
+	size_t n = strlen(real_mnt);
+	if (n == 1)
+		return 1;       /* the mount point is / */
+	return strncmp(real_dir, real_mnt, n) == 0 && (real_dir[n] == '/' || real_dir[n] == '\0');
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -296,6 +321,12 @@ int main(int argc, char **argv)
 	if (kvfs_mounted_at(opts.mountpoint)) {
 		fprintf(stderr, "kvfs: '%s' is already a kvfs mount (unmount it first)\n",
 		        opts.mountpoint);
+		goto err_out1;
+	}
+	if (database_below(cfg.database, opts.mountpoint)) {
+		fprintf(stderr, "kvfs: the database '%s' is inside the mount point '%s': the mount would"
+		        " hide it (mount it somewhere outside the directory that holds it)\n",
+		        cfg.database, opts.mountpoint);
 		goto err_out1;
 	}
 	if (!(cfg.timeout >= 0 && cfg.timeout <= 86400)) {     /* NaN fails both */

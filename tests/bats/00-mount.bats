@@ -282,6 +282,27 @@ time.sleep(60)
 	[ "$(grep -c " $MNT fuse.kvfs " /proc/self/mounts)" -eq 1 ]
 }
 
+@test "a database inside its mount point is refused before anything is made (the mount would hide it)" {
+	mkdir -p "$BATS_TEST_TMPDIR/here/sub"
+	cd "$BATS_TEST_TMPDIR/here"
+	run -1 --separate-stderr t "$KVFS_BIN" -f kv.sqlite3 .
+	[[ $stderr == "kvfs: the database '$PWD/kv.sqlite3' is inside the mount point '$PWD': the mount would hide it"* ]]
+	run -1 --separate-stderr t "$KVFS_BIN" -f sub/kv.sqlite3 "$BATS_TEST_TMPDIR/here"
+	[[ $stderr == *"is inside the mount point"* ]]
+	ln -s "$BATS_TEST_TMPDIR/here" "$BATS_TEST_TMPDIR/link"
+	run -1 --separate-stderr t "$KVFS_BIN" -f "$BATS_TEST_TMPDIR/link/kv.sqlite3" "$BATS_TEST_TMPDIR/here"
+	[[ $stderr == *"is inside the mount point"* ]]
+	[ -z "$(ls "$BATS_TEST_TMPDIR/here/sub")" ] && [ "$(ls "$BATS_TEST_TMPDIR/here")" = sub ]
+	! grep -q " $BATS_TEST_TMPDIR/here " /proc/self/mounts
+	# beside it is fine: a mount point below the database's directory
+	cd "$BATS_TEST_TMPDIR"
+	DB="$BATS_TEST_TMPDIR/here/kv.sqlite3"
+	MNT="$BATS_TEST_TMPDIR/here/sub"
+	kvfs_mount
+	echo 1 >"$MNT/k"
+	[ "$(sqlite3 "$DB" 'select count(*) from kv')" = 1 ]
+}
+
 @test "a mount whose daemon was killed is named as such when mounting over it; after fusermount3 -u it mounts" {
 	kvfs_mount
 	echo 1 >"$MNT/k"
