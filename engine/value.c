@@ -1744,7 +1744,11 @@ struct tr {
 	struct arena *a;
 	struct node **objs;     /* by $ref number */
 	size_t nobjs, capobjs;
+	int not_tag;            /* a '$' object refused looks like no tag at all */
 };
+
+/* A one-key '$' object that is no tag (unknown, or nothing like its tag's shape). */
+#define NOT_A_TAG(t, ...) ((t)->not_tag = 1, INVALID(__VA_ARGS__))
 
 static int tr_register(struct tr *t, struct node *n)
 {
@@ -2105,6 +2109,9 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 
 	if (key_is(m, "$ref")) {
 		uint64_t k;
+		if (v->type != J_NUM)
+			return NOT_A_TAG(t, "'$ref' must be the number of an earlier object (0..%zu)",
+			                 t->nobjs ? t->nobjs - 1 : 0);
 		if (!jv_uint(v, INT64_MAX, &k) || k >= t->nobjs)
 			return INVALID("'$ref' must be the number of an earlier object (0..%zu)",
 				       t->nobjs ? t->nobjs - 1 : 0);
@@ -2148,7 +2155,7 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 			if (key_is(m, view_class(*s)))
 				sub = *s;
 		if (!sub)
-			return INVALID("unknown tag '%s'", tagname(m, nb));
+			return NOT_A_TAG(t, "unknown tag '%s'", tagname(m, nb));
 		kind = N_VIEW;
 	}
 	n->kind = (uint8_t) kind;
@@ -2171,7 +2178,7 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 		return tr_regexp(v, n);
 	case N_MAP: case N_SET:
 		if (v->type != J_ARR)
-			return INVALID("'%s' must be an array", tagname(m, nb));
+			return NOT_A_TAG(t, "'%s' must be an array", tagname(m, nb));
 		for (struct jm *e = v->first; e && !rc; e = e->next) {
 			struct member *mm = add_member(t->a, n);
 			NODE_OR_NOMEM(mm);
@@ -2241,7 +2248,7 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 	case N_ARRAY:
 		return tr_sparse(t, v, n, depth);
 	}
-	return INVALID("unknown tag '%s'", tagname(m, nb));
+	return NOT_A_TAG(t, "unknown tag '%s'", tagname(m, nb));
 }
 
 /* depth counts values, as V8 nests them: the $ tags' own levels of text do not count */
@@ -2296,7 +2303,16 @@ static int tr_value(struct tr *t, struct jv *v, int depth, struct node **out)
 			struct jm *last = first;
 			while (last->next)
 				last = last->next;
-			return tr_tagged(t, last, depth, out);
+			rc = tr_tagged(t, last, depth, out);
+			if (rc == KV_INVALID && t->not_tag == 1) {
+				/* JSON from elsewhere: {"$ref":"#/a"} of a JSON Schema */
+				char msg[400];
+				snprintf(msg, sizeof(msg), "%s", kv_errmsg(NULL));
+				t->not_tag = 2;     /* said once, by the innermost */
+				return INVALID("%s (a one-key object whose key starts with '$' is a tag; "
+				               "a plain one is written {\"$object\":{...}})", msg);
+			}
+			return rc;
 		}
 		n = new_node(t->a, N_OBJECT);
 		NODE_OR_NOMEM(n);

@@ -375,7 +375,7 @@ struct fs_text {
 	uint8_t *parsed;        /* the value of buf[0, parsed_at), judged at write() */
 	size_t parsed_len, parsed_at;
 	int parsed_enc;
-	char why[96];           /* why write() refused it, for the log */
+	char why[320];          /* why write() refused it, for the log */
 };
 
 void fs_text_free(struct fs_text *t);

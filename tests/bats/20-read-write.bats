@@ -50,6 +50,14 @@ setup() {
 	done
 	[ "$(rows)" = "$before" ]
 	grep -q "cannot store 'k': .*\$u64" "$KVFS_LOG"
+	# JSON from elsewhere with a one-key '$' object: the log says how to write it
+	run -1 t bash -c "echo '{\"schema\":{\"\$ref\":\"#/defs/a\"}}' > '$MNT/k'"
+	[ "$(rows)" = "$before" ]
+	grep -qF "cannot store 'k': invalid JSON: '\$ref' must be the number of an earlier object (0..0) (a one-key object whose key starts with '\$' is a tag; a plain one is written {\"\$object\":{...}})" "$KVFS_LOG"
+	run -0 t bash -c "echo '{\"schema\":{\"\$object\":{\"\$ref\":\"#/defs/a\"}}}' > '$MNT/k'"
+	run -0 t cat "$MNT/k"
+	[ "$output" = '{"schema":{"$object":{"$ref":"#/defs/a"}}}' ]
+	before=$(rows)
 	# a good tag written in pieces, ending in spaces, is stored once whole
 	run -0 t bash -c "{ printf '{\"\$bigint\"'; printf ':\"12\"}'; printf '  '; echo; } > '$MNT/k'"
 	run -0 t cat "$MNT/k"

@@ -177,7 +177,8 @@ static void test_entry__malformed_lines(void)
 		{ "{\"key\":[],\"value\":1}", KV_INVALID, "invalid key: key cannot be empty" },
 		/* values the value reader refuses, with its own message */
 		{ "{\"key\":[\"k\"],\"value\":{\"$nope\":1}}", KV_INVALID,
-		  "invalid value: unknown tag '$nope'" },
+		  "invalid value: unknown tag '$nope' (a one-key object whose key starts with '$' is a tag;"
+		  " a plain one is written {\"$object\":{...}})" },
 		{ "{\"key\":[\"k\"],\"value\":{\"$u64\":\"-1\"}}", KV_INVALID,
 		  "invalid value: '$u64' must be a decimal string in 0..18446744073709551615" },
 		{ "{\"key\":[\"k\"],\"value\":\"\xff\"}", KV_INVALID,

@@ -930,7 +930,16 @@ static void test_value__invalid_json(void)
 static void test_value__messages(void)
 {
 	static const struct { const char *json, *msg; } t[] = {
-		{ "{\"$foo\":1}", "unknown tag '$foo'" },
+		{ "{\"$foo\":1}", "unknown tag '$foo' (a one-key object whose key starts with '$' is a"
+		  " tag; a plain one is written {\"$object\":{...}})" },
+		{ "{\"a\":{\"$ref\":\"#/defs/a\"}}", "'$ref' must be the number of an earlier object"
+		  " (0..0) (a one-key object whose key starts with '$' is a tag; a plain one is written"
+		  " {\"$object\":{...}})" },
+		{ "{\"$set\":{\"$nope\":1}}", "'$set' must be an array (a one-key object whose key starts"
+		  " with '$' is a tag; a plain one is written {\"$object\":{...}})" },
+		{ "{\"$set\":[{\"$nope\":1}]}", "unknown tag '$nope' (a one-key object whose key starts"
+		  " with '$' is a tag; a plain one is written {\"$object\":{...}})" },
+		{ "{\"$ref\":7}", "'$ref' must be the number of an earlier object (0..0)" },
 		{ "[1,2,x]", "invalid JSON at byte 5" },
 		{ "{\"$u64\":\"-1\"}", "'$u64' must be a decimal string in 0..18446744073709551615" },
 		{ "[1", "invalid JSON: unexpected end at byte 2" },
