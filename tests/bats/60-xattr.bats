@@ -55,6 +55,17 @@ except OSError as e:
 	[ "$(rows)" = "$before" ]
 	t setfattr -n user.kv.expire_in -v '3600000 ' "$MNT/k"      # trailing blanks are fine
 	[ "$(sqlite3 "$DB" 'select expiration_ms > 0 from kv')" -eq 1 ]
+	# expires_at is read-only; setfattr -x user.kv.expire_in drops the expiry too
+	before=$(rows)
+	run -1 --separate-stderr t setfattr -n user.kv.expires_at -v 2030-01-01T00:00:00.000Z "$MNT/k"
+	[[ $stderr == *"Operation not permitted"* ]]
+	[ "$(rows)" = "$before" ]
+	t setfattr -x user.kv.expire_in "$MNT/k"
+	[ "$(sqlite3 "$DB" 'select expiration_ms from kv')" -eq -1 ]
+	# 0, as Deno's expireIn: 0, expires the key at once
+	t setfattr -n user.kv.expire_in -v 0 "$MNT/k"
+	run -1 t cat "$MNT/k"
+	[ ! -e "$MNT/k" ]
 }
 
 probe() {
