@@ -47,6 +47,8 @@ void fs_stop(struct fs_data *fs);
 /* Commit and free the file handles the kernel never released (after the
  * session loop, before the database is closed). */
 void fs_close_handles(struct fs_data *fs);
+/* At the end of the mount: log the dot-files with content, which go with it. */
+void fs_log_scratch_left(struct fs_data *fs);
 /* Stop and free everything; the session must no longer run. NULL is fine. */
 void fs_free(struct fs_data *fs);
 

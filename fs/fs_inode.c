@@ -430,6 +430,27 @@ void fs_inode_table_free(struct fs_data *fs)
 
 /* ---- scratch files ---- */
 
+void fs_log_scratch_left(struct fs_data *fs)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_scratch *s = fs->scratch; s; s = s->next) {
+		if (!s->len)
+			continue;       /* a lock file, or a file never written */
+		if (n++ < 20) {
+			char *path = fs_path(s->dir, s->dir_len, s->name);
+			fs_log(fs, "dropping '%s' (%zu bytes): a name starting with '.' is a scratch file,"
+			       " kept in memory while mounted and never stored", path ? path : s->name,
+			       s->len);
+			free(path);
+		}
+	}
+	if (n > 20)
+		fs_log(fs, "dropping %zu more scratch files", n - 20);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 struct fs_scratch *fs_scratch_find(struct fs_data *fs, const uint8_t *dir,
                                    size_t dir_len, const char *name)
 {

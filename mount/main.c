@@ -423,6 +423,7 @@ int main(int argc, char **argv)
 	ret = ret < 0 ? 1 : 0;
 err_out6:
 	fs_close_handles(fs);
+	fs_log_scratch_left(fs);
 	fs_stop(fs);
 	kv_close(db);
 err_out5:

@@ -81,6 +81,15 @@ key_of() {
 	[ -z "$(rows)" ]
 	run -0 t ls -A "$MNT"
 	[ "$output" = .scratch ]
+	# they go with the mount, which says so (a copied .config.json would be lost quietly)
+	mkdir "$MNT/proj"
+	echo '{"a":1}' >"$MNT/proj/.config.json"
+	: >"$MNT/proj/.lock"
+	kvfs_unmount
+	grep -q "dropping '.scratch' (2 bytes): a name starting with '.' is a scratch file" "$KVFS_LOG"
+	grep -q "dropping 'proj/.config.json' (8 bytes)" "$KVFS_LOG"
+	! grep -q "dropping 'proj/.lock'" "$KVFS_LOG"
+	[ -z "$(rows)" ]
 }
 
 @test "two spellings of one key: removing or moving it by one, a write by the other is the new key's" {
