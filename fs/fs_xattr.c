@@ -285,8 +285,12 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!is_ours(name)) {
 		err = ENOTSUP;
 		/* cp -a tries an ACL on every file: as on a file system without them, quietly */
+		int staged = !strcmp(name, "user.kv.sum") || !strcmp(name, "user.kv.min") ||
+		             !strcmp(name, "user.kv.max") || !strcmp(name, "user.kv.check");
 		if (strncmp(name, "user.", 5) == 0)
-			log_xattr(fs, key, key_len, name, "kvfs stores no other attributes");
+			log_xattr(fs, key, key_len, name, staged ?
+			          "sum, min, max and check are staged inside a transaction (.tx/T) only" :
+			          "kvfs stores no other attributes");
 	} else if (strcmp(name, X_IN) != 0 || (kind != FS_FILE && kind != FS_SCRATCH)) {
 		err = EPERM;
 		log_xattr(fs, key, key_len, name, "read-only attribute");

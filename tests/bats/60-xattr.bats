@@ -166,6 +166,15 @@ print("gone")
 	# still read by name
 	run -0 t getfattr --absolute-names --only-values -n user.kv.key "$MNT/k"
 	[ "$output" = '["k"]' ]
+	# setting another user. name stores nothing; the transaction-only ones say where they work
+	before=$(rows)
+	run -1 --separate-stderr t setfattr -n user.other -v 1 "$MNT/k"
+	[[ $stderr == *"Operation not supported"* ]]
+	grep -q "user.other.*kvfs stores no other attributes" "$KVFS_LOG"
+	run -1 --separate-stderr t setfattr -n user.kv.sum -v 1 "$MNT/k"
+	[[ $stderr == *"Operation not supported"* ]]
+	grep -q "user.kv.sum.*staged inside a transaction (.tx/T) only" "$KVFS_LOG"
+	[ "$(rows)" = "$before" ]
 }
 
 @test "a time-to-live waiting for a file's first value reads, lists and moves like a stored one" {
