@@ -107,7 +107,16 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	}
 	uint64_t version = 0;      /* of the value shown; 0: none */
 	int64_t expires = -1;      /* its expiry, Unix ms; -1: none */
-	if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
+	if (kind == FS_SCRATCH && (strcmp(name, X_IN) == 0 || strcmp(name, X_AT) == 0)) {
+		/* the time-to-live a dot-file gives the key it is renamed onto */
+		expires = pending_expiry(fs, ino);
+		if (expires < 0)
+			err = ENODATA;
+		else
+			fs_expiry_text(name, expires, buf, sizeof(buf));
+		if (!err)
+			fs_reply_xattr(req, buf, strlen(buf), size);
+	} else if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
 		err = ENODATA;
 	} else if (strcmp(name, X_KEY) == 0) {
 		if (key_len == 0) {
@@ -169,6 +178,8 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (kind == FS_FILE)
 		expires = kv_get(fs->db, key, key_len, &e) == KV_OK ? e->expires_at
 		                                                     : pending_expiry(fs, ino);
+	else if (kind == FS_SCRATCH)
+		expires = pending_expiry(fs, ino);
 	if (expires >= 0) {
 		memcpy(list, X_IN, sizeof(X_IN));
 		len = sizeof(X_IN);

@@ -189,6 +189,17 @@ print("gone")
 	[ -z "$(rows)" ]
 	echo 1 >"$MNT/f"
 	[ "$(dump | jq -r '.expires_at // "none"')" != none ]
+	# a dot-file's, given to the key it is renamed onto, reads and lists too
+	echo 2 >"$MNT/.g"
+	run -0 t getfattr -d "$MNT/.g"
+	[ -z "$output" ]
+	setfattr -n user.kv.expire_in -v 300000 "$MNT/.g"
+	[ "$(getfattr --only-values -n user.kv.expire_in "$MNT/.g")" -gt 290000 ]
+	[ -n "$(getfattr --only-values -n user.kv.expires_at "$MNT/.g")" ]
+	run -0 t getfattr -d "$MNT/.g"
+	[[ $output == *'user.kv.expire_in="'* ]]
+	mv "$MNT/.g" "$MNT/g"
+	[ "$(dump g | jq -r '.expires_at // "none"')" != none ]
 }
 
 @test "copies carry the time-to-live and nothing the store sets: cp -a, mv of a directory too big for one commit" {
