@@ -1630,10 +1630,12 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = EXDEV;    /* another T, or .value: mv copies, staged in both */
 	} else {
 		err = EPERM;
-		across = 1;
+		across = s.type == N_RESULTS ? 2 : 1;
 	}
 out:
-	if (across)
+	if (across == 2)
+		fs_log(fs, "cannot rename '.commit/%s': a commit result stays under its name", name);
+	else if (across)
 		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
 		       "crosses into or out of a transaction (cp copies)", name, newname);
 	free(skey);

@@ -246,6 +246,11 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	run -0 t cat "$MNT/.commit/T"
 	[[ $output =~ $stamp_re ]]
 	[ "$output" != "$first" ]
+	# a result stays under its name
+	run -1 --separate-stderr t mv "$MNT/.commit/T" "$MNT/.commit/U"
+	[[ $stderr == *"Operation not permitted"* ]]
+	grep -q "cannot rename '.commit/T': a commit result stays under its name" "$KVFS_LOG"
+	[ -e "$MNT/.commit/T" ] && [ ! -e "$MNT/.commit/U" ]
 }
 
 @test "inside T an incomplete document fails at close, a value over the limit at write; nothing is staged" {
