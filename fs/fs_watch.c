@@ -28,8 +28,10 @@
  * poll/select/epoll: a handle is readable when its buffer holds bytes past
  * the end of the last reply (a reader that seeks back is served from the
  * buffer, but poll judges by what it has not been sent yet). A poller that
- * waits leaves a poll handle, notified when the next lines arrive. A read
- * at the end with O_NONBLOCK fails with EAGAIN instead of parking.
+ * waits leaves a poll handle, notified when the next lines arrive, whether
+ * or not lines were waiting when it polled (edge-triggered epoll asks
+ * again only when notified). A read at the end with O_NONBLOCK fails with
+ * EAGAIN instead of parking.
  *
  * The watch thread wakes every poll_ms (the mount's bound for other
  * writers) and at once when this mount commits (fs_watch_poke from the op
@@ -759,16 +761,17 @@ void fs_watch_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollha
 
 	pthread_mutex_lock(&w->lock);
 	int ready = readable(h);
-	if (ph && !ready) {
-		/* under w->lock: the next lines appended find it */
+	if (ph) {
+		/*
+		 * Kept even when lines wait: an edge-triggered epoll polls only
+		 * when told, so the lines after these must tell it. Under
+		 * w->lock, the next lines appended find it.
+		 */
 		old = h->ph;
 		h->ph = ph;
-		ph = NULL;
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (old)
 		fuse_pollhandle_destroy(old);
-	if (ph)
-		fuse_pollhandle_destroy(ph);
 	fuse_reply_poll(req, ready ? POLLIN | POLLRDNORM : 0);
 }

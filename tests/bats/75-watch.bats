@@ -225,6 +225,14 @@ for i in range(12000): print(json.dumps({"key": ["big", i], "value": i}))' | loa
 	[ "$(cat "$MNT/a")" = 1 ]
 }
 
+@test "edge-triggered epoll: every change wakes a reader that drained its watch file" {
+	run -0 t python3 "$ROOT/tests/tools/watch_poll.py" "$MNT" edge
+	[ "${lines[0]}" = "round 1: 1 event(s), 1 line(s)" ]
+	[ "${lines[1]}" = "round 2: 1 event(s), 1 line(s)" ]
+	[ "${lines[2]}" = "round 3: 1 event(s), 1 line(s)" ]
+	[ "${lines[3]}" = "round 4: 1 event(s), 1 line(s)" ]
+}
+
 @test "O_NONBLOCK: a read at the end fails with EAGAIN; another process's change wakes poll" {
 	echo 1 >"$MNT/a"
 	vs1=$(getfattr --absolute-names --only-values -n user.kv.versionstamp "$MNT/a")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""watch_poll.py MOUNT select | MOUNT nonblock LOADER: watch files in one event loop.
+"""watch_poll.py MOUNT select|edge | MOUNT nonblock LOADER: watch files in one event loop.
 
 Prints one line per step; the bats test compares them. Waits are bounds
 (5 s), never timings: a step that waits prints only what it got.
@@ -7,6 +7,8 @@ Prints one line per step; the bats test compares them. Waits are bounds
   select    two watch files; select/epoll after the first lines, after a
             write to one of them through the mount, and after reading it;
             then a key file (always ready, like a file on disk)
+  edge      edge-triggered epoll: after each event the reader drains to
+            EAGAIN and writes the key again; each write must wake it
   nonblock  O_NONBLOCK: a read at the end fails with EAGAIN; a change by
             another process (LOADER, run with no arguments, sets ["a"])
             wakes poll, for .watch/a and for .watch/.all
@@ -55,6 +57,24 @@ def case_select(m):
     print("key file:", len(r), len(w))
 
 
+def case_edge(m):
+    write(m + "/e", "0\n")
+    fd = os.open(m + "/.watch/e", os.O_RDONLY | os.O_NONBLOCK)
+    ep = select.epoll()
+    ep.register(fd, select.EPOLLIN | select.EPOLLET)
+    for i in range(1, 5):
+        events = ep.poll(5)
+        lines = 0
+        while events:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            lines += data.count(b"\n")
+        print("round %d: %d event(s), %d line(s)" % (i, len(events), lines))
+        write(m + "/e", "%d\n" % i)
+
+
 def case_nonblock(m, load):
     fa = os.open(m + "/.watch/a", os.O_RDONLY | os.O_NONBLOCK)
     print("first a:", line(fa))
@@ -88,5 +108,7 @@ if __name__ == "__main__":
     mount, case = sys.argv[1], sys.argv[2]
     if case == "select":
         case_select(mount)
+    elif case == "edge":
+        case_edge(mount)
     else:
         case_nonblock(mount, sys.argv[3])
