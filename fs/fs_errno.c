@@ -45,7 +45,9 @@ static size_t utf8_len(const unsigned char *p)
 
 void fs_log(struct fs_data *fs, const char *fmt, ...)
 {
-	char line[1024];
+	/* room for a path of the longest key (2048 bytes, each part's name
+	 * escaped) and the reason after it */
+	char line[8192];
 	va_list ap;
 
 	va_start(ap, fmt);

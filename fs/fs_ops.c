@@ -114,8 +114,7 @@ int tree_resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
 	n->key_len = n->dir_len + part_len;
 	if (n->key_len > KV_MAX_KEY_WRITE) {
 		kv_free(part);
-		tree_name_free(n);
-		return ENAMETOOLONG;
+		return ENAMETOOLONG;    /* n->dir stays, for the log line */
 	}
 	n->key = malloc(n->key_len);
 	if (!n->key) {
@@ -356,6 +355,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err = tree_resolve(fs, parent, name, 0, &n);
 
 	if (err) {
+		if (err == ENAMETOOLONG)
+			tree_log_path(fs, "look up", n.dir, n.dir_len, name,
+			              "the key would be longer than Deno's 2048 bytes");
 		tree_name_free(&n);
 		fuse_reply_err(req, err);
 		return;

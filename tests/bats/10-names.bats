@@ -67,6 +67,12 @@ key_of() {
 	run -1 --separate-stderr t bash -c "echo 1 > '$MNT/$long'"
 	[[ $stderr == *"File name too long"* ]]
 	[ -z "$(rows)" ]
+	grep -q "cannot look up '$long': the key would be longer than Deno's 2048 bytes" "$KVFS_LOG"
+	# a long path: the log line keeps its reason
+	mkdir "$MNT/$(printf 'd%.0s' $(seq 1500))"
+	run -1 t bash -c "echo 1 > '$MNT/$(printf 'd%.0s' $(seq 1500))/$(printf 'f%.0s' $(seq 1000))'"
+	[ -z "$(rows)" ]
+	grep -q "cannot look up 'd*/f*': the key would be longer than Deno's 2048 bytes" "$KVFS_LOG"
 	run -0 t stat -f -c %l "$MNT"
 	[ "$output" -ge 255 ]
 }
