@@ -172,6 +172,8 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
  * Deno's 100 checks.
  */
 int tx_imply(struct tx *t, const uint8_t *key, size_t len, int absent, uint64_t version);
+/* Lookups that found a name absent, recorded for the commit: at most this many. */
+#define TX_MAX_IMPLIED 10000
 /*
  * Move every key T shows at or under `src` to the same place under `dst`
  * (the caller checked that dst shows nothing and the two do not overlap):

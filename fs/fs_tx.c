@@ -573,9 +573,12 @@ static void ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = t ? view_of(fs, t, key, len, &v) : ENOENT;
 		/*
 		 * Seen absent: should T write it (cat k || echo ... > k), the
-		 * commit checks that it still is.
+		 * commit checks that it still is. Past TX_MAX_IMPLIED such
+		 * lookups, memory stays bounded: T records no more of them, and
+		 * a new key it writes is checked to be absent from then on.
 		 */
-		if (!err && (value || !v.dir) && !v.value && !v.empty && !v.staged && !v.stored)
+		if (!err && (value || !v.dir) && !v.value && !v.empty && !v.staged && !v.stored &&
+		    t->nimplied < TX_MAX_IMPLIED)
 			err = tx_imply(t, key, len, 1, 0) == ENOMEM ? ENOMEM : 0;
 		pthread_mutex_unlock(&c->lock);
 		if (err)
@@ -1505,12 +1508,14 @@ static int move_file(struct fs_data *fs, struct tx *t, const uint8_t *skey, size
 	/* the value moved is read: the commit checks it still holds */
 	if (!v->staged)
 		err = tx_imply(t, skey, slen, !v->stored, v->version);
+	/* the delete first: it gives back what a staged value took, so a move
+	 * that fits the limits never passes one on the way */
+	if (!err)
+		err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
 	if (!err)
 		err = tx_stage(t, OP_SET, dkey, dlen, v->enc, v->data, v->len, 0);
 	if (!err)
 		tx_set_expiry(t, dkey, dlen, v->expires_at);   /* as mv keeps it */
-	if (!err)
-		err = tx_stage(t, OP_DELETE, skey, slen, 0, NULL, 0, 0);
 	if (err == E2BIG)
 		log_tx(fs, "move", t->name, skey, slen, NULL, tx_over(t));
 	return err;

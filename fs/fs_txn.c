@@ -206,6 +206,21 @@ static int replaceable(const struct op *last, enum op_kind kind)
 	       (last->kind == OP_SET || last->kind == OP_DELETE);
 }
 
+static struct check *find_check(struct tx *t, const uint8_t *key, size_t len);
+static int replaces(const struct tx *t, const uint8_t *key, size_t len);
+
+/*
+ * An implied check is sent, and counted, only for a key T sets or deletes:
+ * the bytes it adds when T first does.
+ */
+static size_t implied_cost(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len)
+{
+	if (kind != OP_SET && kind != OP_DELETE)
+		return 0;
+	struct check *k = find_check(t, key, len);
+	return k && k->implied && !replaces(t, key, len) ? len : 0;
+}
+
 /*
  * What staging `kind` of a key whose last op is `last` makes of T's
  * mutations, bytes and keys (the counts passed in).
@@ -264,7 +279,7 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
                     size_t len, int enc, const uint8_t *value, size_t value_len,
                     uint64_t operand)
 {
-	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
+	size_t nops = t->nops, bytes = t->bytes + implied_cost(t, kind, key, len), keys = t->keys;
 
 	stage_cost(last, kind, len, value_len, &nops, &bytes, &keys);
 	if (replaceable(last, kind)) {
@@ -310,6 +325,7 @@ int tx_fits(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 	*why = "the transaction already exceeded a limit";
 	if (t->failed)
 		return t->failed;
+	bytes += implied_cost(t, kind, key, len);
 	stage_cost(last_op(t, key, len), kind, len, value_len, &nops, &bytes, &keys);
 	if (!(*why = over_limits(nops, bytes, keys)))
 		return 0;
@@ -350,7 +366,8 @@ static int add_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 		return ENOMEM;
 	t->checks[t->nchecks++] = (struct check) { k, len, absent, version, implied };
 	t->nimplied += implied;
-	t->bytes += len;        /* an implied one is sent only for a key T changes; counted as if always */
+	if (!implied || replaces(t, key, len))
+		t->bytes += len;    /* sent at the commit */
 	return 0;
 }
 
@@ -363,11 +380,13 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 	if (k) {
 		int was_implied = k->implied;
 		if (k->implied) {
-			/* read now: a check of its own, counted (its bytes already are) */
-			if (t->nchecks - t->nimplied >= KV_MAX_CHECKS)
+			/* read now: a check of its own, counted, and sent in any case */
+			size_t more = replaces(t, key, len) ? 0 : len;
+			if (t->nchecks - t->nimplied >= KV_MAX_CHECKS || t->bytes + more > KV_MAX_COMMIT_BYTES)
 				return E2BIG;
 			k->implied = 0;
 			t->nimplied--;
+			t->bytes += more;
 		}
 		if (explicit || was_implied) {
 			k->absent = absent;
@@ -533,10 +552,13 @@ static int move_fits(struct tx *t, const struct moves *ms)
 		           &nops, &bytes, &keys);
 		stage_cost(last_op(t, m->from, m->from_len), OP_DELETE, m->from_len, 0,
 		           &nops, &bytes, &keys);
+		/* the checks the move adds, and those it makes T send */
 		if (!m->v.staged && !find_check(t, m->from, m->from_len))
 			bytes += m->from_len;
 		if (!replaces(t, m->to, m->to_len) && !find_check(t, m->to, m->to_len))
 			bytes += m->to_len;
+		bytes += implied_cost(t, OP_SET, m->to, m->to_len) +
+		         implied_cost(t, OP_DELETE, m->from, m->from_len);
 	}
 	if (!(t->over = over_limits(nops, bytes, keys)))
 		return 0;
@@ -701,6 +723,12 @@ int tx_write(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 		return err;
 	int64_t keep = v.value || v.empty ? v.expires_at : -1;
 	int stored = v.value && v.stored && !v.staged;
+	/* a new key whose lookup recorded no check (past TX_MAX_IMPLIED): absent still at the commit */
+	if (!v.value && !v.stored && !v.staged && !find_check(t, key, len) &&
+	    (err = add_check(t, key, len, 1, 0, 1))) {
+		view_free(&v);
+		return err;
+	}
 	view_free(&v);
 	struct op *last = last_op(t, key, len);
 	int was_stored = last && last->kind == OP_SET && last->stored_expiry;

@@ -123,6 +123,45 @@ stamp_re='^\{"ok":true,"versionstamp":"[0-9a-f]{20}"\}$'
 	[ "$(ls "$MNT/many" | wc -l)" -eq 150 ]
 }
 
+@test "names looked up absent inside T count toward no limit unless T writes them; past 10,000 a new key is still checked" {
+	# 900 lookups of absent 1000-byte names: their checks are not sent, so T fits
+	mkdir "$MNT/.tx/T"
+	run -0 t python3 -c 'import os, sys
+for i in range(900):
+    try:
+        os.stat(sys.argv[1] + "/" + "a" * 1000 + str(i))
+        sys.exit("found")
+    except FileNotFoundError:
+        pass
+open(sys.argv[1] + "/x", "w").write("1\n")' "$MNT/.tx/T"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(cat "$MNT/x")" = 1 ]
+	# past 10,000 such lookups T records no more of them (memory stays bounded),
+	# and a new key it writes is checked to be absent at the commit all the same
+	mkdir "$MNT/.tx/U"
+	run -0 timeout 120 python3 -c 'import os, sys
+for i in range(10050):
+    try:
+        os.stat("%s/n%d" % (sys.argv[1], i))
+    except FileNotFoundError:
+        pass
+open(sys.argv[1] + "/n10040", "w").write("\"mine\"\n")' "$MNT/.tx/U"
+	echo '"theirs"' >"$MNT/n10040"
+	run -1 --separate-stderr t mv "$MNT/.tx/U" "$MNT/.commit/U"
+	[[ $stderr == *"Resource temporarily unavailable"* ]]
+	[ "$(cat "$MNT/n10040")" = '"theirs"' ]
+}
+
+@test "mv of a staged file inside T near a limit fits when its result does" {
+	mkdir -p "$MNT/.tx/T/r"
+	s=$(head -c 65000 /dev/zero | tr '\0' a)
+	for i in $(seq 0 11); do echo "\"$s\"" >"$MNT/.tx/T/r/$i"; done
+	run -0 t mv "$MNT/.tx/T/r/0" "$MNT/.tx/T/r/99"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	[ "$(ls "$MNT/r" | sort -n | tr '\n' ' ')" = "1 2 3 4 5 6 7 8 9 10 11 99 " ]
+	[ -z "$(grep "Total mutation size" "$KVFS_LOG")" ]
+}
+
 @test "a read of an absent key checks that it stays absent" {
 	mkdir "$MNT/.tx/T"
 	run -1 t cat "$MNT/.tx/T/nothing"
