@@ -694,9 +694,14 @@ static void set_result(kv_atomic *a, int rc)
 	a->errmsg = rc ? strdup(kv_errmsg(NULL)) : NULL;
 }
 
-static int begin_write(kv__conn *c)
+/*
+ * BEGIN IMMEDIATE, waiting for another process's write lock until
+ * `deadline` (Unix ms): BUSY_WAIT_MS after the group's first commit was
+ * queued, so that commits queued behind a lock held for long fail within
+ * BUSY_WAIT_MS of their call, not one full wait after the other.
+ */
+static int begin_write(kv__conn *c, int64_t deadline)
 {
-	int64_t deadline = kv__now_ms() + BUSY_WAIT_MS;
 	for (;;) {
 		int rc = kv__exec(c, KV__S_BEGIN_IMM);
 		if (rc != KV_BUSY || kv__now_ms() >= deadline)
@@ -749,7 +754,7 @@ static void run_group(kv_db *db, kv_atomic *batch)
 	/* once per group: the file written must still be the one opened */
 	rc = kv__file_check(db);
 	if (!rc)
-		rc = begin_write(c);
+		rc = begin_write(c, batch->queued_ms + BUSY_WAIT_MS);   /* the queue's oldest */
 	if (!rc)
 		rc = read_version(c, &cur);
 	if (rc)
@@ -845,6 +850,7 @@ static int submit(kv_db *db, kv_atomic *a, uint64_t *version)
 		return kv__error(KV_NOMEM, "cannot create a semaphore");
 	a->next = NULL;
 	a->lead = 0;
+	a->queued_ms = kv__now_ms();
 	pthread_mutex_lock(&db->gc_lock);
 	if (db->queue_tail)
 		db->queue_tail->next = a;

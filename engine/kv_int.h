@@ -263,6 +263,8 @@ struct kv_atomic {
 	 */
 	struct kv_atomic *next;
 	int lead;                  /* woken to lead the next group, not done */
+	int64_t queued_ms;         /* when it was queued (Unix ms): its lock wait ends
+	                              BUSY_WAIT_MS later */
 	sem_t wake;                /* posted once: done, or lead */
 	int rc;
 	uint64_t version;

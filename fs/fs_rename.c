@@ -51,6 +51,8 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 				fs_after_remove(fs, src->dir, src->dir_len);
 		}
 		free(text);
+		if (rc != KV_OK && rc != KV_CONFLICT)      /* a conflict is tried again */
+			tree_log_path(fs, "rename", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
 		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
 	}
 	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
@@ -81,6 +83,8 @@ static int rename_file(struct fs_data *fs, struct fs_name *src, struct fs_name *
 		a = NULL;
 	}
 	kv_atomic_abort(a);
+	if (rc != KV_OK && rc != KV_CONFLICT)      /* a conflict is tried again */
+		tree_log_path(fs, "rename", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
 	if (rc != KV_OK)
 		return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
 	fs_inode_move(fs, FS_FILE, src->key, src->key_len, NULL,

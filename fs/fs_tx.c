@@ -437,9 +437,11 @@ static void reply_node(fuse_req_t req, struct fs_data *fs, enum node_type type,
 static void log_tx(struct fs_data *fs, const char *what, const char *tx,
                    const uint8_t *key, size_t len, const char *name, const char *reason)
 {
+	char why[512];
+	snprintf(why, sizeof(why), "%s", reason);   /* before fs_path resets the engine's message */
 	char *path = fs_path(key, len, name);
 	fs_log(fs, "cannot %s '.tx/%s%s%s': %s", what, tx ? tx : "?",
-	       path && *path ? "/" : "", path ? path : "", reason);
+	       path && *path ? "/" : "", path ? path : "", why);
 	free(path);
 }
 
@@ -1407,8 +1409,9 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 	err = tx_commit(fs, t, &version, &why);
 	if (err) {
 		/* Limits and unexpected failures carry the engine's detail. */
-		const char *detail = err == EAGAIN || err == EDOM || t->failed ? "" : kv_errmsg(fs->db);
-		snprintf(msg, sizeof(msg), "%s%s%s", why, *detail ? ": " : "", detail);
+		const char *detail = t->failed ? (t->over ? t->over : "")
+		                     : err == EAGAIN || err == EDOM ? "" : kv_errmsg(fs->db);
+		snprintf(msg, sizeof(msg), "%s%s%s", why, *why && *detail ? ": " : "", detail);
 		pthread_mutex_unlock(&c->lock);
 		fs_log(fs, "cannot commit '.tx/%s': %s", name, msg);
 		free(stored);

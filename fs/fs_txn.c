@@ -997,7 +997,8 @@ int tx_commit(struct fs_data *fs, struct tx *t, uint64_t *version, const char **
 		*why = "a key is too long";
 		return ENAMETOOLONG;
 	default:
-		*why = kv_errstr(rc);
+		/* the engine's message says it all; only without one, its code */
+		*why = *kv_errmsg(fs->db) ? "" : kv_errstr(rc);
 		return fs_errno(rc);
 	}
 }

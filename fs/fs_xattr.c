@@ -230,8 +230,10 @@ static int set_expiry(struct fs_data *fs, const uint8_t *key, size_t key_len,
 static void log_xattr(struct fs_data *fs, const uint8_t *key, size_t key_len,
                       const char *name, const char *reason)
 {
+	char why[512];
+	snprintf(why, sizeof(why), "%s", reason);   /* before fs_path resets the engine's message */
 	char *path = fs_path(key, key_len, NULL);
-	fs_log(fs, "cannot set %s on '%s': %s", name, path ? path : "?", reason);
+	fs_log(fs, "cannot set %s on '%s': %s", name, path ? path : "?", why);
 	free(path);
 }
 

@@ -121,3 +121,51 @@ print(os.fstat(fd).st_size)    # expired while open: an empty file' "$MNT/k"
 	fusermount3 -u "$MNT2"
 	wait "$pid2"
 }
+
+@test "behind another process's write lock, every waiting commit fails with EBUSY within its own 30 s" {
+	# one commit per directory: the kernel itself queues changes within one
+	mkdir "$MNT/d1" "$MNT/d2"
+	echo 1 >"$MNT/d1/a"
+	echo 1 >"$MNT/d2/b"
+	before=$(rows)
+	# another process holds the write lock (Deno stopped in a commit, say)
+	python3 -c 'import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(45)' "$DB" >"$BATS_TEST_TMPDIR/locker.out" &
+	locker=$!
+	for i in $(seq 50); do grep -q locked "$BATS_TEST_TMPDIR/locker.out" && break; sleep 0.1; done
+	mkdir "$MNT/.tx/T"
+	echo 2 >"$MNT/.tx/T/c"
+	start=$(date +%s)
+	# three commits queued one behind the other: a delete, a rename, a transaction
+	( rc=0; rm "$MNT/d1/a" 2>"$BATS_TEST_TMPDIR/rm.err" || rc=$?
+	  echo "rm $rc $(( $(date +%s) - start ))" >"$BATS_TEST_TMPDIR/rm.out" ) &
+	p1=$!
+	sleep 0.5
+	( rc=0; mv "$MNT/d2/b" "$MNT/d2/b2" 2>"$BATS_TEST_TMPDIR/mv.err" || rc=$?
+	  echo "mv $rc $(( $(date +%s) - start ))" >"$BATS_TEST_TMPDIR/mv.out" ) &
+	p2=$!
+	sleep 0.5
+	( rc=0; mv "$MNT/.tx/T" "$MNT/.commit/T" 2>"$BATS_TEST_TMPDIR/tx.err" || rc=$?
+	  echo "tx $rc $(( $(date +%s) - start ))" >"$BATS_TEST_TMPDIR/tx.out" ) &
+	p3=$!
+	wait $p1 $p2 $p3 || true
+	kill $locker 2>/dev/null || true
+	wait $locker 2>/dev/null || true
+	for op in rm mv tx; do
+		read -r name rc secs <"$BATS_TEST_TMPDIR/$op.out"
+		echo "$name: exit $rc after $secs s: $(cat "$BATS_TEST_TMPDIR/$op.err")" >&2
+		[ "$rc" -ne 0 ]
+		grep -q "Device or resource busy" "$BATS_TEST_TMPDIR/$op.err"
+		# each within its own 30 s (and a margin), not 30 s after the one before it
+		[ "$secs" -le 40 ]
+	done
+	[ "$(rows)" = "$before" ]
+	# one log line each, with the reason once
+	grep -q "cannot remove 'd1/a': .*database is locked" "$KVFS_LOG"
+	grep -q "cannot rename 'd2/b': .*database is locked" "$KVFS_LOG"
+	grep -q "cannot commit '.tx/T': .*database is locked" "$KVFS_LOG"
+	! grep -q "locked.*locked" "$KVFS_LOG"
+}

@@ -473,7 +473,7 @@ os.close(fd)')
 	grep -q "cannot write '.tx/T/$long$first': Total key size too large (max 81920 bytes)" "$KVFS_LOG"
 	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/.commit/T"
 	[[ $stderr == *"Argument list too long"* ]]
-	grep -q "exceeded a limit while staging" "$KVFS_LOG"
+	grep -q "cannot commit ..tx/T.: the transaction exceeded a limit while staging: Total key size too large (max 81920 bytes)" "$KVFS_LOG"
 	[ -z "$(rows)" ]
 	run -0 t rm -rf "$MNT/.tx/T"
 }
