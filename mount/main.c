@@ -149,22 +149,48 @@ static int add_fsname(struct fuse_args *args, const char *db)
 }
 
 /*
- * Make a relative DATABASE absolute: fuse_daemonize changes to "/" (in the
- * foreground too), and the database is opened after it.
+ * Make DATABASE absolute, and resolve its symbolic links: fuse_daemonize
+ * changes to "/" (in the foreground too), and the database is opened
+ * after it, and after the mount, through which a path that passes the
+ * mount point would lead (database_below). A file not made yet is its
+ * directory's real path and its name.
  */
 static int absolute_database(char **path)
 {
-	char cwd[PATH_MAX];
+	char cwd[PATH_MAX], real[PATH_MAX];
 	char *abs;
 
-	if ((*path)[0] == '/' || strcmp(*path, ":memory:") == 0)
+	if (strcmp(*path, ":memory:") == 0)
 		return 0;
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -1;
-	abs = malloc(strlen(cwd) + strlen(*path) + 2);
+	if ((*path)[0] == '/') {
+		abs = strdup(*path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -1;
+		abs = malloc(strlen(cwd) + strlen(*path) + 2);
+		if (abs)
+			sprintf(abs, "%s/%s", cwd, *path);
+	}
 	if (!abs)
 		return -1;
-	sprintf(abs, "%s/%s", cwd, *path);
+	char *slash = strrchr(abs, '/');
+	if (realpath(abs, real)) {
+		free(abs);
+		abs = strdup(real);
+	} else if (slash && slash[1]) {
+		*slash = '\0';
+		if (realpath(*abs ? abs : "/", real)) {
+			char *full = malloc(strlen(real) + strlen(slash + 1) + 2);
+			if (full)
+				sprintf(full, "%s/%s", strcmp(real, "/") ? real : "", slash + 1);
+			free(abs);
+			abs = full;
+		} else {
+			*slash = '/';   /* no such directory: said when the database opens */
+		}
+	}
+	if (!abs)
+		return -1;
 	free(*path);
 	*path = abs;
 	return 0;

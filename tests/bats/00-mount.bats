@@ -294,6 +294,22 @@ time.sleep(60)
 	[[ $stderr == *"is inside the mount point"* ]]
 	[ -z "$(ls "$BATS_TEST_TMPDIR/here/sub")" ] && [ "$(ls "$BATS_TEST_TMPDIR/here")" = sub ]
 	! grep -q " $BATS_TEST_TMPDIR/here " /proc/self/mounts
+	# the database file itself a link into the mount point
+	echo '{"key":["k"],"value":1}' | "$KVFS_BIN" load "$BATS_TEST_TMPDIR/here/sub/kv.sqlite3"
+	ln -s "$BATS_TEST_TMPDIR/here/sub/kv.sqlite3" "$BATS_TEST_TMPDIR/dblink"
+	run -1 --separate-stderr t "$KVFS_BIN" -f "$BATS_TEST_TMPDIR/dblink" "$BATS_TEST_TMPDIR/here/sub"
+	[[ $stderr == *"is inside the mount point"* ]]
+	rm "$BATS_TEST_TMPDIR/here/sub/kv.sqlite3"
+	# a path through a link in the mount point that leads outside it: the file outside
+	mkdir "$BATS_TEST_TMPDIR/outside"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$BATS_TEST_TMPDIR/here/sub/out"
+	DB="$BATS_TEST_TMPDIR/here/sub/out/kv.sqlite3"
+	MNT="$BATS_TEST_TMPDIR/here/sub"
+	kvfs_mount
+	echo 2 >"$MNT/k"
+	[ "$(sqlite3 "$BATS_TEST_TMPDIR/outside/kv.sqlite3" 'select count(*) from kv')" = 1 ]
+	kvfs_unmount
+	rm "$BATS_TEST_TMPDIR/here/sub/out"
 	# beside it is fine: a mount point below the database's directory
 	cd "$BATS_TEST_TMPDIR"
 	DB="$BATS_TEST_TMPDIR/here/kv.sqlite3"
