@@ -64,6 +64,10 @@ LIBFS  = $(BUILD)/libkvfs.a
 .PHONY: all run test unit check-asan bench install uninstall clean deps
 all: $(PROG) $(UNIT_BIN) $(TOOLS_BIN) $(BENCH_BIN)
 
+# Objects of the test and bench programs are kept: deleted, the next build
+# would make them all again.
+.SECONDARY:
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<

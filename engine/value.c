@@ -2109,12 +2109,16 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 
 	if (key_is(m, "$ref")) {
 		uint64_t k;
+		if (v->type != J_NUM && !t->nobjs)
+			return NOT_A_TAG(t, "'$ref' must be the number of an earlier object, and there is none");
 		if (v->type != J_NUM)
 			return NOT_A_TAG(t, "'$ref' must be the number of an earlier object (0..%zu)",
-			                 t->nobjs ? t->nobjs - 1 : 0);
+			                 t->nobjs - 1);
+		if (!t->nobjs)
+			return INVALID("'$ref' must be the number of an earlier object, and there is none");
 		if (!jv_uint(v, INT64_MAX, &k) || k >= t->nobjs)
 			return INVALID("'$ref' must be the number of an earlier object (0..%zu)",
-				       t->nobjs ? t->nobjs - 1 : 0);
+				       t->nobjs - 1);
 		*out = t->objs[k];
 		return KV_OK;
 	}

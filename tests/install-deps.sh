@@ -25,8 +25,9 @@ if [ -n "$(echo $need)" ]; then
 	apt-get install -y -qq $need </dev/null >/dev/null
 fi
 
-# The real Deno, for the interop tests, from the npm registry.
+# The real Deno, for the interop tests, from the npm registry: exactly the
+# version package-lock.json names (npm ci leaves the lock file as it is).
 if [ ! -x node_modules/.bin/deno ]; then
 	echo "kvfs: installing deno (npm)"
-	npm install --no-audit --no-fund --loglevel=error </dev/null >/dev/null
+	npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null
 fi

@@ -939,7 +939,7 @@ static void test_value__messages(void)
 		  " with '$' is a tag; a plain one is written {\"$object\":{...}})" },
 		{ "{\"$set\":[{\"$nope\":1}]}", "unknown tag '$nope' (a one-key object whose key starts"
 		  " with '$' is a tag; a plain one is written {\"$object\":{...}})" },
-		{ "{\"$ref\":7}", "'$ref' must be the number of an earlier object (0..0)" },
+		{ "{\"$ref\":7}", "'$ref' must be the number of an earlier object, and there is none" },
 		{ "[1,2,x]", "invalid JSON at byte 5" },
 		{ "{\"$u64\":\"-1\"}", "'$u64' must be a decimal string in 0..18446744073709551615" },
 		{ "[1", "invalid JSON: unexpected end at byte 2" },
