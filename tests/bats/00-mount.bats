@@ -361,3 +361,31 @@ f = open(sys.argv[1], "r+b"); f.seek(4096 * 30); f.write(b"\xff" * 4096 * 5)' "$
 	[[ $stderr == *"its file system is read-only"* ]]
 	! mountpoint -q "$MNT"
 }
+
+@test "make run's demo mounts ./kv.sqlite3 at ./kv, its suggestions work, and a second one leaves the first alone" {
+	demo=$BATS_TEST_TMPDIR/demo
+	mkdir -p "$demo/mount"
+	cp "$ROOT/mount/run-demo.sh" "$demo/mount/"
+	cp "$KVFS_BIN" "$demo/kvfs"
+	sh "$demo/mount/run-demo.sh" >"$BATS_TEST_TMPDIR/demo.out" 2>&1 </dev/null 3>&- &
+	first=$!
+	for i in $(seq 100); do mountpoint -q "$demo/kv" && break; sleep 0.05; done
+	mountpoint -q "$demo/kv"
+	grep -q "mounting ./kv.sqlite3 at ./kv" "$BATS_TEST_TMPDIR/demo.out"
+	# the commands it suggests, as printed
+	cd "$demo"
+	grep '^  ' "$BATS_TEST_TMPDIR/demo.out" | sed 's/ *#.*//' >"$BATS_TEST_TMPDIR/try.sh"
+	run -0 t bash -e "$BATS_TEST_TMPDIR/try.sh"
+	[[ $output == *'{"theme":"dark"}'* ]]
+	[[ $output == *'user.kv.versionstamp="'* ]]
+	# a second one says the first is there, and leaves it mounted
+	run -1 --separate-stderr t sh "$demo/mount/run-demo.sh"
+	[[ $stderr == *"./kv is mounted already"* ]]
+	mountpoint -q "$demo/kv"
+	[ "$(cat "$demo/kv/preferences/ada")" = '{"theme":"dark"}' ]
+	cd "$BATS_TEST_TMPDIR"
+	kill -TERM "$first"      # as Ctrl-C does in its terminal (a background job ignores SIGINT)
+	wait "$first" || true
+	! mountpoint -q "$demo/kv"
+	[ "$(sqlite3 "$demo/kv.sqlite3" 'select count(*) from kv')" = 1 ]
+}
