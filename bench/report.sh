@@ -237,6 +237,10 @@ if [ -s "$OUT/big-ls-ns" ]; then
 		read -r h2 r2 <"$OUT/fs-kvfs-rss"
 		echo "| after the file-system runs (readdir of $(cat "$OUT/list-count" 2>/dev/null || echo "?") entries) | $((h2 / 1024)) MiB | $((r2 / 1024)) MiB |"
 	fi
+	if [ -s "$OUT/fs-kvfs-rss-forgot" ]; then
+		read -r h3 r3 <"$OUT/fs-kvfs-rss-forgot"
+		echo "| then the kernel dropped its cached names (drop_caches) | $((h3 / 1024)) MiB | $((r3 / 1024)) MiB |"
+	fi
 	echo "| mounted, before listing | $((h0 / 1024)) MiB | $((r0 / 1024)) MiB |"
 	echo "| after listing $keys keys | $((h1 / 1024)) MiB | $((r1 / 1024)) MiB |"
 	echo

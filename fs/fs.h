@@ -146,6 +146,7 @@ struct fs_data {
 	pthread_mutex_t lock;   /* inode table, scratch files, memdirs; never held across kv_* or fuse_* calls */
 	struct fs_inode **by_ino, **by_id;
 	size_t nbuckets, ninodes;
+	size_t ninodes_high;    /* most inodes since memory was last given back */
 	fuse_ino_t next_ino;
 	struct fs_scratch *scratch;
 	struct fs_memdir *memdirs;
@@ -197,6 +198,8 @@ struct fs_inode *fs_inode_find(struct fs_data *fs, enum fs_kind kind,
                                const uint8_t *key, size_t key_len,
                                const char *name);              /* locked */
 void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n);
+/* After forgets: give memory back to the system once many inodes went. */
+void fs_inode_trim(struct fs_data *fs);
 /* A file removed or replaced while open, and the version it last had (0: unknown). */
 int fs_gone_version(struct fs_data *fs, fuse_ino_t ino, uint64_t *version);
 /* The version of a file's value, when getattr knows it without reading (fs_ops.c). */

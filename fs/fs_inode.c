@@ -34,6 +34,7 @@
  * engine or FUSE call.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -167,7 +168,8 @@ struct fs_inode *fs_inode_ref(struct fs_data *fs, enum fs_kind kind,
 	in->next_ino = fs->by_ino[in->ino % fs->nbuckets];
 	fs->by_ino[in->ino % fs->nbuckets] = in;
 	link_id(fs, in);
-	fs->ninodes++;
+	if (++fs->ninodes > fs->ninodes_high)
+		fs->ninodes_high = fs->ninodes;
 found:
 	if (in)
 		in->nlookup += lookups;
@@ -229,6 +231,22 @@ void fs_inode_forget(struct fs_data *fs, fuse_ino_t ino, uint64_t n)
 		drop_if_unused(fs, in);
 	}
 	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * The kernel forgets names in bulk (memory pressure, drop_caches, the end
+ * of a large listing's use); the allocator keeps what they took unless
+ * told. Told when 10,000 inodes went since the most there were.
+ */
+void fs_inode_trim(struct fs_data *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	int trim = fs->ninodes + 10000 < fs->ninodes_high;
+	if (trim)
+		fs->ninodes_high = fs->ninodes;
+	pthread_mutex_unlock(&fs->lock);
+	if (trim)
+		malloc_trim(0);
 }
 
 void fs_inode_changed(struct fs_data *fs, const uint8_t *key, size_t key_len)

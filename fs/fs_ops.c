@@ -414,15 +414,19 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	fs_inode_forget(fs_of(req), ino, nlookup);
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
+	fs_inode_forget(fs, ino, nlookup);
 	fuse_reply_none(req);
+	fs_inode_trim(fs);
 }
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	struct fs_data *fs = fs_of(req);   /* req is gone after the reply */
 	for (size_t i = 0; i < count; i++)
-		fs_inode_forget(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+		fs_inode_forget(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
+	fs_inode_trim(fs);
 }
 
 /*
