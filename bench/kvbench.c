@@ -21,6 +21,9 @@
  *   atomic_1000 one commit of 1000 sets                      (n = batches)
  *   delete     one durable delete                            (n = N)
  *   set_64     one durable set, 64 threads in flight         (n = conc)
+ *   move       get the versionstamp, commit check + delete + set of another
+ *              key (what a file's rename in the mount commits; only with
+ *              --only move)                                   (n = N)
  *
  * The raw SQLite side does the storage work each engine call needs and
  * nothing more: a write is BEGIN IMMEDIATE, bump data_version, write rows,
@@ -65,7 +68,7 @@ static struct {
 	const char *path;
 	size_t n, reps, batches, conc;
 	const char *only;
-	struct keyset bench, batch, conc_keys;
+	struct keyset bench, batch, conc_keys, moved;
 	uint8_t **val;
 	size_t *val_len;
 	int *val_enc;
@@ -301,6 +304,25 @@ static void kvfs_batch(size_t c)
 	}
 	if ((rc = kv_atomic_commit(a, NULL)) != KV_OK)
 		die("kv_atomic_commit", rc);
+}
+
+static void kvfs_move(size_t i)
+{
+	kv_atomic *a;
+	kv_entry *e;
+	int rc;
+
+	rc = kv_get(db, B.bench.key[i], B.bench.len[i], &e);
+	if (rc != KV_OK)
+		die("kv_get", rc);
+	if ((rc = kv_atomic_begin(db, &a)) != KV_OK ||
+	    (rc = kv_atomic_check(a, B.bench.key[i], B.bench.len[i], &e->version)) != KV_OK ||
+	    (rc = kv_atomic_delete(a, B.bench.key[i], B.bench.len[i])) != KV_OK ||
+	    (rc = kv_atomic_set(a, B.moved.key[i], B.moved.len[i], e->encoding, e->value,
+	                        e->value_len, -1)) != KV_OK ||
+	    (rc = kv_atomic_commit(a, NULL)) != KV_OK)
+		die("move", rc);
+	kv_free(e);
 }
 
 static void kvfs_delete(size_t i)
@@ -617,6 +639,25 @@ static void sql_batch(size_t cidx)
 	sql_step(c, S_COMMIT);
 }
 
+static void sql_move(size_t i)
+{
+	struct conn *c = main_conn;
+	sqlite3_stmt *s = c->s[S_DEL];
+	int64_t seen, cur, v;
+
+	if (!sql_read(c, B.bench.key[i], B.bench.len[i], &seen, NULL))
+		sql_die(c, "move read");
+	v = sql_begin_write(c);
+	if (!sql_read(c, B.bench.key[i], B.bench.len[i], &cur, NULL) || cur != seen) {
+		fprintf(stderr, "kvbench: raw check failed\n");
+		exit(1);
+	}
+	sqlite3_bind_blob(s, 1, B.bench.key[i], (int) B.bench.len[i], SQLITE_STATIC);
+	sql_step(c, S_DEL);
+	sql_put(c, B.moved.key[i], B.moved.len[i], B.val[i], B.val_len[i], B.val_enc[i], v);
+	sql_step(c, S_COMMIT);
+}
+
 static void sql_delete(size_t i)
 {
 	struct conn *c = main_conn;
@@ -664,6 +705,7 @@ struct impl {
 	uint64_t (*counter)(void);
 	void (*batch)(size_t c);
 	void (*del)(size_t i);
+	void (*move)(size_t i);
 	void *(*conc_open)(void);
 	void (*conc_close)(void *conn);
 	void (*conc_set)(void *conn, size_t k);
@@ -671,10 +713,10 @@ struct impl {
 
 static const struct impl impls[] = {
 	{ "kvfs", kvfs_open, kvfs_close, kvfs_set, kvfs_get, kvfs_get_many, kvfs_list,
-	  kvfs_check_set, kvfs_sum, kvfs_counter, kvfs_batch, kvfs_delete,
+	  kvfs_check_set, kvfs_sum, kvfs_counter, kvfs_batch, kvfs_delete, kvfs_move,
 	  kvfs_conc_open, kvfs_conc_close, kvfs_conc_set },
 	{ "sqlite", sql_open, sql_close, sql_set, sql_get, sql_get_many, sql_list,
-	  sql_check_set, sql_sum, sql_counter, sql_batch, sql_delete,
+	  sql_check_set, sql_sum, sql_counter, sql_batch, sql_delete, sql_move,
 	  sql_conc_open, sql_conc_close, sql_conc_set },
 };
 
@@ -800,6 +842,13 @@ static void run_all(void)
 			exit(1);
 		}
 	}
+	if (B.only && !strcmp(B.only, "move")) {
+		run_loop("move", I->move, B.n, B.n);
+		if (I->list() != 0) {
+			fprintf(stderr, "kvbench: keys left after move\n");
+			exit(1);
+		}
+	}
 	if (want("set_64"))
 		run_conc();
 	I->close();
@@ -901,6 +950,7 @@ int main(int argc, char **argv)
 	make_keyset(&B.bench, "bench", B.n);
 	make_keyset(&B.batch, "batch", B.batches * BATCH);
 	make_keyset(&B.conc_keys, "conc", B.conc);
+	make_keyset(&B.moved, "moved", B.n);
 	B.prefix = make_key("bench", -1, &B.prefix_len);
 	B.counter = make_key("counter", -1, &B.counter_len);
 	run_all();

@@ -202,7 +202,7 @@ EOF
 	   | map({key: (.[0].fs + "/" + .[0].phase), value: (map(.us_per_op) | med)})
 	   | from_entries) as $s
 	| [["create", "set", "one set"], ["unlink", "delete", "one delete"],
-	   ["rename", "check_set", "a get and a commit of check + set"]] as $ops
+	   ["rename", "move", "a get and a commit of check + delete + set of another key"]] as $ops
 	| "| operation | passthrough | engine commit on tmpfs (phase) | passthrough + commit | commit / passthrough | kvfs on tmpfs | kvfs / (passthrough + commit) |",
 	  "|---|---:|---:|---:|---:|---:|---:|",
 	  ($ops[] as [$op, $phase, $what]

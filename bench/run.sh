@@ -249,7 +249,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = fs ]; then
 		# the engine alone on the same tmpfs: what the durable commit
 		# behind a create, unlink or rename costs without FUSE
 		cdb=$TMPFS/commit.sqlite3
-		for phase in set delete check_set; do
+		for phase in set delete move; do
 			rm -f "$cdb" "$cdb-wal" "$cdb-shm"
 			"$KVBENCH" --impl kvfs --only $phase "$cdb" "$FS_N" >>"$OUT/commit-tmpfs.jsonl"
 		done

@@ -31,6 +31,12 @@ check_lines() {
 	# the engine's database is still a sound Deno KV file
 	run -0 sqlite3 "$BATS_TEST_TMPDIR/kvfs.sqlite3" "pragma integrity_check"
 	[ "$output" = ok ]
+	# the rename's commit, asked for by name: every key ends at its new name
+	for impl in kvfs sqlite; do
+		run -0 timeout 120 "$(bench_bin kvbench)" --impl $impl --only move "$BATS_TEST_TMPDIR/m-$impl.sqlite3" 50
+		phases=move check_lines $impl
+		[ "$(sqlite3 "$BATS_TEST_TMPDIR/m-$impl.sqlite3" "select count(*) from kv where hex(k) like '026D6F76656400%'")" = 50 ]
+	done
 }
 
 @test "kvbench.ts runs every phase on Deno" {
