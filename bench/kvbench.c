@@ -243,18 +243,27 @@ static size_t kvfs_list(void)
 	return count;
 }
 
-static void kvfs_check_set(size_t i)
+/* Read bench key i and begin a commit that checks it still holds that version. */
+static kv_atomic *begin_checked(size_t i, kv_entry **e)
 {
 	kv_atomic *a;
-	kv_entry *e;
-	int rc;
+	int rc = kv_get(db, B.bench.key[i], B.bench.len[i], e);
 
-	rc = kv_get(db, B.bench.key[i], B.bench.len[i], &e);
 	if (rc != KV_OK)
 		die("kv_get", rc);
 	if ((rc = kv_atomic_begin(db, &a)) != KV_OK ||
-	    (rc = kv_atomic_check(a, B.bench.key[i], B.bench.len[i], &e->version)) != KV_OK ||
-	    (rc = kv_atomic_set(a, B.bench.key[i], B.bench.len[i], B.val_enc[i], B.val[i],
+	    (rc = kv_atomic_check(a, B.bench.key[i], B.bench.len[i], &(*e)->version)) != KV_OK)
+		die("check", rc);
+	return a;
+}
+
+static void kvfs_check_set(size_t i)
+{
+	kv_entry *e;
+	kv_atomic *a = begin_checked(i, &e);
+	int rc;
+
+	if ((rc = kv_atomic_set(a, B.bench.key[i], B.bench.len[i], B.val_enc[i], B.val[i],
 	                        B.val_len[i], -1)) != KV_OK ||
 	    (rc = kv_atomic_commit(a, NULL)) != KV_OK)
 		die("check+set", rc);
@@ -308,16 +317,11 @@ static void kvfs_batch(size_t c)
 
 static void kvfs_move(size_t i)
 {
-	kv_atomic *a;
 	kv_entry *e;
+	kv_atomic *a = begin_checked(i, &e);
 	int rc;
 
-	rc = kv_get(db, B.bench.key[i], B.bench.len[i], &e);
-	if (rc != KV_OK)
-		die("kv_get", rc);
-	if ((rc = kv_atomic_begin(db, &a)) != KV_OK ||
-	    (rc = kv_atomic_check(a, B.bench.key[i], B.bench.len[i], &e->version)) != KV_OK ||
-	    (rc = kv_atomic_delete(a, B.bench.key[i], B.bench.len[i])) != KV_OK ||
+	if ((rc = kv_atomic_delete(a, B.bench.key[i], B.bench.len[i])) != KV_OK ||
 	    (rc = kv_atomic_set(a, B.moved.key[i], B.moved.len[i], e->encoding, e->value,
 	                        e->value_len, -1)) != KV_OK ||
 	    (rc = kv_atomic_commit(a, NULL)) != KV_OK)
@@ -578,18 +582,26 @@ static size_t sql_list(void)
 	return count;
 }
 
-static void sql_check_set(size_t i)
+/* Read bench key i, BEGIN IMMEDIATE, check it still holds that version; the commit's version. */
+static int64_t sql_begin_checked(struct conn *c, size_t i)
 {
-	struct conn *c = main_conn;
 	int64_t seen, cur, v;
 
 	if (!sql_read(c, B.bench.key[i], B.bench.len[i], &seen, NULL))
-		sql_die(c, "check+set read");
+		sql_die(c, "read before the check");
 	v = sql_begin_write(c);
 	if (!sql_read(c, B.bench.key[i], B.bench.len[i], &cur, NULL) || cur != seen) {
 		fprintf(stderr, "kvbench: raw check failed\n");
 		exit(1);
 	}
+	return v;
+}
+
+static void sql_check_set(size_t i)
+{
+	struct conn *c = main_conn;
+	int64_t v = sql_begin_checked(c, i);
+
 	sql_put(c, B.bench.key[i], B.bench.len[i], B.val[i], B.val_len[i], B.val_enc[i], v);
 	sql_step(c, S_COMMIT);
 }
@@ -643,15 +655,8 @@ static void sql_move(size_t i)
 {
 	struct conn *c = main_conn;
 	sqlite3_stmt *s = c->s[S_DEL];
-	int64_t seen, cur, v;
+	int64_t v = sql_begin_checked(c, i);
 
-	if (!sql_read(c, B.bench.key[i], B.bench.len[i], &seen, NULL))
-		sql_die(c, "move read");
-	v = sql_begin_write(c);
-	if (!sql_read(c, B.bench.key[i], B.bench.len[i], &cur, NULL) || cur != seen) {
-		fprintf(stderr, "kvbench: raw check failed\n");
-		exit(1);
-	}
 	sqlite3_bind_blob(s, 1, B.bench.key[i], (int) B.bench.len[i], SQLITE_STATIC);
 	sql_step(c, S_DEL);
 	sql_put(c, B.moved.key[i], B.moved.len[i], B.val[i], B.val_len[i], B.val_enc[i], v);
