@@ -2109,18 +2109,15 @@ static int tr_tagged(struct tr *t, struct jm *m, int depth, struct node **out)
 
 	if (key_is(m, "$ref")) {
 		uint64_t k;
-		if (v->type != J_NUM && !t->nobjs)
-			return NOT_A_TAG(t, "'$ref' must be the number of an earlier object, and there is none");
+		if (jv_uint(v, INT64_MAX, &k) && k < t->nobjs) {
+			*out = t->objs[k];
+			return KV_OK;
+		}
 		if (v->type != J_NUM)
-			return NOT_A_TAG(t, "'$ref' must be the number of an earlier object (0..%zu)",
-			                 t->nobjs - 1);
-		if (!t->nobjs)
-			return INVALID("'$ref' must be the number of an earlier object, and there is none");
-		if (!jv_uint(v, INT64_MAX, &k) || k >= t->nobjs)
-			return INVALID("'$ref' must be the number of an earlier object (0..%zu)",
-				       t->nobjs - 1);
-		*out = t->objs[k];
-		return KV_OK;
+			t->not_tag = 1;     /* no number at all: a JSON Schema's "$ref":"#/a" */
+		return t->nobjs ? INVALID("'$ref' must be the number of an earlier object (0..%zu)",
+		                          t->nobjs - 1)
+		                : INVALID("'$ref' must be the number of an earlier object, and there is none");
 	}
 	if (key_is(m, "$undefined")) {
 		if (v->type != J_TRUE)

@@ -279,6 +279,13 @@ void fs_log(struct fs_data *fs, const char *fmt, ...)
 /* "a/b" for a key plus optional child name (heap, never NULL on success). */
 char *fs_path(const uint8_t *key, size_t key_len, const char *name);
 /*
+ * One refusal's log line: "cannot WHAT 'PREFIX/PATH': REASON", PATH the key
+ * and optional child name. `reason` may be the engine's message, which
+ * making the path would reset: it is taken first.
+ */
+void fs_log_refusal(struct fs_data *fs, const char *what, const char *prefix,
+                    const uint8_t *key, size_t key_len, const char *name, const char *reason);
+/*
  * A close is a flush, whichever process closes a copy of the descriptor.
  * Only the process that opened the file stores (or stages) at its close: a
  * child that inherited the descriptor, as in { echo '['; cat part; echo ']'; } > k,

@@ -96,6 +96,17 @@ char *fs_path(const uint8_t *key, size_t key_len, const char *name)
 	return out;
 }
 
+void fs_log_refusal(struct fs_data *fs, const char *what, const char *prefix,
+                    const uint8_t *key, size_t key_len, const char *name, const char *reason)
+{
+	char why[512];
+	snprintf(why, sizeof(why), "%s", reason);
+	char *path = fs_path(key, key_len, name);
+	const char *p = path ? path : name ? name : "?";
+	fs_log(fs, "cannot %s '%s%s%s': %s", what, prefix, *prefix && *p ? "/" : "", p, why);
+	free(path);
+}
+
 /*
  * A value's mtime: 2024-01-01T00:00:00Z plus its version in seconds. Versions grow
  * by a few per commit, so every commit moves the time by whole seconds,

@@ -995,14 +995,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void log_refusal(struct fs_data *fs, struct fs_handle *h, const char *reason)
 {
 	enum fs_kind kind;
-	size_t key_len;
-	char why[512];
-	snprintf(why, sizeof(why), "%s", reason);   /* before fs_path resets the engine's message */
+	size_t key_len = 0;
 	uint8_t *key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
-	char *path = key ? fs_path(key, key_len, NULL) : NULL;
 
-	fs_log(fs, "cannot store '%s': %s", path ? path : "?", why);
-	free(path);
+	fs_log_refusal(fs, "store", "", key, key_len, key ? NULL : "?", reason);
 	free(key);
 }
 
@@ -1641,12 +1637,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
                      size_t dir_len, const char *name, const char *reason)
 {
-	/* the reason may be the engine's message, which fs_path's calls reset */
-	char why[512];
-	snprintf(why, sizeof(why), "%s", reason);
-	char *path = fs_path(dir, dir_len, name);
-	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name, why);
-	free(path);
+	fs_log_refusal(fs, what, "", dir, dir_len, name, reason);
 }
 
 void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, size_t key_len)

@@ -437,12 +437,9 @@ static void reply_node(fuse_req_t req, struct fs_data *fs, enum node_type type,
 static void log_tx(struct fs_data *fs, const char *what, const char *tx,
                    const uint8_t *key, size_t len, const char *name, const char *reason)
 {
-	char why[512];
-	snprintf(why, sizeof(why), "%s", reason);   /* before fs_path resets the engine's message */
-	char *path = fs_path(key, len, name);
-	fs_log(fs, "cannot %s '.tx/%s%s%s': %s", what, tx ? tx : "?",
-	       path && *path ? "/" : "", path ? path : "", why);
-	free(path);
+	char top[300];
+	snprintf(top, sizeof(top), ".tx/%s", tx ? tx : "?");
+	fs_log_refusal(fs, what, top, key, len, name, reason);
 }
 
 static const char *tx_name(struct fs_ctl *c, uint64_t id)
@@ -1752,13 +1749,14 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		err = ENOENT;
 	else if (kind)
 		err = tx_stage(t, kind, i.key, i.key_len, 0, NULL, 0, x);
-	else if (!(err = tx_check(t, i.key, i.key_len, absent, x, 1)))
-		;
-	else if (err == E2BIG)
-		log_tx(fs, "check", t->name, i.key, i.key_len, NULL,
-		       tx_check_over(t, i.key_len) ? tx_check_over(t, i.key_len) : tx_over(t));
-	if (err == E2BIG && kind)
-		log_tx(fs, "stage", t->name, i.key, i.key_len, NULL, tx_over(t));
+	else
+		err = tx_check(t, i.key, i.key_len, absent, x, 1);
+	if (err == E2BIG) {
+		/* a check refused leaves T as it was; a mutation refused poisoned it */
+		const char *over = kind ? NULL : tx_check_over(t, i.key_len);
+		log_tx(fs, kind ? "stage" : "check", t->name, i.key, i.key_len, NULL,
+		       over ? over : tx_over(t));
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (!err && kind)
 		fs_notify_inode(fs, ino);   /* the view's value changed */

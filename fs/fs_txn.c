@@ -222,10 +222,12 @@ static size_t implied_cost(struct tx *t, enum op_kind kind, const uint8_t *key, 
 }
 
 /*
- * What staging `kind` of a key whose last op is `last` makes of T's
- * mutations, bytes and keys (the counts passed in).
+ * What staging `kind` of `key`, whose last op is `last`, makes of T's
+ * mutations, bytes and keys (the counts passed in): the op, and an implied
+ * check it makes T send.
  */
-static void stage_cost(const struct op *last, enum op_kind kind, size_t len, size_t value_len,
+static void stage_cost(struct tx *t, const struct op *last, enum op_kind kind,
+                       const uint8_t *key, size_t len, size_t value_len,
                        size_t *nops, size_t *bytes, size_t *keys)
 {
 	if (replaceable(last, kind)) {
@@ -235,7 +237,7 @@ static void stage_cost(const struct op *last, enum op_kind kind, size_t len, siz
 		return;
 	}
 	*nops += 1;
-	*bytes += op_bytes(kind, len, value_len);
+	*bytes += op_bytes(kind, len, value_len) + implied_cost(t, kind, key, len);
 	*keys += op_keys(kind, len);
 }
 
@@ -279,9 +281,9 @@ static int stage_op(struct tx *t, struct op *last, enum op_kind kind, const uint
                     size_t len, int enc, const uint8_t *value, size_t value_len,
                     uint64_t operand)
 {
-	size_t nops = t->nops, bytes = t->bytes + implied_cost(t, kind, key, len), keys = t->keys;
+	size_t nops = t->nops, bytes = t->bytes, keys = t->keys;
 
-	stage_cost(last, kind, len, value_len, &nops, &bytes, &keys);
+	stage_cost(t, last, kind, key, len, value_len, &nops, &bytes, &keys);
 	if (replaceable(last, kind)) {
 		uint8_t *v = value_len ? dup_bytes(value, value_len) : NULL;
 		if (value_len && !v)
@@ -325,8 +327,7 @@ int tx_fits(struct tx *t, enum op_kind kind, const uint8_t *key, size_t len,
 	*why = "the transaction already exceeded a limit";
 	if (t->failed)
 		return t->failed;
-	bytes += implied_cost(t, kind, key, len);
-	stage_cost(last_op(t, key, len), kind, len, value_len, &nops, &bytes, &keys);
+	stage_cost(t, last_op(t, key, len), kind, key, len, value_len, &nops, &bytes, &keys);
 	if (!(*why = over_limits(nops, bytes, keys)))
 		return 0;
 	t->over = *why;
@@ -382,7 +383,7 @@ int tx_check(struct tx *t, const uint8_t *key, size_t len, int absent,
 		if (k->implied) {
 			/* read now: a check of its own, counted, and sent in any case */
 			size_t more = replaces(t, key, len) ? 0 : len;
-			if (t->nchecks - t->nimplied >= KV_MAX_CHECKS || t->bytes + more > KV_MAX_COMMIT_BYTES)
+			if (tx_check_over(t, more))
 				return E2BIG;
 			k->implied = 0;
 			t->nimplied--;
@@ -548,17 +549,15 @@ static int move_fits(struct tx *t, const struct moves *ms)
 
 	for (size_t i = 0; i < ms->n; i++) {
 		const struct move *m = &ms->m[i];
-		stage_cost(last_op(t, m->to, m->to_len), OP_SET, m->to_len, m->v.len,
+		stage_cost(t, last_op(t, m->to, m->to_len), OP_SET, m->to, m->to_len, m->v.len,
 		           &nops, &bytes, &keys);
-		stage_cost(last_op(t, m->from, m->from_len), OP_DELETE, m->from_len, 0,
+		stage_cost(t, last_op(t, m->from, m->from_len), OP_DELETE, m->from, m->from_len, 0,
 		           &nops, &bytes, &keys);
-		/* the checks the move adds, and those it makes T send */
+		/* the checks the move adds */
 		if (!m->v.staged && !find_check(t, m->from, m->from_len))
 			bytes += m->from_len;
 		if (!replaces(t, m->to, m->to_len) && !find_check(t, m->to, m->to_len))
 			bytes += m->to_len;
-		bytes += implied_cost(t, OP_SET, m->to, m->to_len) +
-		         implied_cost(t, OP_DELETE, m->from, m->from_len);
 	}
 	if (!(t->over = over_limits(nops, bytes, keys)))
 		return 0;

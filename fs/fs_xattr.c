@@ -107,16 +107,8 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	}
 	uint64_t version = 0;      /* of the value shown; 0: none */
 	int64_t expires = -1;      /* its expiry, Unix ms; -1: none */
-	if (kind == FS_SCRATCH && (strcmp(name, X_IN) == 0 || strcmp(name, X_AT) == 0)) {
-		/* the time-to-live a dot-file gives the key it is renamed onto */
-		expires = pending_expiry(fs, ino);
-		if (expires < 0)
-			err = ENODATA;
-		else
-			fs_expiry_text(name, expires, buf, sizeof(buf));
-		if (!err)
-			fs_reply_xattr(req, buf, strlen(buf), size);
-	} else if (kind == FS_SCRATCH || (kind == FS_DIR && strcmp(name, X_KEY) != 0)) {
+	if (kind == FS_SCRATCH ? strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0
+	                       : kind == FS_DIR && strcmp(name, X_KEY) != 0) {
 		err = ENODATA;
 	} else if (strcmp(name, X_KEY) == 0) {
 		if (key_len == 0) {
@@ -127,7 +119,10 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 			fs_reply_xattr(req, json, strlen(json), size);
 		}
 	} else {
-		if (fs_gone_version(fs, ino, &version)) {
+		if (kind == FS_SCRATCH) {
+			/* the time-to-live a dot-file gives the key it is renamed onto */
+			expires = pending_expiry(fs, ino);
+		} else if (fs_gone_version(fs, ino, &version)) {
 			/* removed or replaced while open: never the new file's */
 		} else if (strcmp(name, X_STAMP) == 0 && fs_known_version(fs, ino, &version)) {
 			/* known without reading */
@@ -230,11 +225,9 @@ static int set_expiry(struct fs_data *fs, const uint8_t *key, size_t key_len,
 static void log_xattr(struct fs_data *fs, const uint8_t *key, size_t key_len,
                       const char *name, const char *reason)
 {
-	char why[512];
-	snprintf(why, sizeof(why), "%s", reason);   /* before fs_path resets the engine's message */
-	char *path = fs_path(key, key_len, NULL);
-	fs_log(fs, "cannot set %s on '%s': %s", name, path ? path : "?", why);
-	free(path);
+	char what[300];
+	snprintf(what, sizeof(what), "set %s on", name);
+	fs_log_refusal(fs, what, "", key, key_len, NULL, reason);
 }
 
 /*

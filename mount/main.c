@@ -196,6 +196,15 @@ static int absolute_database(char **path)
 	return 0;
 }
 
+/* The directory of an absolute `path` ("/" for a file at the root). */
+static void parent_dir(const char *path, char *dir, size_t size)
+{
+	snprintf(dir, size, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+}
+
 /* Open the database once, to report problems before mounting. */
 static int check_database(const char *path, int readonly)
 {
@@ -205,15 +214,11 @@ static int check_database(const char *path, int readonly)
 	if (strcmp(path, ":memory:") != 0) {
 		char dir[PATH_MAX];
 		struct stat st;
-		snprintf(dir, sizeof(dir), "%s", path);
-		char *slash = strrchr(dir, '/');
-		if (slash) {
-			*(slash == dir ? slash + 1 : slash) = '\0';
-			if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-				fprintf(stderr, "kvfs: cannot open database '%s': directory '%s' does not exist\n",
-				        path, dir);
-				return -1;
-			}
+		parent_dir(path, dir, sizeof(dir));
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "kvfs: cannot open database '%s': directory '%s' does not exist\n",
+			        path, dir);
+			return -1;
 		}
 	}
 	rc = kv_open(path, readonly ? KV_OPEN_READONLY : 0, &db);
@@ -276,21 +281,15 @@ static int kvfs_mounted_at(const char *dir)
  */
 static int database_below(const char *db, const char *mountpoint)
 {
-	char dir[PATH_MAX], real_dir[PATH_MAX], real_mnt[PATH_MAX];
+	char dir[PATH_MAX], real_mnt[PATH_MAX];
 
-	if (strcmp(db, ":memory:") == 0)
+	if (strcmp(db, ":memory:") == 0 || !realpath(mountpoint, real_mnt))
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", db);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		return 0;
-	*(slash == dir ? slash + 1 : slash) = '\0';
-	if (!realpath(dir, real_dir) || !realpath(mountpoint, real_mnt))
-		return 0;       /* a missing directory is reported when the database opens */
+	parent_dir(db, dir, sizeof(dir));       /* real already (absolute_database) */
 	size_t n = strlen(real_mnt);
 	if (n == 1)
 		return 1;       /* the mount point is / */
-	return strncmp(real_dir, real_mnt, n) == 0 && (real_dir[n] == '/' || real_dir[n] == '\0');
+	return strncmp(dir, real_mnt, n) == 0 && (dir[n] == '/' || dir[n] == '\0');
 }
 
 int main(int argc, char **argv)
