@@ -285,6 +285,9 @@ char *fs_path(const uint8_t *key, size_t key_len, const char *name);
  */
 void fs_log_refusal(struct fs_data *fs, const char *what, const char *prefix,
                     const uint8_t *key, size_t key_len, const char *name, const char *reason);
+/* Reasons both trees give. */
+#define FS_WHY_NO_LINKS "a key space has no links (cp copies a value)"
+#define FS_WHY_NOT_FILE "only regular files hold values: no fifos, sockets or devices"
 /*
  * A close is a flush, whichever process closes a copy of the descriptor.
  * Only the process that opened the file stores (or stages) at its close: a

@@ -1536,8 +1536,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (err && S_ISDIR(st.st_mode) && !fs->opt.shared)
 		err = 0;
 	if (err) {
-		fs_log(fs, "cannot change owner or mode of inode %lu: kvfs shows fixed ones",
-		       (unsigned long) ino);
+		tree_log_inode(fs, "change the owner or mode of", ino, NULL, "kvfs shows fixed ones");
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -1640,6 +1639,22 @@ void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
 	fs_log_refusal(fs, what, "", dir, dir_len, name, reason);
 }
 
+void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const char *name,
+                    const char *reason)
+{
+	enum fs_kind kind;
+	size_t len;
+	char *own = NULL;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &len, &own);
+
+	if (key)
+		fs_log_refusal(fs, what, "", key, len, name ? name : own, reason);
+	else
+		fs_log(fs, "cannot %s '%s': %s", what, name ? name : "?", reason);
+	free(key);
+	free(own);
+}
+
 void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, size_t key_len)
 {
 	char why[300];
@@ -1730,6 +1745,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	if (n.kind == N_RESERVED) {
 		err = EPERM;
+		fs_log(fs, "cannot remove '%s': " TREE_WHY_RESERVED, name);
 	} else if (n.kind == N_SCRATCH) {
 		pthread_mutex_lock(&fs->lock);
 		struct fs_scratch *s = fs_scratch_find(fs, n.dir, n.dir_len, name);
@@ -1785,6 +1801,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	if (n.kind != N_KEY) {
 		err = n.kind == N_SCRATCH || n.kind == N_VALUE ? ENOTDIR : EPERM;
+		if (n.kind == N_RESERVED)
+			fs_log(fs, "cannot remove '%s': " TREE_WHY_RESERVED, name);
 		goto out;
 	}
 	int rc = kv_lookup(fs->db, n.key, n.key_len, &e);
@@ -1834,6 +1852,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	(void) rdev;
 	if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) {
+		tree_log_inode(fs, "make", parent, name, FS_WHY_NOT_FILE);
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -1856,13 +1875,15 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	(void) link, (void) parent, (void) name;
+	(void) link;
+	tree_log_inode(fs_of(req), "link", parent, name, FS_WHY_NO_LINKS);
 	fuse_reply_err(req, EPERM);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	(void) ino, (void) newparent, (void) newname;
+	(void) ino;
+	tree_log_inode(fs_of(req), "link", newparent, newname, FS_WHY_NO_LINKS);
 	fuse_reply_err(req, EPERM);
 }
 

@@ -449,6 +449,8 @@ void tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (src.kind == N_RESERVED || dst.kind == N_RESERVED) {
 		err = EPERM;
+		fs_log(fs, "cannot rename '%s': " TREE_WHY_RESERVED,
+		       src.kind == N_RESERVED ? name : newname);
 	} else if (src.kind == N_SCRATCH) {
 		err = rename_scratch(fs, &src, &dst, flags);
 	} else {

@@ -61,6 +61,11 @@ int tree_key_type(struct fs_data *fs, const uint8_t *key, size_t key_len,
 void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
                    size_t dir_len, const char *name, const char *reason);
 /* The same for an engine call on `key` that failed (its message), unless the file is gone. */
+/* Why .tx, .commit and .watch at the top cannot be removed, renamed or replaced. */
+#define TREE_WHY_RESERVED "one of the mount's control directories"
+/* A refusal naming inode `ino`, or `name` in directory `ino`, by its path. */
+void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const char *name,
+                    const char *reason);
 void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, size_t key_len);
 
 /* ---- attributes (fs_ops.c) ---- */

@@ -460,6 +460,97 @@ static void log_node(struct fs_data *fs, const struct nodeinfo *i, const char *w
 	free(tx);
 }
 
+/*
+ * The path of `name` in control directory `i`, or of node `i` itself when
+ * `name` is NULL, as the user wrote it: ".tx/T/a/b", ".commit/T",
+ * ".watch/a/.all" (heap; NULL when out of memory). Takes ctl->lock.
+ */
+static char *node_path(struct fs_data *fs, const struct nodeinfo *i, const char *name)
+{
+	char top[300] = "";
+	const char *leaf = name;
+
+	switch (i->type) {
+	case N_TXS:
+		snprintf(top, sizeof(top), ".tx");
+		break;
+	case N_RESULTS:
+		snprintf(top, sizeof(top), ".commit");
+		break;
+	case N_RESULT:
+		snprintf(top, sizeof(top), ".commit/%s", i->name ? i->name : "?");
+		break;
+	case N_TXDIR:
+	case N_TXFILE:
+		pthread_mutex_lock(&fs->ctl->lock);
+		snprintf(top, sizeof(top), ".tx/%s", tx_name(fs->ctl, i->tx));
+		pthread_mutex_unlock(&fs->ctl->lock);
+		break;
+	case N_WALL:
+		leaf = ".all";
+		/* fall through */
+	case N_WDIR:
+	case N_WKEY:
+		snprintf(top, sizeof(top), ".watch");
+		break;
+	}
+	int keyed = i->type != N_TXS && i->type != N_RESULTS && i->type != N_RESULT;
+	char *rest = fs_path(i->key, keyed ? i->key_len : 0, leaf);
+	if (!rest)
+		return NULL;
+	size_t n = strlen(top) + strlen(rest) + 2;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s%s%s", top, *rest ? "/" : "", rest);
+	free(rest);
+	return out;
+}
+
+/* The path of `name` in directory `dir` of either tree (heap, or NULL). */
+static char *any_path(struct fs_data *fs, fuse_ino_t dir, const char *name)
+{
+	struct nodeinfo i;
+	char *path = NULL;
+
+	if (is_ctl(dir)) {
+		if (node_info(fs->ctl, dir, &i) == 0) {
+			path = node_path(fs, &i, name);
+			info_free(&i);
+		}
+		return path;
+	}
+	enum fs_kind kind;
+	size_t len;
+	uint8_t *key = fs_inode_key(fs, dir, &kind, &len, NULL);
+	if (key)
+		path = fs_path(key, len, name);
+	free(key);
+	return path;
+}
+
+/* Why nothing is made, written or removed in a control directory but a transaction's. */
+static const char *why_fixed(enum node_type type)
+{
+	switch (type) {
+	case N_TXS:
+		return "a transaction begins with mkdir .tx/T";
+	case N_RESULTS:
+	case N_RESULT:
+		return "commit results come from mv .tx/T .commit/T and are read-only";
+	default:
+		return "watch files follow the key space and are read-only";
+	}
+}
+
+/* One refusal in a control tree: "cannot WHAT 'PATH': REASON". */
+static void log_ctl(struct fs_data *fs, const char *what, fuse_ino_t dir, const char *name,
+                    const char *reason)
+{
+	char *path = any_path(fs, dir, name);
+	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name ? name : "?", reason);
+	free(path);
+}
+
 /* Key of `name` inside directory key `dir` (heap). 0 or an errno. */
 static int child_key(const uint8_t *dir, size_t dir_len, const char *name, int creating,
                      uint8_t **key, size_t *len)
@@ -781,9 +872,10 @@ static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *
 		return err;
 	fi->direct_io = 1;
 	if (i.type == N_WKEY || i.type == N_WALL) {
-		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 			err = EACCES;
-		else
+			log_ctl(fs, "write", ino, NULL, why_fixed(i.type));
+		} else
 			err = fs_watch_open(fs, i.key, i.key_len, i.type == N_WALL, fi);
 		if (!err)
 			node_open(c, ino, 1);
@@ -808,6 +900,7 @@ static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *
 	if (i.type == N_RESULT) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 			err = EACCES;
+			log_ctl(fs, "write", ino, NULL, why_fixed(i.type));
 		} else {
 			pthread_mutex_lock(&c->lock);
 			struct result *r = c->results;
@@ -1085,6 +1178,8 @@ static int make_file(struct fs_data *fs, fuse_ino_t parent, const char *name, in
 		err = EPERM;
 		if (i.type == N_TXDIR)
 			log_node(fs, &i, "create", name, "names starting with '.' are not keys");
+		else
+			log_ctl(fs, "create", parent, name, why_fixed(i.type));
 		goto out;
 	}
 	if (value) {
@@ -1195,6 +1290,8 @@ static void ctl_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	if (i.type != N_TXDIR || name[0] == '.') {
 		err = EPERM;
+		log_ctl(fs, "mkdir", parent, name, i.type == N_TXDIR ?
+		        "names starting with '.' are not keys" : why_fixed(i.type));
 		goto out;
 	}
 	if ((err = child_key(i.key, i.key_len, name, 1, &key, &len)))
@@ -1272,6 +1369,7 @@ static void ctl_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (i.type != N_TXDIR) {
 		err = EPERM;
+		log_ctl(fs, "remove", parent, name, why_fixed(i.type));
 		goto out;
 	}
 	if (strcmp(name, ".value") == 0 && i.key_len) {
@@ -1341,6 +1439,7 @@ static void ctl_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (i.type != N_TXDIR) {
 		err = EPERM;
+		log_ctl(fs, "remove", parent, name, why_fixed(i.type));
 		goto out;
 	}
 	if (name[0] == '.') {
@@ -1635,14 +1734,24 @@ static void ctl_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = EXDEV;    /* another T, or .value: mv copies, staged in both */
 	} else {
 		err = EPERM;
-		across = s.type == N_RESULTS ? 2 : 1;
+		across = s.type == N_RESULTS ? 2 : s.type == N_TXDIR || d.type == N_TXDIR ? 1 : 3;
 	}
 out:
-	if (across == 2)
-		fs_log(fs, "cannot rename '.commit/%s': a commit result stays under its name", name);
-	else if (across)
-		fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
-		       "crosses into or out of a transaction (cp copies)", name, newname);
+	if (across) {
+		char *from = any_path(fs, parent, name), *to = any_path(fs, newparent, newname);
+		if (across == 2)
+			fs_log(fs, "cannot rename '%s': a commit result stays under its name",
+			       from ? from : name);
+		else if (across == 3)
+			fs_log(fs, "cannot rename '%s' to '%s': %s", from ? from : name,
+			       to ? to : newname, why_fixed(s.type == N_TXS ? d.type : s.type));
+		else
+			fs_log(fs, "cannot rename '%s' to '%s': only a rename of .tx/T into .commit "
+			       "crosses into or out of a transaction (cp copies)",
+			       from ? from : name, to ? to : newname);
+		free(from);
+		free(to);
+	}
 	free(skey);
 	free(dkey);
 	info_free(&s);
@@ -2371,6 +2480,8 @@ static void ctl_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	(void) rdev;
 	if ((mode & S_IFMT) == S_IFREG || (mode & S_IFMT) == 0)
 		err = make_file(fs, parent, name, 1, &ino);
+	else
+		log_ctl(fs, "make", parent, name, FS_WHY_NOT_FILE);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -2385,14 +2496,16 @@ static void ctl_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void ctl_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
                         const char *name)
 {
-	(void) link, (void) parent, (void) name;
+	(void) link;
+	log_ctl(fs_of(req), "link", parent, name, FS_WHY_NO_LINKS);
 	fuse_reply_err(req, EPERM);
 }
 
 static void ctl_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
                      const char *newname)
 {
-	(void) ino, (void) newparent, (void) newname;
+	(void) ino;
+	log_ctl(fs_of(req), "link", newparent, newname, FS_WHY_NO_LINKS);
 	fuse_reply_err(req, EPERM);
 }
 

@@ -222,12 +222,13 @@ static int set_expiry(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	return rc == KV_CONFLICT ? EAGAIN : fs_errno(rc);
 }
 
-static void log_xattr(struct fs_data *fs, const uint8_t *key, size_t key_len,
-                      const char *name, const char *reason)
+/* `file`: a scratch file's name in directory `key`, else NULL. */
+static void log_xattr(struct fs_data *fs, const char *verb, const uint8_t *key, size_t key_len,
+                      const char *file, const char *name, const char *reason)
 {
 	char what[300];
-	snprintf(what, sizeof(what), "set %s on", name);
-	fs_log_refusal(fs, what, "", key, key_len, NULL, reason);
+	snprintf(what, sizeof(what), verb, name);
+	fs_log_refusal(fs, what, "", key, key_len, file, reason);
 }
 
 /*
@@ -279,7 +280,8 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct fs_data *fs = fuse_req_userdata(req);
 	enum fs_kind kind;
 	size_t key_len;
-	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	char *file = NULL;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &file);
 	kv_entry *e = NULL;
 	int err = 0;
 
@@ -294,12 +296,12 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		int staged = !strcmp(name, "user.kv.sum") || !strcmp(name, "user.kv.min") ||
 		             !strcmp(name, "user.kv.max") || !strcmp(name, "user.kv.check");
 		if (strncmp(name, "user.", 5) == 0)
-			log_xattr(fs, key, key_len, name, staged ?
+			log_xattr(fs, "set %s on", key, key_len, file, name, staged ?
 			          "sum, min, max and check are staged inside a transaction (.tx/T) only" :
 			          "kvfs stores no other attributes");
 	} else if (strcmp(name, X_IN) != 0 || (kind != FS_FILE && kind != FS_SCRATCH)) {
 		err = EPERM;
-		log_xattr(fs, key, key_len, name, "read-only attribute");
+		log_xattr(fs, "set %s on", key, key_len, file, name, "read-only attribute");
 	} else if (kind == FS_SCRATCH ? !pending_ok(fs, ino)
 	           : kv_get(fs->db, key, key_len, &e) != KV_OK && !pending_ok(fs, ino)) {
 		err = ENOENT;
@@ -312,7 +314,7 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		else
 			set_pending(fs, ino, fs_now_ms() + ms);
 		if (err)
-			log_xattr(fs, key, key_len, name, err == EINVAL
+			log_xattr(fs, "set %s on", key, key_len, file, name, err == EINVAL
 			          ? "expected a non-negative number of milliseconds" : strerror(err));
 	}
 	if (!err && kind == FS_FILE)
@@ -320,6 +322,7 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, err);
 	kv_free(e);
 	free(key);
+	free(file);
 }
 
 void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -327,7 +330,8 @@ void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct fs_data *fs = fuse_req_userdata(req);
 	enum fs_kind kind;
 	size_t key_len;
-	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, NULL);
+	char *file = NULL;
+	uint8_t *key = fs_inode_key(fs, ino, &kind, &key_len, &file);
 	kv_entry *e = NULL;
 	int err = 0;
 
@@ -339,7 +343,7 @@ void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = ENODATA;
 	} else if ((strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) || kind != FS_FILE) {
 		err = EPERM;
-		log_xattr(fs, key, key_len, name, "read-only attribute");
+		log_xattr(fs, "remove %s from", key, key_len, file, name, "read-only attribute");
 	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK || e->expires_at < 0) {
 		err = ENODATA;
 	} else {
@@ -348,4 +352,5 @@ void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, err);
 	kv_free(e);
 	free(key);
+	free(file);
 }

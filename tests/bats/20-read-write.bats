@@ -206,8 +206,13 @@ fd = os.open(sys.argv[1], os.O_RDWR); os.ftruncate(fd, 1 << 30)' "$MNT/b"
 	run -1 --separate-stderr t ln "$MNT/k" "$MNT/k2"
 	[[ $stderr == *"Operation not permitted"* ]]
 	run -1 t ln -s k "$MNT/k3"
-	run -1 t mkfifo "$MNT/k4"
+	run -1 t mkfifo "$MNT/d/k4"
 	[ "$(rows)" = "$before" ]
+	# each refusal names its path on the log
+	grep -q "cannot change the owner or mode of 'k': kvfs shows fixed ones" "$KVFS_LOG"
+	grep -q "cannot link 'k2': a key space has no links" "$KVFS_LOG"
+	grep -q "cannot link 'k3': a key space has no links" "$KVFS_LOG"
+	grep -q "cannot make 'd/k4': only regular files hold values" "$KVFS_LOG"
 	[ "$(stat -c %a:%u "$MNT/k")" = "644:$(id -u)" ]
 	[ "$(stat -c %a "$MNT/d")" = 755 ]
 	# a directory, with nowhere to keep a mode, takes any on a mount of its owner's

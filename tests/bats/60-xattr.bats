@@ -174,6 +174,13 @@ print("gone")
 	run -1 --separate-stderr t setfattr -n user.kv.sum -v 1 "$MNT/k"
 	[[ $stderr == *"Operation not supported"* ]]
 	grep -q "user.kv.sum.*staged inside a transaction (.tx/T) only" "$KVFS_LOG"
+	# a dot-file's refusal names the file, not its directory; a removal says so
+	mkdir "$MNT/d"
+	echo 3 >"$MNT/d/.scratch"
+	run -1 t setfattr -n user.other -v 1 "$MNT/d/.scratch"
+	grep -q "cannot set user.other on 'd/.scratch'" "$KVFS_LOG"
+	run -1 t setfattr -x user.kv.versionstamp "$MNT/k"
+	grep -q "cannot remove user.kv.versionstamp from 'k': read-only attribute" "$KVFS_LOG"
 	[ "$(rows)" = "$before" ]
 }
 

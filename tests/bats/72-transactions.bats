@@ -1169,7 +1169,9 @@ except OSError:
 	run -1 --separate-stderr t mv "$MNT/.tx/T" "$MNT/T"
 	[[ $stderr == *"Operation not permitted"* ]]
 	[ "$(rows)" = "$before" ]
-	grep -q "only a rename of .tx/T into .commit" "$KVFS_LOG"
+	grep -q "cannot rename 'k' to '.tx/T/k2': only a rename of .tx/T into .commit" "$KVFS_LOG"
+	grep -q "cannot rename '.tx/T/s' to 's': only a rename of .tx/T into .commit" "$KVFS_LOG"
+	grep -q "cannot rename '.tx/T' to 'T': only a rename of .tx/T into .commit" "$KVFS_LOG"
 	run -0 t cat "$MNT/k" "$MNT/.tx/T/s"
 	[ "$output" = "$(printf '1\n2')" ]
 	[ ! -e "$MNT/T" ]
@@ -1193,4 +1195,40 @@ except OSError:
 	[ ! -e "$MNT/v3" ]
 	run -0 t ls "$MNT"
 	[ "$output" = v2 ]
+}
+
+@test "the control directories refuse what they cannot hold, each refusal on the log; nothing stored changes" {
+	mkdir -p "$MNT/live"
+	echo 1 >"$MNT/live/k"
+	mkdir "$MNT/.tx/T"
+	echo 2 >"$MNT/.tx/T/s"
+	mkdir "$MNT/.tx/U" && mv "$MNT/.tx/U" "$MNT/.commit/U"
+	before=$(rows)
+	run -1 --separate-stderr t bash -c "echo 1 >'$MNT/.watch/live/k'"
+	[[ $stderr == *"Permission denied"* ]]
+	run -1 --separate-stderr t rm "$MNT/.watch/live/k"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 t rm "$MNT/.watch/live/.all"
+	run -1 t bash -c "echo 1 >'$MNT/.commit/x'"
+	run -1 t bash -c "echo 1 >>'$MNT/.commit/U'"
+	run -1 t mkdir "$MNT/.commit/y"
+	run -1 t bash -c "echo 1 >'$MNT/.tx/x'"
+	run -1 t ln -s k "$MNT/.tx/T/l"
+	run -1 t mkfifo "$MNT/.tx/T/f"
+	run -1 --separate-stderr t rmdir "$MNT/.watch"
+	[[ $stderr == *"Operation not permitted"* ]]
+	run -1 t mv "$MNT/.commit" "$MNT/c2"
+	[ "$(rows)" = "$before" ]
+	[ "$(cat "$MNT/live/k" "$MNT/.tx/T/s")" = "$(printf '1\n2')" ]
+	grep -q "cannot write '.watch/live/k': watch files follow the key space and are read-only" "$KVFS_LOG"
+	grep -q "cannot remove '.watch/live/k': watch files" "$KVFS_LOG"
+	grep -q "cannot remove '.watch/live/.all': watch files" "$KVFS_LOG"
+	grep -q "cannot create '.commit/x': commit results come from mv .tx/T .commit/T" "$KVFS_LOG"
+	grep -q "cannot write '.commit/U': commit results" "$KVFS_LOG"
+	grep -q "cannot mkdir '.commit/y': commit results" "$KVFS_LOG"
+	grep -q "cannot create '.tx/x': a transaction begins with mkdir .tx/T" "$KVFS_LOG"
+	grep -q "cannot link '.tx/T/l': a key space has no links" "$KVFS_LOG"
+	grep -q "cannot make '.tx/T/f': only regular files hold values" "$KVFS_LOG"
+	grep -q "cannot remove '.watch': one of the mount's control directories" "$KVFS_LOG"
+	grep -q "cannot rename '.commit': one of the mount's control directories" "$KVFS_LOG"
 }
