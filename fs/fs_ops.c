@@ -667,6 +667,8 @@ struct fs_handle {
 	pid_t opener;           /* stores at its close (fs_flush_is_ours) */
 	uint64_t version;       /* read-only: the version of the value in `text` */
 	int read;               /* a read was answered: the text stays */
+	off_t run;              /* reads in order from 0 reached here (-1: out of order) */
+	int pass;               /* they reached the end: a read from 0 again is a new pass */
 	uint64_t open_seq;      /* in->told_seq after the open */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
@@ -955,6 +957,42 @@ static void read_as_told(struct fs_data *fs, struct fs_handle *h, pid_t tid)
 	}
 }
 
+/*
+ * A handle that read its value to the end in order and reads from the
+ * start once more (tail -f after a rewrite, a program that keeps a file
+ * open and reads it again) reads the value stored now, as a file rewritten
+ * in place reads on any file system: first the one this thread's last
+ * fstat sized, as for a first read, else the newest. Reads out of order
+ * (tail reading back from the end, a format read from its end) stay in one
+ * value. A file removed or replaced by a rename meanwhile keeps its text,
+ * as on any file system. Called with h->lock held.
+ */
+static void read_again(struct fs_data *fs, struct fs_handle *h, pid_t tid)
+{
+	uint64_t had = h->version;
+	enum fs_kind kind;
+	size_t key_len;
+	kv_entry *e = NULL;
+	struct fs_text t = { 0 };
+
+	read_as_told(fs, h, tid);
+	if (h->version != had || !had)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	int same = !h->in->detached && h->life == h->in->lives;
+	pthread_mutex_unlock(&fs->lock);
+	uint8_t *key = same ? fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL) : NULL;
+	if (key && kv_get(fs->db, key, key_len, &e) == KV_OK && e->version > had &&
+	    tree_value_text(fs, e, &t.buf, &t.len) == 0) {
+		t.cap = t.len;
+		fs_text_free(&h->text);
+		h->text = t;
+		h->version = e->version;
+	}
+	kv_free(e);
+	free(key);
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
@@ -985,9 +1023,15 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (!h->read && !h->writable)
 		read_as_told(fs, h, fuse_req_ctx(req)->pid);
+	else if (off == 0 && h->pass && !h->writable)
+		read_again(fs, h, fuse_req_ctx(req)->pid);
 	h->read = 1;
+	if (off == 0)
+		h->run = 0;
 	const char *p;
 	size_t n = fs_text_read(&h->text, size, off, &p);
+	h->run = h->run == off ? off + (off_t) n : -1;
+	h->pass = h->run >= 0 && (size_t) h->run >= h->text.len;
 	fuse_reply_buf(req, p, n);
 	pthread_mutex_unlock(&h->lock);
 }

@@ -466,3 +466,38 @@ print(os.pread(fd, 1000, 0).decode().strip())
 	run -0 t cat "$MNT/k"
 	[[ $output == '{"v":"bbb'* ]]
 }
+
+@test "a handle that read its value and reads from the start again reads the value stored now; a replaced file keeps its text" {
+	run -0 t python3 -c '
+import os, subprocess, sys
+p = sys.argv[1]
+def put(v):
+    subprocess.run(["sh", "-c", "echo \"$1\" > \"$2\"", "-", v, p], check=True)
+put("{\"status\":\"running\",\"progress\":10}")
+fd = os.open(p, os.O_RDONLY)
+print(os.read(fd, 1000).decode().strip())
+put("\"done\"")
+print(os.pread(fd, 1000, 0).decode().strip())
+put("[1,2,3]")
+os.lseek(fd, 0, os.SEEK_SET)
+print(os.read(fd, 2).decode() + os.read(fd, 1000).decode().strip())
+os.rename(p, p + ".old")
+put("5")
+print(os.pread(fd, 1000, 0).decode().strip())
+' "$MNT/job"
+	[ "${lines[0]}" = '{"status":"running","progress":10}' ]
+	[ "${lines[1]}" = '"done"' ]
+	[ "${lines[2]}" = '[1,2,3]' ]
+	[ "${lines[3]}" = '[1,2,3]' ]
+	# tail -f polls a remote file's size: a shorter value shows whole, not cut
+	echo '{"status":"running","progress":10}' >"$MNT/job2"
+	timeout 10 tail -s 0.1 -f "$MNT/job2" >"$BATS_TEST_TMPDIR/tail.out" 2>&1 &
+	tailpid=$!
+	for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/tail.out" ] && break; sleep 0.1; done
+	echo '"done"' >"$MNT/job2"
+	for _ in $(seq 50); do grep -q '^"done"$' "$BATS_TEST_TMPDIR/tail.out" && break; sleep 0.1; done
+	kill $tailpid
+	run -0 cat "$BATS_TEST_TMPDIR/tail.out"
+	[ "${lines[0]}" = '{"status":"running","progress":10}' ]
+	[ "${lines[2]}" = '"done"' ]
+}
