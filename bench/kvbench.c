@@ -489,6 +489,36 @@ static void sql_put(struct conn *c, const uint8_t *k, size_t klen, const void *v
 	sql_step(c, S_PUT);
 }
 
+/* Unix time in ms, the clock expirations are kept in. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A row as a Deno read returns it: the value copied out, its encoding and
+ * version read, and an expired row dropped. Returns 1 for a live row.
+ */
+static int sql_row(sqlite3_stmt *s, int col, struct conn *c, int64_t now, int64_t *version,
+                   size_t *vlen)
+{
+	size_t n = (size_t) sqlite3_column_bytes(s, col);
+	int enc = sqlite3_column_int(s, col + 1);
+	int64_t ver = sqlite3_column_int64(s, col + 2);
+	int64_t exp = sqlite3_column_int64(s, col + 3);
+
+	if ((exp >= 0 && exp <= now) || enc < 0)
+		return 0;
+	memcpy(c->buf, sqlite3_column_blob(s, col), n);
+	if (version)
+		*version = ver;
+	if (vlen)
+		*vlen = n;
+	return 1;
+}
+
 /* SELECT one key; copies the value out. Returns 1 when found. */
 static int sql_read(struct conn *c, const uint8_t *k, size_t klen, int64_t *version, size_t *vlen)
 {
@@ -498,13 +528,7 @@ static int sql_read(struct conn *c, const uint8_t *k, size_t klen, int64_t *vers
 	sqlite3_bind_blob(s, 1, k, (int) klen, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		size_t n = (size_t) sqlite3_column_bytes(s, 0);
-		memcpy(c->buf, sqlite3_column_blob(s, 0), n);
-		if (version)
-			*version = sqlite3_column_int64(s, 2);
-		if (vlen)
-			*vlen = n;
-		found = 1;
+		found = sql_row(s, 0, c, wall_ms(), version, vlen);
 	} else if (rc != SQLITE_DONE) {
 		sql_die(c, "get");
 	}
@@ -565,19 +589,20 @@ static size_t sql_list(void)
 		sqlite3_bind_blob(s, 1, start, (int) start_len, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 2, end, (int) B.prefix_len + 1, SQLITE_STATIC);
 		sqlite3_bind_int(s, 3, LIST_BATCH);
+		int64_t now = wall_ms();
+		size_t live = 0;
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			size_t kl = (size_t) sqlite3_column_bytes(s, 0);
-			size_t vl = (size_t) sqlite3_column_bytes(s, 1);
 			memcpy(start, sqlite3_column_blob(s, 0), kl);
 			start[kl] = 0x00;
 			start_len = kl + 1;
-			memcpy(c->buf, sqlite3_column_blob(s, 1), vl);
+			live += (size_t) sql_row(s, 1, c, now, NULL, NULL);
 			got++;
 		}
 		if (rc != SQLITE_DONE)
 			sql_die(c, "list");
 		sqlite3_reset(s);
-		count += got;
+		count += live;
 	} while (got == LIST_BATCH);
 	return count;
 }

@@ -52,7 +52,9 @@ one durable commit per write everywhere (WAL, synchronous=FULL). kvfs is
 `deno run --unstable-kv -A bench/kvbench.ts`, raw SQLite is
 `bench/kvbench --impl sqlite`: prepared statements on the same schema doing
 only the storage work (a write is BEGIN IMMEDIATE, bump `data_version`,
-write rows, COMMIT; a list reads batches of 100 like Deno's default, while
+write rows, COMMIT; a read takes each row's value, encoding, version and
+expiry and drops an expired row, as Deno's does; a list reads batches of 100
+like Deno's default, while
 the engine, given no batch size, starts at 100 and doubles to Deno's largest,
 500; 64 in flight is 64 threads, each with its own connection and
 transaction). The C program repeats the reads and the 1000-set commits more
