@@ -89,6 +89,7 @@ struct tx {
 	int failed;             /* a limit was hit: the errno every commit gets */
 	const char *over;       /* ... and Deno's message for that limit */
 	size_t writing;         /* handles open for writing (fs_tx.c: handle_track) */
+	size_t closing;         /* ... of them, closed by their openers: their RELEASE is coming */
 	struct tx *next;
 };
 
@@ -100,6 +101,7 @@ struct result {
 
 struct fs_ctl {
 	pthread_mutex_t lock;   /* everything below */
+	pthread_cond_t released; /* a handle stopped holding its T's commit */
 	struct node *by_ino[NBUCKETS], *by_id[NBUCKETS];
 	fuse_ino_t next_ino;
 	uint64_t next_tx;

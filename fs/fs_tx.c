@@ -79,6 +79,9 @@
 #include "fs.h"
 #include "fs_ctl.h"
 
+/* How long a commit waits for the RELEASEs of files their openers closed. */
+#define RELEASE_WAIT_S 2
+
 #define INO_TXS      (FS_CTL_INO + 1)   /* .tx */
 #define INO_RESULTS  (FS_CTL_INO + 2)   /* .commit */
 #define INO_WATCH    (FS_CTL_INO + 3)   /* .watch */
@@ -756,6 +759,8 @@ struct ctl_handle {
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
 	int writable;
 	int counted;            /* in its T's `writing`: open for writing, may still stage */
+	int closed;             /* its opener closed it, and has not written through it since */
+	int counted_closed;     /* in its T's `closing` */
 	char *txname;           /* T's name at the open, for logs once T is gone */
 	pid_t opener;           /* stages at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
@@ -775,14 +780,24 @@ static int handle_track(struct fs_ctl *c, struct ctl_handle *h)
 	struct tx *t = tx_by_id(c, h->tx);
 	struct node *n = node_get(c, h->ino);
 	int holds = h->writable && !h->text.failed && n && !n->removed;
+	int closing = holds && h->closed;
 	if (t && holds != h->counted) {
 		if (holds)
 			t->writing++;
 		else
 			t->writing--;
 	}
+	if (t && closing != h->counted_closed) {
+		if (closing)
+			t->closing++;
+		else
+			t->closing--;
+	}
+	if (t && (!holds || closing))
+		pthread_cond_broadcast(&c->released);
 	pthread_mutex_unlock(&c->lock);
 	h->counted = t && holds;
+	h->counted_closed = t && closing;
 	return t ? 0 : ENOENT;
 }
 
@@ -1007,6 +1022,7 @@ static void ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	int refused = h->text.failed;
 	const char *over = NULL;
 	size_t vlen;
+	h->closed = 0;
 	err = fs_text_write(&h->text, buf, size, off, fi->flags & O_APPEND);
 	if (!err && fs_text_judged(&h->text, &vlen)) {
 		/* a whole value: the write that takes T past a limit fails, not the close */
@@ -1105,15 +1121,34 @@ static void flush_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* As in the key tree: the opener's close stages; a child's leaves it to the opener. */
+/*
+ * The opener's close stages what it wrote. The kernel sends the RELEASE
+ * that frees the handle only after close() returned, so a commit right
+ * after the close can come first: it waits for that (commit_tx). A write
+ * through a copy of the descriptor makes the handle a writer again.
+ */
 static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_data *fs = fs_of(req);
 	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
+	int err = 0;
 
 	if (h && !fs_flush_is_ours(req, h->opener)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	flush_now(req, ino, fi);
+	if (!h || is_watch_node(fs, ino)) {
+		flush_now(req, ino, fi);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	err = stage_handle(fs, h);
+	if (h->type == N_TXFILE) {
+		h->closed = 1;
+		handle_track(fs->ctl, h);
+	}
+	pthread_mutex_unlock(&h->lock);
+	fuse_reply_err(req, err);
 }
 
 /* A watch file is readable when lines wait; other files always are. */
@@ -1483,6 +1518,22 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_name(c, name);
+	if (!t) {
+		pthread_mutex_unlock(&c->lock);
+		return ENOENT;
+	}
+	/*
+	 * Handles whose openers closed them are let go by RELEASEs already on
+	 * their way: wait for them, a while.
+	 */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RELEASE_WAIT_S;
+	int waited = 0;
+	while (t && t->writing && t->writing == t->closing && !waited) {
+		waited = pthread_cond_timedwait(&c->released, &c->lock, &until) != 0;
+		t = tx_by_name(c, name);       /* it may have gone meanwhile */
+	}
 	if (!t) {
 		pthread_mutex_unlock(&c->lock);
 		return ENOENT;
@@ -2404,6 +2455,7 @@ int fs_ctl_start(struct fs_data *fs)
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->released, NULL);
 	c->next_ino = INO_TXS;
 	for (size_t i = 0; i < 3; i++)
 		if (!node_ref(c, fixed[i], 0, NULL, 0, NULL)) {
@@ -2438,6 +2490,7 @@ void fs_ctl_free(struct fs_data *fs)
 	while (c->results)
 		result_forget(c, c->results->name);
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->released);
 	free(c);
 	fs->ctl = NULL;
 }

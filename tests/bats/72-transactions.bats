@@ -1129,6 +1129,35 @@ time.sleep(2); f.write("2]"); f.close()' "$MNT/.tx/T/k" "$BATS_TEST_TMPDIR/wrote
 		mv '$MNT/.tx/W' '$MNT/.commit/W'"
 	run -0 t cat "$MNT/k"
 	[ "$output" = 3 ]
+	# the RELEASE of a file its opener closed comes after close() returned:
+	# a commit waits for it (here a copy of the descriptor delays it)
+	mkdir "$MNT/.tx/X" "$MNT/.tx/Y"
+	run -0 t python3 -c 'import os, sys, threading, time
+t = sys.argv[1] + "/.tx/"
+fd = os.open(t + "X/k", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"8")
+copy = os.dup(fd)
+os.close(fd)
+threading.Timer(0.5, os.close, [copy]).start()
+start = time.monotonic()
+os.rename(t + "X", sys.argv[1] + "/.commit/X")
+assert time.monotonic() - start >= 0.4
+# a write through a copy after the close makes the file a writer again
+fd = os.open(t + "Y/j", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"9")
+again = os.dup(fd)
+os.close(fd)
+os.write(again, b"0")
+try:
+    os.rename(t + "Y", sys.argv[1] + "/.commit/Y")
+    sys.exit("committed while a copy wrote")
+except OSError as e:
+    assert e.errno == 16, e
+os.close(again)
+os.rename(t + "Y", sys.argv[1] + "/.commit/Y")' "$MNT"
+	run -0 t cat "$MNT/k" "$MNT/j"
+	[ "$output" = "$(printf '8\n90')" ]
+	echo 3 >"$MNT/k"
 	# a handle whose T was aborted cannot write anywhere: its write fails
 	mkdir "$MNT/.tx/U"
 	run -1 --separate-stderr t bash -c "exec 5>'$MNT/.tx/U/k'; printf 4 >&5 && rm -r '$MNT/.tx/U' && printf 5 >&5"
