@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 for p in build-essential pkg-config libfuse3-dev fuse3 libsqlite3-dev sqlite3 \
-         bats attr jq time nodejs npm hyperfine util-linux python3 rsync; do
+         bats attr jq time nodejs npm hyperfine util-linux python3 rsync vim; do
 	have_pkg "$p" || need="$need $p"
 done
 # npm may come with nodejs from another source; do not ask apt for it then.
