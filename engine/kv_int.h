@@ -138,6 +138,7 @@ enum kv__stmt_id {
 	KV__S_ROLLBACK_TO,
 	KV__S_EXPIRE_BATCH,
 	KV__S_EARLIEST,
+	KV__S_LONGEST,
 	KV__S_COUNT
 };
 

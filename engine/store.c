@@ -45,6 +45,7 @@ static const char *const stmt_sql[KV__S_COUNT] = {
 	[KV__S_EXPIRE_BATCH] = "DELETE FROM kv WHERE k IN (SELECT k FROM kv"
 		" WHERE expiration_ms >= 0 AND expiration_ms <= ?1 LIMIT 256)",
 	[KV__S_EARLIEST] = "SELECT min(expiration_ms) FROM kv WHERE expiration_ms >= 0",
+	[KV__S_LONGEST] = "SELECT max(length(k)) FROM kv WHERE k >= ?1 AND k < ?2",
 };
 
 /* ---- Deno's migrations, statement text as Deno runs them ---- */
@@ -507,6 +508,38 @@ int kv_lookup(kv_db *db, const void *key, size_t key_len, kv_entry **out)
 reset:
 	sqlite3_reset(st);
 out:
+	kv__reader_done(db, c);
+	return rc;
+}
+
+int kv_longest_key(kv_db *db, const void *key, size_t key_len, size_t *longest)
+{
+	kv__conn *c;
+	sqlite3_stmt *st = NULL;
+	uint8_t hi[KV_MAX_KEY_READ + 1];
+	int rc;
+
+	if (!db || !longest || (!key && key_len))
+		return kv__error(KV_MISUSE, "kv_longest_key: bad arguments");
+	*longest = 0;
+	if (key_len + 1 > KV_MAX_KEY_READ)
+		return kv__error(KV_TOOBIG_KEY, "Key too large for read (max %d bytes)",
+		                 KV_MAX_KEY_READ);
+	if (key_len)
+		memcpy(hi, key, key_len);
+	hi[key_len] = 0xFF;
+	if ((rc = kv__reader(db, 0, &c)))
+		return rc;
+	if ((rc = kv__stmt(c, KV__S_LONGEST, &st)) == KV_OK) {
+		sqlite3_bind_blob(st, 1, key_len ? key : "", (int) key_len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, hi, (int) key_len + 1, SQLITE_STATIC);
+		int src = sqlite3_step(st);
+		if (src == SQLITE_ROW)
+			*longest = (size_t) sqlite3_column_int64(st, 0);
+		else
+			rc = kv__sqlite_error(c, src, "cannot read");
+		sqlite3_reset(st);
+	}
 	kv__reader_done(db, c);
 	return rc;
 }

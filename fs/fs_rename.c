@@ -387,6 +387,23 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	kv_atomic_abort(a);
 	int parts = 0;
 	if (rc == KV_TOOBIG || rc == KV_TOOBIG_VALUE) {
+		/*
+		 * A key that would be too long at its new place fails the move
+		 * at the commit that gets to it: find it before the first, so
+		 * that nothing moves.
+		 */
+		size_t longest = 0;
+		int lrc = dst->key_len > src->key_len
+		          ? kv_longest_key(fs->db, src->key, src->key_len, &longest) : KV_OK;
+		if (lrc != KV_OK) {
+			tree_log_path(fs, "move", src->dir, src->dir_len, src->name, kv_errmsg(fs->db));
+			return fs_errno(lrc);
+		}
+		if (longest && longest - src->key_len + dst->key_len > KV_MAX_KEY_WRITE) {
+			tree_log_path(fs, "move", src->dir, src->dir_len, src->name,
+			              "a key under it would be longer than Deno's 2048 bytes there");
+			return ENAMETOOLONG;
+		}
 		char *path = fs_path(src->dir, src->dir_len, src->name);
 		fs_log(fs, "moving '%s' in several commits: too many keys for one",
 		       path ? path : src->name);

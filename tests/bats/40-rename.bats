@@ -70,6 +70,23 @@ setup() {
 	! grep -q "cannot move" "$KVFS_LOG"
 }
 
+@test "mv of a large directory where a key would be too long at the new place fails before it moves anything" {
+	long=$(printf 'z%.0s' $(seq 2030))
+	{ printf '{"key":["p",%d],"value":%d}\n' $(for i in $(seq 600); do echo "$i $i"; done)
+	  printf '{"key":["p","%s"],"value":"long"}\n' "$long"; } | "$KVFS_BIN" load "$DB"
+	sleep 0.5
+	before=$(rows)
+	run -1 --separate-stderr t mv -T "$MNT/p" "$MNT/pppppppppppppppp"
+	[[ $stderr == *"File name too long"* ]]
+	[ "$(rows)" = "$before" ]
+	[ "$(ls "$MNT/p" | wc -l)" -eq 601 ]
+	[ ! -e "$MNT/pppppppppppppppp" ]
+	grep -q "cannot move 'p': a key under it would be longer than Deno's 2048 bytes there" "$KVFS_LOG"
+	# a shorter name fits: the move goes through, in several commits
+	run -0 t mv "$MNT/p" "$MNT/q"
+	[ "$(ls "$MNT/q" | wc -l)" -eq 601 ]
+}
+
 @test "mv of a large directory while another writer adds and rewrites keys in it loses none of them" {
 	printf '{"key":["many",%d],"value":%d}\n' $(for i in $(seq 600); do echo "$i $i"; done) |
 		"$KVFS_BIN" load "$DB"

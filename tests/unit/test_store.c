@@ -313,6 +313,33 @@ static void test_store__get_set_delete(void)
 	kv_close(db);
 }
 
+static void test_store__longest_key(void)
+{
+	kv_db *db;
+	uint8_t p[8], k[64];
+	size_t pl = skey("p", p), longest = 99;
+
+	make_dir();
+	CHECK_RC(kv_open(path_in("longest.sqlite3"), 0, &db), KV_OK);
+	CHECK_RC(kv_longest_key(db, p, pl, &longest), KV_OK);
+	CHECK(longest == 0);
+	/* ["p"], ["p","ab"], ["p","abcdef"]; ["q","...long..."] is not under ["p"] */
+	memcpy(k, p, pl);
+	CHECK_RC(kv_set(db, k, pl, KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_OK);
+	size_t l1 = pl + skey("ab", k + pl);
+	CHECK_RC(kv_set(db, k, l1, KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_OK);
+	size_t l2 = pl + skey("abcdef", k + pl);
+	CHECK_RC(kv_set(db, k, l2, KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_OK);
+	size_t l3 = skey("q", k);
+	l3 += skey("abcdefghijklmnopqrstuvwxyz", k + l3);
+	CHECK_RC(kv_set(db, k, l3, KV_ENCODING_BYTES, "x", 1, -1, NULL), KV_OK);
+	CHECK_RC(kv_longest_key(db, p, pl, &longest), KV_OK);
+	CHECK(longest == l2);
+	CHECK_RC(kv_longest_key(db, "", 0, &longest), KV_OK);
+	CHECK(longest == l3);
+	kv_close(db);
+}
+
 static void test_store__readonly(void)
 {
 	kv_db *db;
@@ -581,6 +608,7 @@ int main(void)
 	RUN(test_store__refuses_other_sqlite_unchanged);
 	RUN(test_store__memory_is_private);
 	RUN(test_store__get_set_delete);
+	RUN(test_store__longest_key);
 	RUN(test_store__readonly);
 	RUN(test_store__version_others);
 	RUN(test_store__version_others_concurrent);
