@@ -2234,6 +2234,14 @@ static void ctl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 			if (n)
 				err = add_over(d, t->marks[k].key, n);
 		}
+		/* and the key tree's directories in memory (view_of shows them) */
+		pthread_mutex_lock(&fs->lock);
+		for (struct fs_memdir *m = t ? fs->memdirs : NULL; m && !err; m = m->next) {
+			size_t n = child_span(m->key, m->key_len, d->key, d->key_len);
+			if (n && !(m->file && n == m->key_len))
+				err = add_over(d, m->key, n);
+		}
+		pthread_mutex_unlock(&fs->lock);
 	} else if (i.type != N_WDIR) {
 		err = ENOTDIR;
 	}

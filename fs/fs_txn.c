@@ -914,6 +914,12 @@ int view_of(struct fs_data *fs, struct tx *t, const uint8_t *key, size_t len,
 			return err;
 		v->dir = !(v->emptied && is_gone(t, key, len));
 	}
+	/* a directory the key tree holds in memory (mkdir -p jobs/new) is one in T too */
+	if (len && !v->dir && !v->value && !v->empty) {
+		pthread_mutex_lock(&fs->lock);
+		v->dir = fs_memdir_type(fs, key, len) == 'd';
+		pthread_mutex_unlock(&fs->lock);
+	}
 	return 0;
 }
 

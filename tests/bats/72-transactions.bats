@@ -1261,3 +1261,22 @@ except OSError:
 	grep -q "cannot remove '.watch': one of the mount's control directories" "$KVFS_LOG"
 	grep -q "cannot rename '.commit': one of the mount's control directories" "$KVFS_LOG"
 }
+
+@test "a directory made by mkdir in the key tree is one inside T too: a key written under it commits" {
+	mkdir -p "$MNT/jobs/new" "$MNT/jobs/old"
+	mkdir "$MNT/.tx/T"
+	run -0 t ls "$MNT/.tx/T/jobs"
+	[ "$output" = "$(printf 'new\nold')" ]
+	[ "$(stat -c %F "$MNT/.tx/T/jobs/new")" = directory ]
+	echo 1 >"$MNT/.tx/T/jobs/new/x"
+	run -0 t ls "$MNT/.tx/T/jobs/new"
+	[ "$output" = x ]
+	[ -z "$(ls "$MNT/jobs/new")" ]
+	[ "$(rows)" = "" ]
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/jobs/new/x"
+	[ "$output" = 1 ]
+	run -0 t ls "$MNT/jobs"
+	[ "$output" = "$(printf 'new\nold')" ]
+}
+
