@@ -88,8 +88,6 @@ struct tx {
 	size_t keys;            /* keys of the sets, sums, mins and maxes staged */
 	int failed;             /* a limit was hit: the errno every commit gets */
 	const char *over;       /* ... and Deno's message for that limit */
-	size_t writing;         /* handles open for writing (fs_tx.c: handle_track) */
-	size_t closing;         /* ... of them, closed by their openers: their RELEASE is coming */
 	struct tx *next;
 };
 
@@ -99,9 +97,11 @@ struct result {
 	struct result *next;    /* older */
 };
 
+struct ctl_handle;
+
 struct fs_ctl {
 	pthread_mutex_t lock;   /* everything below */
-	pthread_cond_t released; /* a handle stopped holding its T's commit */
+	struct ctl_handle *handles;   /* open files of transactions (fs_tx.c) */
 	struct node *by_ino[NBUCKETS], *by_id[NBUCKETS];
 	fuse_ino_t next_ino;
 	uint64_t next_tx;

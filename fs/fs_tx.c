@@ -79,9 +79,6 @@
 #include "fs.h"
 #include "fs_ctl.h"
 
-/* How long a commit waits for the RELEASEs of files their openers closed. */
-#define RELEASE_WAIT_S 2
-
 #define INO_TXS      (FS_CTL_INO + 1)   /* .tx */
 #define INO_RESULTS  (FS_CTL_INO + 2)   /* .commit */
 #define INO_WATCH    (FS_CTL_INO + 3)   /* .watch */
@@ -758,20 +755,24 @@ struct ctl_handle {
 	size_t key_len;
 	pthread_mutex_t lock;   /* the fields below (dup, fork) */
 	int writable;
-	int counted;            /* in its T's `writing`: open for writing, may still stage */
 	int closed;             /* its opener closed it, and has not written through it since */
-	int counted_closed;     /* in its T's `closing` */
+	int holds;              /* it holds T's commit (under ctl->lock: handle_track) */
+	int linked;             /* in ctl->handles */
+	struct ctl_handle *prev, *next;   /* ctl->handles, under ctl->lock */
 	char *txname;           /* T's name at the open, for logs once T is gone */
 	pid_t opener;           /* stages at its close (fs_flush_is_ours) */
 	struct fs_text text;    /* what the file shows, or is being written (staged at flush) */
 };
 
 /*
- * Bring T's count of handles open for writing (which make its commit
- * EBUSY: it would store part of a value, or none) in step with h, after
- * it opened, wrote, staged or closed; h->lock held. A text already
+ * Whether h holds T's commit (which is EBUSY while a file is being
+ * written: it would store part of a value, or none), after it opened,
+ * wrote, staged or closed; h->lock held. A handle holds T from its open
+ * until its opener closes it (its value is staged then: the kernel's
+ * RELEASE, which frees it, comes only after close() returned), and again
+ * from a later write through a copy of its descriptor. A text already
  * refused, or of a file removed inside T, can never be staged and does not
- * count. ENOENT when T is gone (committed or aborted): what h writes can
+ * hold T. ENOENT when T is gone (committed or aborted): what h writes can
  * land nowhere.
  */
 static int handle_track(struct fs_ctl *c, struct ctl_handle *h)
@@ -779,32 +780,48 @@ static int handle_track(struct fs_ctl *c, struct ctl_handle *h)
 	pthread_mutex_lock(&c->lock);
 	struct tx *t = tx_by_id(c, h->tx);
 	struct node *n = node_get(c, h->ino);
-	int holds = h->writable && !h->text.failed && n && !n->removed;
-	int closing = holds && h->closed;
-	if (t && holds != h->counted) {
-		if (holds)
-			t->writing++;
-		else
-			t->writing--;
-	}
-	if (t && closing != h->counted_closed) {
-		if (closing)
-			t->closing++;
-		else
-			t->closing--;
-	}
-	if (t && (!holds || closing))
-		pthread_cond_broadcast(&c->released);
+	h->holds = t && h->writable && !h->closed && !h->text.failed && n && !n->removed;
 	pthread_mutex_unlock(&c->lock);
-	h->counted = t && holds;
-	h->counted_closed = t && closing;
 	return t ? 0 : ENOENT;
 }
 
-static void handle_free(struct ctl_handle *h)
+/* Whether a file of T is open for writing and may still stage (ctl->lock held). */
+static int tx_writing(struct fs_ctl *c, const struct tx *t)
+{
+	for (struct ctl_handle *h = c->handles; h; h = h->next) {
+		struct node *n = h->holds && h->tx == t->id ? node_get(c, h->ino) : NULL;
+		if (n && !n->removed)
+			return 1;
+	}
+	return 0;
+}
+
+static void handle_link(struct fs_ctl *c, struct ctl_handle *h)
+{
+	pthread_mutex_lock(&c->lock);
+	h->prev = NULL;
+	h->next = c->handles;
+	if (c->handles)
+		c->handles->prev = h;
+	c->handles = h;
+	h->linked = 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void handle_free(struct fs_ctl *c, struct ctl_handle *h)
 {
 	if (!h)
 		return;
+	if (h->linked) {
+		pthread_mutex_lock(&c->lock);
+		if (h->prev)
+			h->prev->next = h->next;
+		else
+			c->handles = h->next;
+		if (h->next)
+			h->next->prev = h->prev;
+		pthread_mutex_unlock(&c->lock);
+	}
 	pthread_mutex_destroy(&h->lock);
 	fs_text_free(&h->text);
 	free(h->key);
@@ -819,7 +836,7 @@ static void handle_close(struct fs_ctl *c, struct ctl_handle *h)
 		h->writable = 0;
 		handle_track(c, h);
 	}
-	handle_free(h);
+	handle_free(c, h);
 }
 
 static int open_txfile(struct fs_data *fs, const struct nodeinfo *i, struct fuse_file_info *fi,
@@ -934,11 +951,12 @@ static int open_node(struct fs_data *fs, fuse_ino_t ino, struct fuse_file_info *
 	}
 	info_free(&i);
 	if (err) {
-		handle_free(h);
+		handle_free(c, h);
 		return err;
 	}
 	node_open(c, ino, 1);
 	if (h->type == N_TXFILE) {
+		handle_link(c, h);
 		handle_track(c, h);     /* a handle open for writing holds T's commit */
 		pthread_mutex_lock(&c->lock);
 		h->txname = strdup(tx_name(c, h->tx));
@@ -1121,12 +1139,7 @@ static void flush_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* As in the key tree: the opener's close stages; a child's leaves it to the opener. */
-/*
- * The opener's close stages what it wrote. The kernel sends the RELEASE
- * that frees the handle only after close() returned, so a commit right
- * after the close can come first: it waits for that (commit_tx). A write
- * through a copy of the descriptor makes the handle a writer again.
- */
+/* The opener's close stages what it wrote, and lets T go (handle_track). */
 static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_data *fs = fs_of(req);
@@ -1522,23 +1535,7 @@ static int commit_tx(struct fs_data *fs, const char *name, const char *result)
 		pthread_mutex_unlock(&c->lock);
 		return ENOENT;
 	}
-	/*
-	 * Handles whose openers closed them are let go by RELEASEs already on
-	 * their way: wait for them, a while.
-	 */
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += RELEASE_WAIT_S;
-	int waited = 0;
-	while (t && t->writing && t->writing == t->closing && !waited) {
-		waited = pthread_cond_timedwait(&c->released, &c->lock, &until) != 0;
-		t = tx_by_name(c, name);       /* it may have gone meanwhile */
-	}
-	if (!t) {
-		pthread_mutex_unlock(&c->lock);
-		return ENOENT;
-	}
-	if (t->writing) {
+	if (tx_writing(c, t)) {
 		/* a writer still busy: committing now would store part of its value, or none */
 		pthread_mutex_unlock(&c->lock);
 		fs_log(fs, "cannot commit '.tx/%s': a file in it is still open for writing "
@@ -2463,7 +2460,6 @@ int fs_ctl_start(struct fs_data *fs)
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->released, NULL);
 	c->next_ino = INO_TXS;
 	for (size_t i = 0; i < 3; i++)
 		if (!node_ref(c, fixed[i], 0, NULL, 0, NULL)) {
@@ -2497,8 +2493,9 @@ void fs_ctl_free(struct fs_data *fs)
 	}
 	while (c->results)
 		result_forget(c, c->results->name);
+	while (c->handles)      /* files still open when the mount ended */
+		handle_free(c, c->handles);
 	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->released);
 	free(c);
 	fs->ctl = NULL;
 }
