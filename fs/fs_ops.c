@@ -669,6 +669,7 @@ struct fs_handle {
 	int read;               /* a read was answered: the text stays */
 	off_t run;              /* reads in order from 0 reached here (-1: out of order) */
 	int pass;               /* they reached the end: a read from 0 again is a new pass */
+	uint64_t deferred;      /* a newer version a pass from 0 was too small for (read_again) */
 	uint64_t open_seq;      /* in->told_seq after the open */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
@@ -909,8 +910,10 @@ static int still_scratch(struct fs_data *fs, struct fs_handle *h)
 	uint8_t *key = fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL);
 	fs_text_free(&h->text);
 	if (key && kv_get(fs->db, key, key_len, &e) == KV_OK &&
-	    tree_value_text(fs, e, &h->text.buf, &h->text.len) == 0)
+	    tree_value_text(fs, e, &h->text.buf, &h->text.len) == 0) {
 		h->text.cap = h->text.len;
+		h->version = e->version;
+	}
 	kv_free(e);
 	free(key);
 	h->scratch = 0;
@@ -962,12 +965,17 @@ static void read_as_told(struct fs_data *fs, struct fs_handle *h, pid_t tid)
  * start once more (tail -f after a rewrite, a program that keeps a file
  * open and reads it again) reads the value stored now, as a file rewritten
  * in place reads on any file system: first the one this thread's last
- * fstat sized, as for a first read, else the newest. Reads out of order
- * (tail reading back from the end, a format read from its end) stay in one
- * value. A file removed or replaced by a rename meanwhile keeps its text,
- * as on any file system. Called with h->lock held.
+ * fstat sized, as for a first read; else the newest, when the read takes
+ * it whole. A read too small for it (sized by an older fstat, the kernel's
+ * attributes not yet dropped after another process's commit) reads the
+ * text it sized whole instead, and the kernel drops the size it keeps, so
+ * the next fstat and read get the new value: a reader never gets a cut
+ * one (a reader in small pieces gets it at the pass after). Reads out of order (tail reading back from the end, a format read
+ * from its end) stay in one value. A file removed or replaced by a rename
+ * meanwhile keeps its text, as on any file system. h->lock held.
  */
-static void read_again(struct fs_data *fs, struct fs_handle *h, pid_t tid)
+static void read_again(struct fs_data *fs, struct fs_handle *h, fuse_ino_t ino, pid_t tid,
+                       size_t size)
 {
 	uint64_t had = h->version;
 	enum fs_kind kind;
@@ -976,19 +984,31 @@ static void read_again(struct fs_data *fs, struct fs_handle *h, pid_t tid)
 	struct fs_text t = { 0 };
 
 	read_as_told(fs, h, tid);
-	if (h->version != had || !had)
+	if (h->version != had)
 		return;
 	pthread_mutex_lock(&fs->lock);
 	int same = !h->in->detached && h->life == h->in->lives;
 	pthread_mutex_unlock(&fs->lock);
-	uint8_t *key = same ? fs_inode_key(fs, h->in->ino, &kind, &key_len, NULL) : NULL;
+	uint8_t *key = same ? fs_inode_key(fs, ino, &kind, &key_len, NULL) : NULL;
 	if (key && kv_get(fs->db, key, key_len, &e) == KV_OK && e->version > had &&
 	    tree_value_text(fs, e, &t.buf, &t.len) == 0) {
-		t.cap = t.len;
-		fs_text_free(&h->text);
-		h->text = t;
-		h->version = e->version;
+		if (t.len <= size || h->deferred == e->version) {
+			t.cap = t.len;
+			fs_text_free(&h->text);
+			h->text = t;
+			t.buf = NULL;
+			h->version = e->version;
+		} else {
+			h->deferred = e->version;
+		}
+		/* what getattr remembers is older too: it must read again */
+		pthread_mutex_lock(&fs->lock);
+		if (h->in->size_version != e->version)
+			h->in->attr_known = 0;
+		pthread_mutex_unlock(&fs->lock);
+		fs_notify_attr_now(fs, ino);
 	}
+	free(t.buf);
 	kv_free(e);
 	free(key);
 }
@@ -999,7 +1019,6 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_data *fs = fs_of(req);
 	struct fs_handle *h = handle_of(fi);
 
-	(void) ino;
 	pthread_mutex_lock(&h->lock);
 	if (still_scratch(fs, h)) {
 		pthread_mutex_lock(&fs->lock);
@@ -1024,7 +1043,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!h->read && !h->writable)
 		read_as_told(fs, h, fuse_req_ctx(req)->pid);
 	else if (off == 0 && h->pass && !h->writable)
-		read_again(fs, h, fuse_req_ctx(req)->pid);
+		read_again(fs, h, ino, fuse_req_ctx(req)->pid, size);
 	h->read = 1;
 	if (off == 0)
 		h->run = 0;
