@@ -187,8 +187,8 @@ int kv_get_many(kv_db *db, size_t n, const void *const keys[],
 int kv_lookup(kv_db *db, const void *key, size_t key_len, kv_entry **out);
 
 /*
- * The length of the longest encoded key at or under `key`, expired ones
- * included (0 when there is none): what a move of the subtree elsewhere
+ * The length of the longest encoded key at or under `key` that has not
+ * expired (0 when there is none): what a move of the subtree elsewhere
  * must find room for.
  */
 int kv_longest_key(kv_db *db, const void *key, size_t key_len, size_t *longest);

@@ -45,7 +45,7 @@ static const char *const stmt_sql[KV__S_COUNT] = {
 	[KV__S_EXPIRE_BATCH] = "DELETE FROM kv WHERE k IN (SELECT k FROM kv"
 		" WHERE expiration_ms >= 0 AND expiration_ms <= ?1 LIMIT 256)",
 	[KV__S_EARLIEST] = "SELECT min(expiration_ms) FROM kv WHERE expiration_ms >= 0",
-	[KV__S_LONGEST] = "SELECT max(length(k)) FROM kv WHERE k >= ?1 AND k < ?2",
+	[KV__S_LONGEST] = "SELECT max(length(k)) FROM kv WHERE k >= ?1 AND k < ?2 AND " VISIBLE,
 };
 
 /* ---- Deno's migrations, statement text as Deno runs them ---- */
@@ -533,6 +533,7 @@ int kv_longest_key(kv_db *db, const void *key, size_t key_len, size_t *longest)
 	if ((rc = kv__stmt(c, KV__S_LONGEST, &st)) == KV_OK) {
 		sqlite3_bind_blob(st, 1, key_len ? key : "", (int) key_len, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, hi, (int) key_len + 1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, kv__now_ms());
 		int src = sqlite3_step(st);
 		if (src == SQLITE_ROW)
 			*longest = (size_t) sqlite3_column_int64(st, 0);

@@ -101,6 +101,8 @@ int tree_resolve(struct fs_data *fs, fuse_ino_t parent, const char *name,
 			n->key_len = n->dir_len;
 		} else if (strcmp(name, ".value") == 0) {
 			tree_name_free(n);
+			if (creating)
+				fs_log(fs, "cannot create '.value': the top of the key space holds no value");
 			return creating ? EPERM : ENOENT;
 		} else {
 			n->kind = N_SCRATCH;
@@ -1702,6 +1704,25 @@ void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
 	fs_log_refusal(fs, what, "", dir, dir_len, name, reason);
 }
 
+const char *tree_value_leaf(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
+                            size_t len)
+{
+	kv_entry *e = NULL;
+	int dir = 0;
+
+	if (kind != FS_FILE || !len)
+		return NULL;
+	if (kv_lookup(fs->db, key, len, &e) == KV_OK)
+		dir = (e->flags & KV_ENTRY_CHILDREN) != 0;
+	kv_free(e);
+	if (!dir) {
+		pthread_mutex_lock(&fs->lock);
+		dir = fs_memdir_type(fs, key, len) == 'd';
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return dir ? ".value" : NULL;
+}
+
 void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const char *name,
                     const char *reason)
 {
@@ -1710,6 +1731,8 @@ void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const 
 	char *own = NULL;
 	uint8_t *key = fs_inode_key(fs, ino, &kind, &len, &own);
 
+	if (key && !name && !own)
+		name = tree_value_leaf(fs, kind, key, len);
 	if (key)
 		fs_log_refusal(fs, what, "", key, len, name ? name : own, reason);
 	else

@@ -345,8 +345,12 @@ static int rename_dir(struct fs_data *fs, struct fs_name *src, struct fs_name *d
 	kv_entry *d = NULL;
 	int err = 0, rc, t;
 
-	if (dst->kind != N_KEY)
+	if (dst->kind != N_KEY) {
+		if (dst->kind != N_VALUE)
+			tree_log_path(fs, "rename", src->dir, src->dir_len, src->name,
+			              "a directory of keys cannot take a name starting with '.'");
 		return dst->kind == N_VALUE ? ENOTDIR : EPERM;
+	}
 	if (fs_key_equal(src->key, src->key_len, dst->key, dst->key_len))
 		return 0;
 	if (kv_key_under(dst->key, dst->key_len, src->key, src->key_len))

@@ -63,6 +63,9 @@ void tree_log_path(struct fs_data *fs, const char *what, const uint8_t *dir,
 /* The same for an engine call on `key` that failed (its message), unless the file is gone. */
 /* Why .tx, .commit and .watch at the top cannot be removed, renamed or replaced. */
 #define TREE_WHY_RESERVED "one of the mount's control directories"
+/* ".value" when a file's key shows as a directory (the file is its .value), else NULL. */
+const char *tree_value_leaf(struct fs_data *fs, enum fs_kind kind, const uint8_t *key,
+                            size_t len);
 /* A refusal naming inode `ino`, or `name` in directory `ino`, by its path. */
 void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const char *name,
                     const char *reason);

@@ -1875,7 +1875,14 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		goto out;
 	}
 	if (!known || (i.type != N_TXFILE && i.type != N_TXDIR) || !i.key_len) {
-		err = known || strncmp(name, "user.", 5) == 0 ? EPERM : ENOTSUP;
+		/* as in the key tree: other names are not supported (cp -a goes on quietly) */
+		err = known ? EPERM : ENOTSUP;
+		char what[300];
+		snprintf(what, sizeof(what), "set %s on", name);
+		if (known || strncmp(name, "user.", 5) == 0)
+			log_ctl(fs, what, ino, NULL, !known ? "kvfs stores no other attributes" :
+			        i.type == N_TXFILE || i.type == N_TXDIR ? "not on the top of T" :
+			        "sum, min, max and check are staged on a key inside .tx/T");
 		goto out;
 	}
 	if (strcmp(name, X_CHECK) == 0) {
@@ -2054,13 +2061,18 @@ static void ctl_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
+	char what[300];
+	snprintf(what, sizeof(what), "remove %s from", name);
 	if (strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) {
+		log_ctl(fs, what, ino, NULL, "read-only attribute");
 		fuse_reply_err(req, EPERM);
 		return;
 	}
 	err = node_info(fs->ctl, ino, &i);
-	if (!err && i.type != N_TXFILE)
+	if (!err && i.type != N_TXFILE) {
 		err = EPERM;
+		log_ctl(fs, what, ino, NULL, "only a key's file inside .tx/T has an expiry here");
+	}
 	if (!err)
 		err = node_expiry(fs, &i, &expires);
 	if (!err)
@@ -2084,7 +2096,11 @@ static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
 	    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
 	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)) {
+		/* a directory of T takes any mode, as the key tree's (fs_setattr) */
+		if (i.type == N_TXDIR && i.key_len && !fs->opt.shared)
+			goto out;
 		err = EPERM;
+		log_ctl(fs, "change the owner or mode of", ino, NULL, "kvfs shows fixed ones");
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -2094,6 +2110,10 @@ static void ctl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			err = EISDIR;
 		} else if (!h || !h->writable) {
 			err = i.type == N_TXFILE && attr->st_size == st.st_size ? 0 : EPERM;
+			if (err)
+				log_ctl(fs, "truncate", ino, NULL, i.type == N_TXFILE ?
+				        "a file of T changes size only through a handle open for writing" :
+				        why_fixed(i.type));
 		} else {
 			pthread_mutex_lock(&h->lock);
 			err = fs_text_truncate(&h->text, (size_t) attr->st_size);

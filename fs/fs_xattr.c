@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include "fs.h"
+#include "fs_tree.h"
 
 #define X_STAMP   "user.kv.versionstamp"
 #define X_KEY     "user.kv.key"
@@ -223,12 +224,14 @@ static int set_expiry(struct fs_data *fs, const uint8_t *key, size_t key_len,
 }
 
 /* `file`: a scratch file's name in directory `key`, else NULL. */
-static void log_xattr(struct fs_data *fs, const char *verb, const uint8_t *key, size_t key_len,
-                      const char *file, const char *name, const char *reason)
+static void log_xattr(struct fs_data *fs, const char *verb, enum fs_kind kind,
+                      const uint8_t *key, size_t key_len, const char *file, const char *name,
+                      const char *reason)
 {
 	char what[300];
 	snprintf(what, sizeof(what), verb, name);
-	fs_log_refusal(fs, what, "", key, key_len, file, reason);
+	fs_log_refusal(fs, what, "", key, key_len,
+	               file ? file : tree_value_leaf(fs, kind, key, key_len), reason);
 }
 
 /*
@@ -296,12 +299,12 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		int staged = !strcmp(name, "user.kv.sum") || !strcmp(name, "user.kv.min") ||
 		             !strcmp(name, "user.kv.max") || !strcmp(name, "user.kv.check");
 		if (strncmp(name, "user.", 5) == 0)
-			log_xattr(fs, "set %s on", key, key_len, file, name, staged ?
+			log_xattr(fs, "set %s on", kind, key, key_len, file, name, staged ?
 			          "sum, min, max and check are staged inside a transaction (.tx/T) only" :
 			          "kvfs stores no other attributes");
 	} else if (strcmp(name, X_IN) != 0 || (kind != FS_FILE && kind != FS_SCRATCH)) {
 		err = EPERM;
-		log_xattr(fs, "set %s on", key, key_len, file, name, "read-only attribute");
+		log_xattr(fs, "set %s on", kind, key, key_len, file, name, "read-only attribute");
 	} else if (kind == FS_SCRATCH ? !pending_ok(fs, ino)
 	           : kv_get(fs->db, key, key_len, &e) != KV_OK && !pending_ok(fs, ino)) {
 		err = ENOENT;
@@ -314,7 +317,7 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		else
 			set_pending(fs, ino, fs_now_ms() + ms);
 		if (err)
-			log_xattr(fs, "set %s on", key, key_len, file, name, err == EINVAL
+			log_xattr(fs, "set %s on", kind, key, key_len, file, name, err == EINVAL
 			          ? "expected a non-negative number of milliseconds" : strerror(err));
 	}
 	if (!err && kind == FS_FILE)
@@ -343,7 +346,7 @@ void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = ENODATA;
 	} else if ((strcmp(name, X_IN) != 0 && strcmp(name, X_AT) != 0) || kind != FS_FILE) {
 		err = EPERM;
-		log_xattr(fs, "remove %s from", key, key_len, file, name, "read-only attribute");
+		log_xattr(fs, "remove %s from", kind, key, key_len, file, name, "read-only attribute");
 	} else if (kv_get(fs->db, key, key_len, &e) != KV_OK || e->expires_at < 0) {
 		err = ENODATA;
 	} else {

@@ -213,6 +213,15 @@ fd = os.open(sys.argv[1], os.O_RDWR); os.ftruncate(fd, 1 << 30)' "$MNT/b"
 	grep -q "cannot link 'k2': a key space has no links" "$KVFS_LOG"
 	grep -q "cannot link 'k3': a key space has no links" "$KVFS_LOG"
 	grep -q "cannot make 'd/k4': only regular files hold values" "$KVFS_LOG"
+	# a directory's own value is named so; the top has none; a directory takes no dot-name
+	echo 5 >"$MNT/d/.value"
+	run -1 t chmod 600 "$MNT/d/.value"
+	grep -q "cannot change the owner or mode of 'd/.value'" "$KVFS_LOG"
+	run -1 t bash -c "echo 1 >'$MNT/.value'"
+	grep -q "cannot create '.value': the top of the key space holds no value" "$KVFS_LOG"
+	run -1 t mv "$MNT/d" "$MNT/.hidden"
+	grep -q "cannot rename 'd': a directory of keys cannot take a name starting with '.'" "$KVFS_LOG"
+	before=$(rows)
 	[ "$(stat -c %a:%u "$MNT/k")" = "644:$(id -u)" ]
 	[ "$(stat -c %a "$MNT/d")" = 755 ]
 	# a directory, with nowhere to keep a mode, takes any on a mount of its owner's

@@ -1267,6 +1267,27 @@ except OSError:
 	grep -q "cannot make '.tx/T/f': only regular files hold values" "$KVFS_LOG"
 	grep -q "cannot remove '.watch': one of the mount's control directories" "$KVFS_LOG"
 	grep -q "cannot rename '.commit': one of the mount's control directories" "$KVFS_LOG"
+	# modes, owners and attributes, as in the key tree: a directory of T takes any mode
+	before=$(rows)
+	mkdir "$MNT/.tx/T/d"
+	run -0 t chmod 700 "$MNT/.tx/T/d"
+	run -1 t chmod 600 "$MNT/.tx/T/s"
+	run -1 t chmod 700 "$MNT/.watch"
+	run -1 --separate-stderr t setfattr -n user.other -v 1 "$MNT/.tx/T/s"
+	[[ $stderr == *"Operation not supported"* ]]
+	run -1 t setfattr -n user.kv.sum -v 1 "$MNT/.watch/live/k"
+	run -1 t setfattr -n user.kv.sum -v 1 "$MNT/.tx/T"
+	run -1 t setfattr -x user.kv.versionstamp "$MNT/.tx/T/s"
+	run -1 t setfattr -x user.kv.expire_in "$MNT/.watch/live/k"
+	[ "$(rows)" = "$before" ]
+	grep -q "cannot change the owner or mode of '.tx/T/s': kvfs shows fixed ones" "$KVFS_LOG"
+	grep -q "cannot change the owner or mode of '.watch': kvfs shows fixed ones" "$KVFS_LOG"
+	! grep -q "owner or mode of '.tx/T/d'" "$KVFS_LOG"
+	grep -q "cannot set user.other on '.tx/T/s': kvfs stores no other attributes" "$KVFS_LOG"
+	grep -q "cannot set user.kv.sum on '.watch/live/k': sum, min, max and check are staged" "$KVFS_LOG"
+	grep -q "cannot set user.kv.sum on '.tx/T': not on the top of T" "$KVFS_LOG"
+	grep -q "cannot remove user.kv.versionstamp from '.tx/T/s': read-only attribute" "$KVFS_LOG"
+	grep -q "cannot remove user.kv.expire_in from '.watch/live/k'" "$KVFS_LOG"
 }
 
 @test "a directory made by mkdir in the key tree is one inside T too: a key written under it commits" {

@@ -337,6 +337,13 @@ static void test_store__longest_key(void)
 	CHECK(longest == l2);
 	CHECK_RC(kv_longest_key(db, "", 0, &longest), KV_OK);
 	CHECK(longest == l3);
+	/* an expired key is no longer there to move */
+	memcpy(k, p, pl);
+	size_t l4 = pl + skey("abcdefghijklmnop", k + pl);
+	CHECK_RC(kv_set(db, k, l4, KV_ENCODING_BYTES, "x", 1, 1, NULL), KV_OK);
+	usleep(20000);
+	CHECK_RC(kv_longest_key(db, p, pl, &longest), KV_OK);
+	CHECK(longest == l2);
 	kv_close(db);
 }
 
