@@ -1876,10 +1876,13 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	if (!known || (i.type != N_TXFILE && i.type != N_TXDIR) || !i.key_len) {
 		/* as in the key tree: other names are not supported (cp -a goes on quietly) */
-		err = known ? EPERM : ENOTSUP;
+		int ours = known || strncmp(name, "user.kv.", 8) == 0;
+		err = ours ? EPERM : ENOTSUP;
 		char what[300];
 		snprintf(what, sizeof(what), "set %s on", name);
-		if (known || strncmp(name, "user.", 5) == 0)
+		if (ours && !known)
+			log_ctl(fs, what, ino, NULL, "read-only attribute here");
+		else if (known || strncmp(name, "user.", 5) == 0)
 			log_ctl(fs, what, ino, NULL, !known ? "kvfs stores no other attributes" :
 			        i.type == N_TXFILE || i.type == N_TXDIR ? "not on the top of T" :
 			        "sum, min, max and check are staged on a key inside .tx/T");
