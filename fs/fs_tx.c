@@ -311,6 +311,16 @@ static void node_open(struct fs_ctl *c, fuse_ino_t ino, int delta)
 static void attr_of(struct fs_data *fs, struct stat *st, mode_t mode, off_t size,
                     uint64_t version)
 {
+	/*
+	 * Shared with other users (allow_other), transactions are the mounting
+	 * user's alone: another user's read inside T would see what T staged
+	 * and add checks to it. .tx and .commit are 0700; .watch stays open,
+	 * as the key tree is.
+	 */
+	if (fs->opt.shared && (mode & 0777) == 0755)
+		mode = (mode & ~(mode_t) 0777) | 0700;
+	else if (fs->opt.shared && (mode & 0777) == 0644)
+		mode = (mode & ~(mode_t) 0777) | 0600;
 	memset(st, 0, sizeof(*st));
 	st->st_mode = mode;
 	st->st_nlink = S_ISDIR(mode) ? 2 : 1;

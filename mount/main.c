@@ -33,6 +33,7 @@
 struct kvfs_config {
 	char *database;
 	double timeout;
+	char *timeout_text;     /* as given: checked to be a number of seconds */
 	unsigned poll_ms;
 	char *poll_ms_text;     /* as given: checked to be a number of milliseconds */
 	int readonly;
@@ -47,7 +48,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS }
 #define KVFS_OPT(t, p, v) { t, offsetof(struct kvfs_config, p), v }
 
 static const struct fuse_opt kvfs_opts[] = {
-	KVFS_OPT("timeout=%lf", timeout, 0),
+	KVFS_OPT("timeout=%s", timeout_text, 0),
 	KVFS_OPT("poll_ms=%s", poll_ms_text, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -205,6 +206,18 @@ static void parent_dir(const char *path, char *dir, size_t size)
 		*(slash == dir ? slash + 1 : slash) = '\0';
 }
 
+/* Remove a database file (and SQLite's files beside it) this run created. */
+static void remove_database(const char *path)
+{
+	static const char *const tails[] = { "", "-wal", "-shm", "-journal" };
+	char p[PATH_MAX + 16];
+
+	for (size_t i = 0; i < sizeof(tails) / sizeof(*tails); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, tails[i]);
+		unlink(p);
+	}
+}
+
 /* Open the database once, to report problems before mounting. */
 static int check_database(const char *path, int readonly)
 {
@@ -227,11 +240,19 @@ static int check_database(const char *path, int readonly)
 		/* on a read-only file system -o ro cannot help: SQLite writes its -shm beside it */
 		struct statvfs vfs;
 		int ro_fs = statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+		char dir[PATH_MAX];
+		parent_dir(path, dir, sizeof(dir));
+		int ro_dir = strcmp(path, ":memory:") != 0 && access(dir, W_OK) != 0;
 		fprintf(stderr, "kvfs: cannot open database '%s': %s%s\n", path,
 		        *msg ? msg : kv_errstr(rc),
 		        ro_fs ? " (its file system is read-only; like Deno, kvfs needs to write the"
 		                " database's -shm file beside it: copy the file elsewhere)"
-		        : rc == KV_READONLY && !readonly ? " (mount it with -o ro to read it)" : "");
+		        : ro_dir && access(path, F_OK) != 0 ? " (its directory is not writable)"
+		        : ro_dir ? " (like Deno, kvfs needs to write the database's -wal and -shm files"
+		                   " beside it, and its directory is not writable: copy the file"
+		                   " elsewhere)"
+		        : rc == KV_READONLY && !readonly && access(path, R_OK) == 0
+		        ? " (mount it with -o ro to read it)" : "");
 		return -1;
 	}
 	kv_close(db);
@@ -354,6 +375,17 @@ int main(int argc, char **argv)
 		        cfg.database, opts.mountpoint);
 		goto err_out1;
 	}
+	if (cfg.timeout_text) {
+		/* decimal seconds only: not "1abc", not "0x10" */
+		char *end = NULL;
+		errno = 0;
+		cfg.timeout = -1;
+		if (isdigit((unsigned char) cfg.timeout_text[0]) &&
+		    strspn(cfg.timeout_text, "0123456789.") == strlen(cfg.timeout_text))
+			cfg.timeout = strtod(cfg.timeout_text, &end);
+		if (!end || *end || errno)
+			cfg.timeout = -1;
+	}
 	if (!(cfg.timeout >= 0 && cfg.timeout <= 86400)) {     /* NaN fails both */
 		fprintf(stderr, "kvfs: timeout must be a number of seconds from 0 to 86400 (see '%s -h')\n",
 		        argv[0]);
@@ -400,12 +432,18 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
 		goto err_out2;     /* libfuse printed why (e.g. an unknown option) */
+	/* a file this run creates is removed again if the mount fails */
+	int created = strcmp(cfg.database, ":memory:") != 0 && access(cfg.database, F_OK) != 0;
 	if (check_database(cfg.database, cfg.readonly) != 0)
 		goto err_out3;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto err_out3;
-	if (fuse_session_mount(se, opts.mountpoint) != 0)
+	if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, opts.mountpoint) != 0) {
+		if (created)
+			remove_database(cfg.database);
 		goto err_out4;
+	}
+	if (!opts.foreground && access("/dev/log", F_OK) != 0)
+		fprintf(stderr, "kvfs: no syslog here (/dev/log): the daemon's log lines, refusals"
+		        " included, will go nowhere; mount with -f to see them\n");
 	if (!opts.foreground)
 		openlog("kvfs", LOG_PID, LOG_DAEMON);
 	if (fuse_daemonize(opts.foreground) != 0)
@@ -463,6 +501,7 @@ err_out1:
 	free(opts.mountpoint);
 	free(cfg.database);
 	free(cfg.poll_ms_text);
+	free(cfg.timeout_text);
 	fuse_opt_free_args(&args);
 	return ret;
 }

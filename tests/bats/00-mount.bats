@@ -74,12 +74,10 @@ load helpers
 		run -1 --separate-stderr "$KVFS_BIN" -f -o "poll_ms=$v" "$DB" "$MNT"
 		[[ $stderr == "kvfs: poll_ms must be a number of milliseconds up to 86400000"* ]]
 	done
-	for v in -5 nan inf 1e400 86401; do
+	for v in -5 nan inf 1e400 86401 abc 1abc 0x10 ''; do
 		run -1 --separate-stderr "$KVFS_BIN" -f -o "timeout=$v" "$DB" "$MNT"
 		[[ $stderr == "kvfs: timeout must be a number of seconds from 0 to 86400"* ]]
 	done
-	run -1 --separate-stderr "$KVFS_BIN" -f -o timeout=abc "$DB" "$MNT"
-	[[ $stderr == *"invalid parameter in option \`timeout=abc'"* ]]
 	# nothing was created by a refused start
 	[ ! -e "$DB" ]
 	! mountpoint -q "$MNT"
@@ -159,6 +157,19 @@ load helpers
 	# shared, the modes shown are what lets others in: no directory mode changes
 	run -1 t chmod 700 "$MNT/d"
 	[ "$(stat -c %a "$MNT/d")" = 755 ]
+	# transactions are the owner's alone: others neither see what T staged nor check in it
+	mkdir "$MNT/.tx/T"
+	echo '"secret"' >"$MNT/.tx/T/s"
+	[ "$(stat -c %a "$MNT/.tx" "$MNT/.tx/T" "$MNT/.tx/T/s" "$MNT/.commit")" = "$(printf '700\n700\n600\n700')" ]
+	run -1 other cat "$MNT/.tx/T/s"
+	run -1 other cat "$MNT/.tx/T/a"
+	run -2 other ls "$MNT/.tx"
+	echo 5 >"$MNT/a"
+	run -0 t mv "$MNT/.tx/T" "$MNT/.commit/T"
+	run -0 t cat "$MNT/s"
+	[ "$output" = '"secret"' ]
+	run -0 other head -n 1 "$MNT/.watch/a"
+	[[ $output == '{"key":["a"],"value":5,'* ]]
 }
 
 @test "unmount with an open file: busy, then lazy; nothing closed is lost" {
@@ -270,6 +281,34 @@ time.sleep(60)
 	kvfs_unmount
 	chattr -i "$DB"
 	[ "$(sqlite3 "$DB" 'select hex(k), hex(v), version from kv')" = "$before" ]
+}
+
+@test "a mount the kernel refuses leaves no database behind, and an existing one as it was" {
+	mkdir -p "$MNT"
+	# blksize is for block-device mounts only: the kernel refuses the mount
+	run -1 --separate-stderr t "$KVFS_BIN" -f -o blksize=4096 "$BATS_TEST_TMPDIR/new.sqlite3" "$MNT"
+	! mountpoint -q "$MNT"
+	[ -z "$(ls "$BATS_TEST_TMPDIR" | grep new.sqlite3)" ]
+	printf '%s\n' '{"key":["a"],"value":1}' | "$KVFS_BIN" load "$DB"
+	before=$(sha256sum <"$DB")
+	run -1 t "$KVFS_BIN" -f -o blksize=4096 "$DB" "$MNT"
+	[ "$(sha256sum <"$DB")" = "$before" ]
+}
+
+@test "a database in a directory its user cannot write is refused with the reason, not -o ro" {
+	mkdir -p "$MNT" "$BATS_TEST_TMPDIR/locked"
+	printf '%s\n' '{"key":["a"],"value":1}' | "$KVFS_BIN" load "$BATS_TEST_TMPDIR/locked/db.sqlite3"
+	chmod 666 "$BATS_TEST_TMPDIR/locked/db.sqlite3"
+	chmod 755 "$BATS_TEST_TMPDIR/locked"
+	d=$BATS_TEST_TMPDIR
+	while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+	nobody() { t setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	run -1 --separate-stderr nobody "$KVFS_BIN" -f "$BATS_TEST_TMPDIR/locked/db.sqlite3" "$MNT"
+	[[ $stderr == *"its directory is not writable: copy the file elsewhere)" ]]
+	[[ $stderr != *"-o ro"* ]]
+	run -1 --separate-stderr nobody "$KVFS_BIN" -f "$BATS_TEST_TMPDIR/locked/new.sqlite3" "$MNT"
+	[[ $stderr == *"(its directory is not writable)" ]]
+	[ ! -e "$BATS_TEST_TMPDIR/locked/new.sqlite3" ]
 }
 
 @test "a second kvfs mount on the same directory is refused, and creates nothing" {
