@@ -745,9 +745,10 @@ static void ctl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct stat st;
 	int err = node_info(fs->ctl, ino, &i);
 
-	(void) fi;
 	if (!err)
 		err = node_attr(fs, ino, &i, &st);
+	if (!err && (i.type == N_WKEY || i.type == N_WALL))
+		fs_watch_size(fs, fi, &st);
 	info_free(&i);
 	if (err)
 		fuse_reply_err(req, err);

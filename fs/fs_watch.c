@@ -60,6 +60,12 @@
 
 #define WATCH_BUF_MAX   (1024 * 1024)
 #define WATCH_SNAP_MAX  10000
+/*
+ * How much a watch file's size grows for each addition of lines: more than
+ * one addition can add to a handle's stream (the buffer's bound, plus a
+ * line of the largest value as text, plus a reply not yet dropped).
+ */
+#define WATCH_GROWTH    ((uint64_t) 16 * 1024 * 1024)
 
 struct parked {
 	fuse_req_t req;
@@ -95,6 +101,8 @@ struct whandle {
 	size_t len, cap;
 	uint64_t base;          /* stream offset of buf[0] */
 	uint64_t hwm;           /* end of the bytes already replied */
+	uint64_t last_off;      /* offset of the last read */
+	int one;                /* its size was told as 1 while empty (fs_watch_size) */
 	struct parked *parked;
 	struct fuse_pollhandle *ph;  /* a poller waiting for the next lines */
 	int released;
@@ -106,6 +114,8 @@ struct fs_watch {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct whandle *handles;
+	uint64_t appends;       /* lines added to any handle, ever (fs_watch_size) */
+	struct timespec added;  /* ... the last of them */
 	int stop;
 	int poked;
 	pthread_t thread;
@@ -413,11 +423,26 @@ static void notify_poller(struct fuse_pollhandle *ph)
 	}
 }
 
-/* Answer a read from the buffer, or return NULL when nothing is there yet. */
+/* Lines were added to a handle (w->lock held). */
+static void appended(struct fs_watch *w)
+{
+	w->appends++;
+	clock_gettime(CLOCK_REALTIME, &w->added);
+}
+
+/*
+ * Answer a read from the buffer, or return NULL when nothing is there yet.
+ * A read forward drops what lies below it; one that goes back (tail reads
+ * a file's last block first, then the ones before it) keeps it.
+ */
 static struct answer *serve(struct whandle *h, fuse_req_t req, size_t size, off_t off)
 {
+	if (h->one && off == 1 && !h->hwm)
+		off = 0;        /* the end it was told of an empty stream: its start */
 	uint64_t o = (uint64_t) off < h->base ? h->base : (uint64_t) off;
-	trim(h, o);
+	if ((uint64_t) off >= h->last_off)
+		trim(h, o);
+	h->last_off = (uint64_t) off;
 	if (o >= h->base + h->len)
 		return NULL;
 	size_t n = (size_t) (h->base + h->len - o);
@@ -504,6 +529,7 @@ static void scan_all(struct fs_watch *w)
 		h->seen = now;
 		pthread_mutex_lock(&w->lock);
 		if (t.len && !h->released && append(h, t.s, t.len) == 0) {
+			appended(w);
 			ans = wake_parked(h, NULL);
 			ph = take_poller(h);
 		}
@@ -654,6 +680,8 @@ int fs_watch_open(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	pthread_mutex_lock(&w->lock);
 	h->next = w->handles;
 	w->handles = h;
+	if (t.len)
+		appended(w);
 	pthread_mutex_unlock(&w->lock);
 	fi->fh = (uintptr_t) h;
 	fi->direct_io = 1;      /* every read reaches us; no size, no page cache */
@@ -716,6 +744,43 @@ void fs_watch_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
 		fuse_reply_err(req, err);
 	else if (err < 0)
 		fuse_reply_buf(req, NULL, 0);
+}
+
+/*
+ * A watch file's size. Through a handle (lseek to the end) it is what that
+ * handle's stream holds so far, as a file's size is; tail reads its last
+ * lines from there. Otherwise (stat, fstat, which do not say which handle
+ * asks) it is a number that only grows, by more than any one handle's
+ * stream can at once, each time lines are added anywhere, with the time of
+ * that as its mtime: so a follower that polls for growth (tail -f on a
+ * file system it counts as remote) reads on each change, and never sees
+ * the file shrink.
+ */
+void fs_watch_size(struct fs_data *fs, struct fuse_file_info *fi, struct stat *st)
+{
+	struct fs_watch *w = fs->watch;
+	struct whandle *h = fi ? (struct whandle *) (uintptr_t) fi->fh : NULL;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (h && h->base + h->len == 0) {
+		/*
+		 * Empty (.all before its first change): 1, which a reader that
+		 * seeks to the end reads from as from 0; 0 would make tail read
+		 * it as a pipe, to an end that never comes.
+		 */
+		st->st_size = 1;
+		h->one = 1;
+	} else if (h)
+		st->st_size = (off_t) (h->base + h->len);
+	else
+		st->st_size = (off_t) ((w->appends + 1) * WATCH_GROWTH);
+	if (w->appends) {
+		st->st_mtim = w->added;
+		st->st_ctim = w->added;
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 void fs_watch_release(fuse_req_t req, struct fuse_file_info *fi)

@@ -250,3 +250,23 @@ for i in range(12000): print(json.dumps({"key": ["big", i], "value": i}))' | loa
 	[ "${lines[5]}" = 'a: {"key":["a"],"value":"from another process","versionstamp":"'"$vs"'"}' ]
 	[ "${lines[6]}" = '.all: {"key":["a"],"value":"from another process","versionstamp":"'"$vs"'"}' ]
 }
+
+@test "tail -f follows a watch file: the current line, then each change, the mount's and another process's" {
+	echo 1 >"$MNT/a"
+	out=$BATS_TEST_TMPDIR/tail.out all=$BATS_TEST_TMPDIR/tail.all
+	timeout 20 tail -s 0.1 -f "$MNT/.watch/a" >"$out" 2>&1 &
+	ta=$!
+	timeout 20 tail -s 0.1 -n 5 -f "$MNT/.watch/.all" >"$all" 2>&1 &
+	tall=$!
+	for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
+	sleep 0.3
+	echo 2 >"$MNT/a"
+	echo 3 >"$MNT/b"
+	printf '%s\n' '{"key":["a"],"value":"from another process"}' | "$KVFS_BIN" load "$DB"
+	for _ in $(seq 100); do [ "$(wc -l <"$out")" -ge 3 ] && [ "$(wc -l <"$all")" -ge 3 ] && break; sleep 0.1; done
+	kill "$ta" "$tall"
+	run -0 jq -c '.value' "$out"
+	[ "$output" = "$(printf '1\n2\n"from another process"')" ]
+	run -0 jq -c '[.key[0], .value]' "$all"
+	[ "$output" = "$(printf '["a",2]\n["b",3]\n["a","from another process"]')" ]
+}
