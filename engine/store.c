@@ -439,6 +439,21 @@ out:
 	return rc;
 }
 
+/*
+ * The end of the range [key, key+FF) that holds `key` and every key under
+ * it (no key part starts with byte FF): `hi`, key_len + 1 bytes.
+ */
+static int subtree_end(const void *key, size_t key_len, uint8_t hi[KV_MAX_KEY_READ + 1])
+{
+	if (key_len + 1 > KV_MAX_KEY_READ)
+		return kv__error(KV_TOOBIG_KEY, "Key too large for read (max %d bytes)",
+		                 KV_MAX_KEY_READ);
+	if (key_len)
+		memcpy(hi, key, key_len);
+	hi[key_len] = 0xFF;
+	return KV_OK;
+}
+
 int kv_lookup(kv_db *db, const void *key, size_t key_len, kv_entry **out)
 {
 	kv__conn *c;
@@ -449,14 +464,8 @@ int kv_lookup(kv_db *db, const void *key, size_t key_len, kv_entry **out)
 	*out = NULL;
 	if (!db || (!key && key_len))
 		return kv__error(KV_MISUSE, "kv_lookup: bad arguments");
-	if ((rc = kv__check_read_key(key, key_len)))
+	if ((rc = kv__check_read_key(key, key_len)) || (rc = subtree_end(key, key_len, hi)))
 		return rc;
-	if (key_len + 1 > KV_MAX_KEY_READ)
-		return kv__error(KV_TOOBIG_KEY, "Key too large for read (max %d bytes)",
-		                 KV_MAX_KEY_READ);
-	if (key_len)
-		memcpy(hi, key, key_len);
-	hi[key_len] = 0xFF;
 
 	if ((rc = kv__reader(db, 1, &c)))
 		return rc;
@@ -522,13 +531,7 @@ int kv_longest_key(kv_db *db, const void *key, size_t key_len, size_t *longest)
 	if (!db || !longest || (!key && key_len))
 		return kv__error(KV_MISUSE, "kv_longest_key: bad arguments");
 	*longest = 0;
-	if (key_len + 1 > KV_MAX_KEY_READ)
-		return kv__error(KV_TOOBIG_KEY, "Key too large for read (max %d bytes)",
-		                 KV_MAX_KEY_READ);
-	if (key_len)
-		memcpy(hi, key, key_len);
-	hi[key_len] = 0xFF;
-	if ((rc = kv__reader(db, 0, &c)))
+	if ((rc = subtree_end(key, key_len, hi)) || (rc = kv__reader(db, 0, &c)))
 		return rc;
 	if ((rc = kv__stmt(c, KV__S_LONGEST, &st)) == KV_OK) {
 		sqlite3_bind_blob(st, 1, key_len ? key : "", (int) key_len, SQLITE_STATIC);
