@@ -503,8 +503,9 @@ int fs_watch_open(struct fs_data *fs, const uint8_t *key, size_t key_len,
                   int prefix, struct fuse_file_info *fi);
 void fs_watch_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_watch_release(fuse_req_t req, struct fuse_file_info *fi);
-/* The size and mtime a watch file shows; `fi`: the handle asked through, or NULL. */
-void fs_watch_size(struct fs_data *fs, struct fuse_file_info *fi, struct stat *st);
+/* The size and mtime watch file (key, prefix) shows; `fi`: the handle asked through, or NULL. */
+void fs_watch_size(struct fs_data *fs, struct fuse_file_info *fi, const uint8_t *key,
+                   size_t key_len, int prefix, struct stat *st);
 /* Readable when lines it has not sent are waiting; ph is kept until then. */
 void fs_watch_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 

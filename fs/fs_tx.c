@@ -748,7 +748,7 @@ static void ctl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (!err)
 		err = node_attr(fs, ino, &i, &st);
 	if (!err && (i.type == N_WKEY || i.type == N_WALL))
-		fs_watch_size(fs, fi, &st);
+		fs_watch_size(fs, fi, i.key, i.key_len, i.type == N_WALL, &st);
 	info_free(&i);
 	if (err)
 		fuse_reply_err(req, err);

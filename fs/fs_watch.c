@@ -60,12 +60,7 @@
 
 #define WATCH_BUF_MAX   (1024 * 1024)
 #define WATCH_SNAP_MAX  10000
-/*
- * How much a watch file's size grows for each addition of lines: more than
- * one addition can add to a handle's stream (the buffer's bound, plus a
- * line of the largest value as text, plus a reply not yet dropped).
- */
-#define WATCH_GROWTH    ((uint64_t) 16 * 1024 * 1024)
+
 
 struct parked {
 	fuse_req_t req;
@@ -103,6 +98,7 @@ struct whandle {
 	uint64_t hwm;           /* end of the bytes already replied */
 	uint64_t last_off;      /* offset of the last read */
 	int one;                /* its size was told as 1 while empty (fs_watch_size) */
+	struct timespec added;  /* when lines were last added (fs_watch_size) */
 	struct parked *parked;
 	struct fuse_pollhandle *ph;  /* a poller waiting for the next lines */
 	int released;
@@ -114,8 +110,6 @@ struct fs_watch {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct whandle *handles;
-	uint64_t appends;       /* lines added to any handle, ever (fs_watch_size) */
-	struct timespec added;  /* ... the last of them */
 	int stop;
 	int poked;
 	pthread_t thread;
@@ -423,13 +417,6 @@ static void notify_poller(struct fuse_pollhandle *ph)
 	}
 }
 
-/* Lines were added to a handle (w->lock held). */
-static void appended(struct fs_watch *w)
-{
-	w->appends++;
-	clock_gettime(CLOCK_REALTIME, &w->added);
-}
-
 /*
  * Answer a read from the buffer, or return NULL when nothing is there yet.
  * A read forward drops what lies below it; one that goes back (tail reads
@@ -437,8 +424,8 @@ static void appended(struct fs_watch *w)
  */
 static struct answer *serve(struct whandle *h, fuse_req_t req, size_t size, off_t off)
 {
-	if (h->one && off == 1 && !h->hwm)
-		off = 0;        /* the end it was told of an empty stream: its start */
+	if (h->one && off == 1 && !h->hwm && !h->base)
+		h->base = 1;    /* read from the end it was told of an empty stream: it starts there */
 	uint64_t o = (uint64_t) off < h->base ? h->base : (uint64_t) off;
 	if ((uint64_t) off >= h->last_off)
 		trim(h, o);
@@ -529,7 +516,7 @@ static void scan_all(struct fs_watch *w)
 		h->seen = now;
 		pthread_mutex_lock(&w->lock);
 		if (t.len && !h->released && append(h, t.s, t.len) == 0) {
-			appended(w);
+			clock_gettime(CLOCK_REALTIME, &h->added);
 			ans = wake_parked(h, NULL);
 			ph = take_poller(h);
 		}
@@ -681,7 +668,7 @@ int fs_watch_open(struct fs_data *fs, const uint8_t *key, size_t key_len,
 	h->next = w->handles;
 	w->handles = h;
 	if (t.len)
-		appended(w);
+		clock_gettime(CLOCK_REALTIME, &h->added);
 	pthread_mutex_unlock(&w->lock);
 	fi->fh = (uintptr_t) h;
 	fi->direct_io = 1;      /* every read reaches us; no size, no page cache */
@@ -747,40 +734,50 @@ void fs_watch_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
 }
 
 /*
- * A watch file's size. Through a handle (lseek to the end) it is what that
- * handle's stream holds so far, as a file's size is; tail reads its last
- * lines from there. Otherwise (stat, fstat, which do not say which handle
- * asks) it is a number that only grows, by more than any one handle's
- * stream can at once, each time lines are added anywhere, with the time of
- * that as its mtime: so a follower that polls for growth (tail -f on a
- * file system it counts as remote) reads on each change, and never sees
- * the file shrink.
+ * A watch file's size, as a file's: through a handle (lseek to the end),
+ * what that handle's stream holds so far, from which tail reads its last
+ * lines; otherwise (stat, fstat, which do not say which handle asks) the
+ * longest stream of the file's open handles, so that it grows as lines
+ * come and is never below a reader's position: a follower that polls the
+ * size (tail -f, on a file system it counts as remote) reads on each
+ * change and never sees the file shrink. The mtime is when lines last came.
+ * An empty stream (.all before its first change) shows 1 through its
+ * handle, since at 0 tail would read it as a pipe, to an end that never
+ * comes; a reader that then reads from 1 finds the stream starting there.
  */
-void fs_watch_size(struct fs_data *fs, struct fuse_file_info *fi, struct stat *st)
+void fs_watch_size(struct fs_data *fs, struct fuse_file_info *fi, const uint8_t *key,
+                   size_t key_len, int prefix, struct stat *st)
 {
 	struct fs_watch *w = fs->watch;
 	struct whandle *h = fi ? (struct whandle *) (uintptr_t) fi->fh : NULL;
+	uint64_t size = 0;
 
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
-	if (h && h->base + h->len == 0) {
-		/*
-		 * Empty (.all before its first change): 1, which a reader that
-		 * seeks to the end reads from as from 0; 0 would make tail read
-		 * it as a pipe, to an end that never comes.
-		 */
-		st->st_size = 1;
-		h->one = 1;
-	} else if (h)
-		st->st_size = (off_t) (h->base + h->len);
-	else
-		st->st_size = (off_t) ((w->appends + 1) * WATCH_GROWTH);
-	if (w->appends) {
-		st->st_mtim = w->added;
-		st->st_ctim = w->added;
+	if (h) {
+		size = h->base + h->len;
+		if (!size) {
+			size = 1;
+			h->one = 1;
+		}
+		if (h->added.tv_sec)
+			st->st_mtim = h->added;
+	}
+	for (struct whandle *o = h ? NULL : w->handles; o; o = o->next) {
+		if (o->released || o->prefix != prefix || !fs_key_equal(o->key, o->key_len, key, key_len))
+			continue;
+		uint64_t shown = o->base + o->len ? o->base + o->len : (uint64_t) o->one;
+		if (shown > size)
+			size = shown;
+		if (o->added.tv_sec && (o->added.tv_sec > st->st_mtim.tv_sec ||
+		    (o->added.tv_sec == st->st_mtim.tv_sec && o->added.tv_nsec > st->st_mtim.tv_nsec)))
+			st->st_mtim = o->added;
 	}
 	pthread_mutex_unlock(&w->lock);
+	st->st_size = (off_t) size;
+	st->st_blocks = (blkcnt_t) ((size + 511) / 512);
+	st->st_ctim = st->st_mtim;
 }
 
 void fs_watch_release(fuse_req_t req, struct fuse_file_info *fi)

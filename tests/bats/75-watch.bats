@@ -258,15 +258,24 @@ for i in range(12000): print(json.dumps({"key": ["big", i], "value": i}))' | loa
 	ta=$!
 	timeout 20 tail -s 0.1 -n 5 -f "$MNT/.watch/.all" >"$all" 2>&1 &
 	tall=$!
+	none=$BATS_TEST_TMPDIR/tail.none
+	timeout 20 tail -s 0.1 -n 0 -f "$MNT/.watch/.all" >"$none" 2>&1 &
+	tnone=$!
 	for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
 	sleep 0.3
 	echo 2 >"$MNT/a"
 	echo 3 >"$MNT/b"
 	printf '%s\n' '{"key":["a"],"value":"from another process"}' | "$KVFS_BIN" load "$DB"
-	for _ in $(seq 100); do [ "$(wc -l <"$out")" -ge 3 ] && [ "$(wc -l <"$all")" -ge 3 ] && break; sleep 0.1; done
-	kill "$ta" "$tall"
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$out")" -ge 3 ] && [ "$(wc -l <"$all")" -ge 3 ] && [ "$(wc -l <"$none")" -ge 3 ] && break
+		sleep 0.1
+	done
+	kill "$ta" "$tall" "$tnone"
 	run -0 jq -c '.value' "$out"
 	[ "$output" = "$(printf '1\n2\n"from another process"')" ]
 	run -0 jq -c '[.key[0], .value]' "$all"
+	[ "$output" = "$(printf '["a",2]\n["b",3]\n["a","from another process"]')" ]
+	# from the end of an .all with nothing yet: every byte, and it never shrinks
+	run -0 jq -c '[.key[0], .value]' "$none"
 	[ "$output" = "$(printf '["a",2]\n["b",3]\n["a","from another process"]')" ]
 }
