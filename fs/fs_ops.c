@@ -972,9 +972,10 @@ static void read_as_told(struct fs_data *fs, struct fs_handle *h, pid_t tid)
  * attributes not yet dropped after another process's commit) reads the
  * text it sized whole instead, and the kernel drops the size it keeps, so
  * the next fstat and read get the new value: a reader never gets a cut
- * one (a reader in small pieces gets it at the pass after). Reads out of order (tail reading back from the end, a format read
- * from its end) stay in one value. A file removed or replaced by a rename
- * meanwhile keeps its text, as on any file system. h->lock held.
+ * one (a reader in small pieces gets it at the pass after). Reads out of
+ * order (tail reading back from the end, a format read from its end) stay
+ * in one value. A file removed or replaced by a rename meanwhile keeps its
+ * text, as on any file system. h->lock held.
  */
 static void read_again(struct fs_data *fs, struct fs_handle *h, fuse_ino_t ino, pid_t tid,
                        size_t size)

@@ -18,10 +18,11 @@
  * more bytes than asked), a read at the end is parked: its fuse_req_t is
  * kept with the handle and answered later by the watch thread, or with
  * EINTR by the interrupt callback (Ctrl-C). The file is seekable (bash
- * and head seek back after reading past a newline), so reads are served
- * by offset; bytes below the offset of a read are never asked for again
- * and are dropped, so a handle keeps only what its reader has not
- * consumed. A reader that falls behind by more than WATCH_BUF_MAX loses
+ * and head seek back after reading past a newline, tail reads its last
+ * block first), so reads are served by offset; bytes below the offset of a
+ * read that goes forward are never asked for again and are dropped, so a
+ * handle keeps only what its reader has not consumed. Its size is its
+ * stream's (fs_watch_size), which is how tail -f follows it. A reader that falls behind by more than WATCH_BUF_MAX loses
  * the oldest lines it has not started to read (whole lines: the stream
  * stays line by line); the newest line is always kept.
  *
@@ -60,7 +61,6 @@
 
 #define WATCH_BUF_MAX   (1024 * 1024)
 #define WATCH_SNAP_MAX  10000
-
 
 struct parked {
 	fuse_req_t req;
