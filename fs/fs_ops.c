@@ -671,7 +671,7 @@ struct fs_handle {
 	int read;               /* a read was answered: the text stays */
 	off_t run;              /* reads in order from 0 reached here (-1: out of order) */
 	int pass;               /* they reached the end: a read from 0 again is a new pass */
-	uint64_t deferred;      /* a newer version a pass from 0 was too small for (read_again) */
+	uint64_t deferred;      /* the newest version a pass from 0 was too small for (read_again) */
 	uint64_t open_seq;      /* in->told_seq after the open */
 	struct fs_text text;    /* read-only: the value as shown; writable: the content being written */
 	struct fs_handle *prev, *next;   /* fs->handles, under fs->lock */
@@ -972,7 +972,8 @@ static void read_as_told(struct fs_data *fs, struct fs_handle *h, pid_t tid)
  * attributes not yet dropped after another process's commit) reads the
  * text it sized whole instead, and the kernel drops the size it keeps, so
  * the next fstat and read get the new value: a reader never gets a cut
- * one (a reader in small pieces gets it at the pass after). Reads out of
+ * one (a reader in small pieces gets the newest at the pass after, however
+ * often the key changes meanwhile). Reads out of
  * order (tail reading back from the end, a format read from its end) stay
  * in one value. A file removed or replaced by a rename meanwhile keeps its
  * text, as on any file system. h->lock held.
@@ -995,7 +996,7 @@ static void read_again(struct fs_data *fs, struct fs_handle *h, fuse_ino_t ino, 
 	uint8_t *key = same ? fs_inode_key(fs, ino, &kind, &key_len, NULL) : NULL;
 	if (key && kv_get(fs->db, key, key_len, &e) == KV_OK && e->version > had &&
 	    tree_value_text(fs, e, &t.buf, &t.len) == 0) {
-		if (t.len <= size || h->deferred == e->version) {
+		if (t.len <= size || h->deferred > had) {
 			t.cap = t.len;
 			fs_text_free(&h->text);
 			h->text = t;
