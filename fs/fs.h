@@ -285,6 +285,8 @@ char *fs_path(const uint8_t *key, size_t key_len, const char *name);
  */
 void fs_log_refusal(struct fs_data *fs, const char *what, const char *prefix,
                     const uint8_t *key, size_t key_len, const char *name, const char *reason);
+/* The path of key-tree inode `ino`, or of `name` in it (heap, or NULL; fs_ops.c). */
+char *tree_inode_path(struct fs_data *fs, fuse_ino_t ino, const char *name);
 /* Reasons both trees give. */
 #define FS_WHY_NO_LINKS "a key space has no links (cp copies a value)"
 #define FS_WHY_NOT_FILE "only regular files hold values: no fifos, sockets or devices"

@@ -973,10 +973,10 @@ static void read_as_told(struct fs_data *fs, struct fs_handle *h, pid_t tid)
  * text it sized whole instead, and the kernel drops the size it keeps, so
  * the next fstat and read get the new value: a reader never gets a cut
  * one (a reader in small pieces gets the newest at the pass after, however
- * often the key changes meanwhile). Reads out of
- * order (tail reading back from the end, a format read from its end) stay
- * in one value. A file removed or replaced by a rename meanwhile keeps its
- * text, as on any file system. h->lock held.
+ * often the key changes meanwhile). Reads out of order (tail reading back
+ * from the end, a format read from its end) stay in one value. A file
+ * removed or replaced by a rename meanwhile keeps its text, as on any file
+ * system. h->lock held.
  */
 static void read_again(struct fs_data *fs, struct fs_handle *h, fuse_ino_t ino, pid_t tid,
                        size_t size)
@@ -1725,22 +1725,30 @@ const char *tree_value_leaf(struct fs_data *fs, enum fs_kind kind, const uint8_t
 	return dir ? ".value" : NULL;
 }
 
-void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const char *name,
-                    const char *reason)
+char *tree_inode_path(struct fs_data *fs, fuse_ino_t ino, const char *name)
 {
 	enum fs_kind kind;
 	size_t len;
-	char *own = NULL;
+	char *own = NULL, *path = NULL;
 	uint8_t *key = fs_inode_key(fs, ino, &kind, &len, &own);
 
 	if (key && !name && !own)
 		name = tree_value_leaf(fs, kind, key, len);
 	if (key)
-		fs_log_refusal(fs, what, "", key, len, name ? name : own, reason);
-	else
-		fs_log(fs, "cannot %s '%s': %s", what, name ? name : "?", reason);
+		path = fs_path(key, len, name ? name : own);
 	free(key);
 	free(own);
+	return path;
+}
+
+void tree_log_inode(struct fs_data *fs, const char *what, fuse_ino_t ino, const char *name,
+                    const char *reason)
+{
+	char why[512];
+	snprintf(why, sizeof(why), "%s", reason);
+	char *path = tree_inode_path(fs, ino, name);
+	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name ? name : "?", why);
+	free(path);
 }
 
 void tree_log_failure(struct fs_data *fs, const char *what, const uint8_t *key, size_t key_len)

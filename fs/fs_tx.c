@@ -458,18 +458,6 @@ static const char *tx_name(struct fs_ctl *c, uint64_t id)
 	return t ? t->name : "?";
 }
 
-/* log_tx for a name under node `i` of a transaction; takes ctl->lock. */
-static void log_node(struct fs_data *fs, const struct nodeinfo *i, const char *what,
-                     const char *name, const char *reason)
-{
-	struct fs_ctl *c = fs->ctl;
-	pthread_mutex_lock(&c->lock);
-	char *tx = strdup(tx_name(c, i->tx));
-	pthread_mutex_unlock(&c->lock);
-	log_tx(fs, what, tx, i->key, i->key_len, name, reason);
-	free(tx);
-}
-
 /*
  * The path of `name` in control directory `i`, or of node `i` itself when
  * `name` is NULL, as the user wrote it: ".tx/T/a/b", ".commit/T",
@@ -522,20 +510,30 @@ static char *any_path(struct fs_data *fs, fuse_ino_t dir, const char *name)
 	struct nodeinfo i;
 	char *path = NULL;
 
-	if (is_ctl(dir)) {
-		if (node_info(fs->ctl, dir, &i) == 0) {
-			path = node_path(fs, &i, name);
-			info_free(&i);
-		}
-		return path;
+	if (!is_ctl(dir))
+		return tree_inode_path(fs, dir, name);
+	if (node_info(fs->ctl, dir, &i) == 0) {
+		path = node_path(fs, &i, name);
+		info_free(&i);
 	}
-	enum fs_kind kind;
-	size_t len;
-	uint8_t *key = fs_inode_key(fs, dir, &kind, &len, NULL);
-	if (key)
-		path = fs_path(key, len, name);
-	free(key);
 	return path;
+}
+
+/* "cannot WHAT 'PATH': REASON"; `path` is freed, `reason` read before it was made. */
+static void log_path(struct fs_data *fs, const char *what, char *path, const char *name,
+                     const char *why)
+{
+	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name ? name : "?", why);
+	free(path);
+}
+
+/* A refusal for `name` under node `i` (or `i` itself); takes ctl->lock. */
+static void log_node(struct fs_data *fs, const struct nodeinfo *i, const char *what,
+                     const char *name, const char *reason)
+{
+	char why[512];
+	snprintf(why, sizeof(why), "%s", reason);
+	log_path(fs, what, node_path(fs, i, name), name, why);
 }
 
 /* Why nothing is made, written or removed in a control directory but a transaction's. */
@@ -552,13 +550,13 @@ static const char *why_fixed(enum node_type type)
 	}
 }
 
-/* One refusal in a control tree: "cannot WHAT 'PATH': REASON". */
+/* A refusal for `name` in directory `dir` of either tree (or `dir` itself). */
 static void log_ctl(struct fs_data *fs, const char *what, fuse_ino_t dir, const char *name,
                     const char *reason)
 {
-	char *path = any_path(fs, dir, name);
-	fs_log(fs, "cannot %s '%s': %s", what, path ? path : name ? name : "?", reason);
-	free(path);
+	char why[512];
+	snprintf(why, sizeof(why), "%s", reason);
+	log_path(fs, what, any_path(fs, dir, name), name, why);
 }
 
 /* Key of `name` inside directory key `dir` (heap). 0 or an errno. */
@@ -1136,43 +1134,35 @@ static int stage_handle(struct fs_data *fs, struct ctl_handle *h)
 	return err;
 }
 
-static void flush_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/*
+ * Stage what h wrote (fsync, or a close). The opener's close also lets T
+ * go (handle_track); a child's close leaves the staging to the opener, as
+ * in the key tree.
+ */
+static void flush_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int closing)
 {
 	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
 	int err = 0;
 
 	if (h && !is_watch_node(fs_of(req), ino)) {
 		pthread_mutex_lock(&h->lock);
+		if (closing && h->type == N_TXFILE)
+			h->closed = 1;
 		err = stage_handle(fs_of(req), h);
 		pthread_mutex_unlock(&h->lock);
 	}
 	fuse_reply_err(req, err);
 }
 
-/* As in the key tree: the opener's close stages; a child's leaves it to the opener. */
-/* The opener's close stages what it wrote, and lets T go (handle_track). */
 static void ctl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_data *fs = fs_of(req);
 	struct ctl_handle *h = (struct ctl_handle *) (uintptr_t) fi->fh;
-	int err = 0;
 
 	if (h && !fs_flush_is_ours(req, h->opener)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (!h || is_watch_node(fs, ino)) {
-		flush_now(req, ino, fi);
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	err = stage_handle(fs, h);
-	if (h->type == N_TXFILE) {
-		h->closed = 1;
-		handle_track(fs->ctl, h);
-	}
-	pthread_mutex_unlock(&h->lock);
-	fuse_reply_err(req, err);
+	flush_now(req, ino, fi, 1);
 }
 
 /* A watch file is readable when lines wait; other files always are. */
@@ -1188,7 +1178,7 @@ static void ctl_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 static void ctl_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void) datasync;
-	flush_now(req, ino, fi);
+	flush_now(req, ino, fi, 0);
 }
 
 static void ctl_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1891,12 +1881,12 @@ static void ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		err = ours ? EPERM : ENOTSUP;
 		char what[300];
 		snprintf(what, sizeof(what), "set %s on", name);
-		if (ours && !known)
-			log_ctl(fs, what, ino, NULL, "read-only attribute here");
-		else if (known || strncmp(name, "user.", 5) == 0)
-			log_ctl(fs, what, ino, NULL, !known ? "kvfs stores no other attributes" :
-			        i.type == N_TXFILE || i.type == N_TXDIR ? "not on the top of T" :
-			        "sum, min, max and check are staged on a key inside .tx/T");
+		const char *why = !ours ? "kvfs stores no other attributes"
+		                  : !known ? "read-only attribute here"
+		                  : i.type == N_TXFILE || i.type == N_TXDIR ? "not on the top of T"
+		                  : "sum, min, max and check are staged on a key inside .tx/T";
+		if (ours || strncmp(name, "user.", 5) == 0)
+			log_ctl(fs, what, ino, NULL, why);
 		goto out;
 	}
 	if (strcmp(name, X_CHECK) == 0) {

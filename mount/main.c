@@ -222,10 +222,10 @@ static void remove_database(const char *path)
 static int check_database(const char *path, int readonly)
 {
 	kv_db *db = NULL;
-	int rc;
+	int file = strcmp(path, ":memory:") != 0, rc;
+	char dir[PATH_MAX] = "";
 
-	if (strcmp(path, ":memory:") != 0) {
-		char dir[PATH_MAX];
+	if (file) {
 		struct stat st;
 		parent_dir(path, dir, sizeof(dir));
 		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -240,9 +240,7 @@ static int check_database(const char *path, int readonly)
 		/* on a read-only file system -o ro cannot help: SQLite writes its -shm beside it */
 		struct statvfs vfs;
 		int ro_fs = statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
-		char dir[PATH_MAX];
-		parent_dir(path, dir, sizeof(dir));
-		int ro_dir = strcmp(path, ":memory:") != 0 && access(dir, W_OK) != 0;
+		int ro_dir = file && access(dir, W_OK) != 0;
 		fprintf(stderr, "kvfs: cannot open database '%s': %s%s\n", path,
 		        *msg ? msg : kv_errstr(rc),
 		        ro_fs ? " (its file system is read-only; like Deno, kvfs needs to write the"
